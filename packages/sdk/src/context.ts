@@ -1,0 +1,26 @@
+import type { Logger } from "./types.js";
+
+/** Passed to every task function as its last argument. */
+export interface TaskContext {
+  readonly taskRunId: string;
+  readonly flowRunId: string;
+  readonly taskName: string;
+  /** 1 on the first try, 2 on the first retry, … */
+  readonly attempt: number;
+  /** Position in a mapped task's list; -1 when the run is not a mapped child. */
+  readonly mapIndex: number;
+  readonly tags: readonly string[];
+  /** Aborted when the task's timeout passes or the flow run is cancelled. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/** Passed to the flow function as its second argument. */
+export interface FlowContext {
+  readonly flowRunId: string;
+  readonly flowRunName: string;
+  readonly flowName: string;
+  /** Aborted when the flow run is cancelled. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}

@@ -1,0 +1,144 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import {
+  type Duration,
+  InvalidConfigError,
+  InvalidUsageError,
+  type JsonSchema,
+  type ParamsSchema,
+  paramsJsonSchema,
+  parseDuration,
+  type RunConfig,
+  RunConfigSchema,
+  type Storage,
+  StorageSchema,
+} from "@regent/core";
+import type { FlowContext } from "./context.js";
+import { TaskFuture } from "./future.js";
+import { runScope } from "./internal/context.js";
+import { type RunFlowOptions, runFlow } from "./internal/run-flow.js";
+import type { TaskRunner } from "./internal/runner.js";
+import type { ResultStorage } from "./results.js";
+import type { TaskDefinition } from "./internal/engine.js";
+import type { FlowRunResult } from "./internal/run-flow.js";
+
+export interface FlowOptions<S extends ParamsSchema | undefined> {
+  /** The flow's name: how it is registered, listed and run. */
+  name: string;
+  description?: string;
+  /** A Standard Schema validator (zod, valibot, arktype…) of the parameters; defaults apply. */
+  params?: S;
+  /** Agents must carry every label to run this flow (DESIGN §3). */
+  labels?: string[];
+  runConfig?: RunConfig;
+  storage?: Storage;
+  /** How task functions execute: `concurrentTaskRunner()` (default) or `workerPoolTaskRunner()`. */
+  taskRunner?: TaskRunner;
+  /** Where task results are persisted (and cached across processes); default: memory only. */
+  resultStorage?: ResultStorage;
+  /** The whole run is cancelled (Cancelled, reason: timeout) after this long. */
+  timeout?: Duration;
+}
+
+type Input<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, never>;
+type Output<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : Record<string, never>;
+type ParamArgs<S> = {} extends Input<S> ? [params?: Input<S>] : [params: Input<S>];
+
+export interface Flow<S extends ParamsSchema | undefined, R> {
+  /** Inside another flow: runs this one as a subflow and returns its result's future. */
+  (...args: ParamArgs<S>): TaskFuture<R>;
+  /** Runs the flow here and now; resolves when it is final (never rejects for a failed run). */
+  run(...args: [...ParamArgs<S>, options?: RunFlowOptions]): Promise<FlowRunResult<R>>;
+  readonly name: string;
+  readonly options: Readonly<FlowOptions<S>>;
+  /** JSON Schema of the parameters' input, when the validator can produce one. */
+  readonly paramsJsonSchema: JsonSchema | undefined;
+  /** @internal */
+  readonly fn: (params: Output<S>, ctx: FlowContext) => R | Promise<R>;
+}
+
+const FLOW = Symbol.for("regent.flow");
+
+export const isFlow = (value: unknown): value is Flow<ParamsSchema | undefined, unknown> =>
+  typeof value === "function" && (value as unknown as Record<symbol, unknown>)[FLOW] === true;
+
+/**
+ * Defines a flow: typed parameters and a function that calls tasks.
+ *
+ * ```ts
+ * export default flow({ name: "hello", params: z.object({ name: z.string().default("world") }) },
+ *   async ({ name }) => { await sayHello(name); });
+ * ```
+ */
+export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
+  options: FlowOptions<S>,
+  fn: (params: Output<S>, ctx: FlowContext) => R | Promise<R>,
+): Flow<S, Awaited<R>> {
+  if (!options || typeof options.name !== "string" || options.name.trim() === "") {
+    throw new InvalidConfigError('flow() needs a name: flow({ name: "my-flow" }, fn)');
+  }
+  if (typeof fn !== "function") throw new InvalidConfigError(`flow "${options.name}" needs a function`);
+  const name = options.name;
+  if (options.params !== undefined && typeof (options.params as { "~standard"?: unknown })["~standard"] !== "object") {
+    throw new InvalidConfigError(`flow "${name}": params must be a Standard Schema validator such as z.object({...})`);
+  }
+  const checked = <T>(what: string, parse: () => T) => {
+    try {
+      return parse();
+    } catch (error) {
+      throw new InvalidConfigError(`flow "${name}": invalid ${what}: ${(error as Error).message}`);
+    }
+  };
+  if (options.runConfig) checked("runConfig", () => RunConfigSchema.parse(options.runConfig));
+  if (options.storage) checked("storage", () => StorageSchema.parse(options.storage));
+  const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, `flow "${name}": timeout`);
+  const jsonSchema = paramsJsonSchema(options.params);
+
+  let subflowTask: TaskDefinition | undefined;
+  const self = ((params?: unknown) => {
+    const scope = runScope.getStore();
+    if (!scope) {
+      throw new InvalidUsageError(`flow "${name}" was called like a task outside a flow run; use ${name}.run(params)`);
+    }
+    subflowTask ??= {
+      name,
+      key: `subflow:${name}`,
+      moduleUrl: undefined,
+      ordinal: 0,
+      fn: (async (p: unknown, ctx) => {
+        const result = await runFlow(self as never, (p ?? {}) as Record<string, unknown>, {
+          reporter: scope.engine.reporter,
+          parentTaskRunId: ctx.taskRunId,
+          signal: ctx.signal,
+        });
+        if (result.state.type !== "Success") throw result.error ?? new Error(`subflow ${name} ended ${result.state.type}`);
+        return result.result;
+      }) as TaskDefinition["fn"],
+      retries: 0,
+      retryDelayMs: 0,
+      retryBackoff: 1,
+      maxRetryDelayMs: 0,
+      timeoutMs: undefined,
+      cacheKey: undefined,
+      cacheExpiryMs: undefined,
+      trigger: "allSuccessful",
+      skipOnUpstreamSkip: true,
+      tags: [],
+      persistResult: false,
+      inProcess: true,
+    };
+    return new TaskFuture(scope.engine.call(subflowTask, params ?? {}));
+  }) as unknown as Flow<S, Awaited<R>>;
+
+  Object.defineProperties(self, {
+    name: { value: name },
+    options: { value: Object.freeze({ ...options }) },
+    paramsJsonSchema: { value: jsonSchema },
+    fn: { value: fn },
+    timeoutMs: { value: timeoutMs },
+    [FLOW]: { value: true },
+    run: {
+      value: (params?: Record<string, unknown>, runOptions?: RunFlowOptions) => runFlow(self as never, params ?? {}, runOptions),
+    },
+  });
+  return self;
+}

@@ -1,0 +1,25 @@
+export {
+  type Duration,
+  databaseStorage,
+  InvalidParametersError,
+  type LocalRunConfig,
+  localRun,
+  localStorage,
+  RegentError,
+  type RunConfig,
+  type RunStateType,
+  type Storage,
+  type Trigger,
+} from "@regent/core";
+export type { FlowContext, TaskContext } from "./context.js";
+export { type Flow, type FlowOptions, flow, isFlow } from "./flow.js";
+export { TaskFuture, Unmapped, unmapped } from "./future.js";
+export type { FlowRunResult, RunFlowOptions, TaskRunRecord } from "./internal/run-flow.js";
+export type { TaskRunner } from "./internal/runner.js";
+export { memoryReporter, multiReporter } from "./reporters.js";
+export { type CacheEntry, localResults, type ResultStorage } from "./results.js";
+export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
+export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
+export { FailSignal, fail, NonRetriableError, RetryAfterError, SkipSignal, skip } from "./signals.js";
+export { type MapInput, type Task, type TaskInput, type TaskOptions, task } from "./task.js";
+export type { EngineEvent, EngineReporter, EngineState, FlowRunInfo, LogLevel, LogRecord, Logger, TaskRunInfo } from "./types.js";

@@ -1,0 +1,479 @@
+import {
+  ERROR_CODES,
+  errorCodeOf,
+  evaluateTrigger,
+  InvalidUsageError,
+  isFailureLike,
+  newId,
+  RegentError,
+  serializeError,
+  TaskTimeoutError,
+  type Trigger,
+  TriggerFailedError,
+} from "@regent/core";
+import type { TaskContext } from "../context.js";
+import { failureOf, TaskFuture, Unmapped } from "../future.js";
+import type { ResultStorage } from "../results.js";
+import { RetryAfterError, SkipSignal } from "../signals.js";
+import type { EngineReporter, EngineState, FlowRunInfo } from "../types.js";
+import { runScope } from "./context.js";
+import { RunLogger } from "./logger.js";
+import type { TaskRunnerInstance } from "./runner.js";
+import { TaskRunState } from "./task-run.js";
+
+/** A task as the engine sees it: options already parsed into numbers. */
+export interface TaskDefinition {
+  readonly name: string;
+  /** Unique within the flow module: the name, suffixed by definition order when several tasks share it. */
+  readonly key: string;
+  readonly moduleUrl: string | undefined;
+  readonly ordinal: number;
+  readonly fn: (input: never, ctx: TaskContext) => unknown;
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  readonly retryBackoff: number;
+  readonly maxRetryDelayMs: number;
+  readonly timeoutMs: number | undefined;
+  readonly cacheKey: ((input: never, ctx: TaskContext) => string | undefined) | undefined;
+  readonly cacheExpiryMs: number | undefined;
+  readonly trigger: Trigger;
+  readonly skipOnUpstreamSkip: boolean;
+  readonly tags: readonly string[];
+  readonly persistResult: boolean | undefined;
+  /** Runs in the flow's own thread even under a pool runner (subflows). */
+  readonly inProcess?: boolean;
+}
+
+export class TaskContextImpl implements TaskContext {
+  attempt = 0;
+  /** Set per attempt when the task has a timeout. */
+  controller: AbortController | undefined;
+  private combined: AbortSignal | undefined;
+
+  constructor(
+    readonly engine: FlowRunEngine,
+    readonly run: TaskRunState,
+    readonly log: RunLogger,
+  ) {}
+
+  get taskRunId(): string {
+    return this.run.info.id;
+  }
+  get flowRunId(): string {
+    return this.run.info.flowRunId;
+  }
+  get taskName(): string {
+    return this.run.info.taskName;
+  }
+  get mapIndex(): number {
+    return this.run.info.mapIndex;
+  }
+  get tags(): readonly string[] {
+    return this.run.info.tags;
+  }
+  get signal(): AbortSignal {
+    if (!this.controller) return this.engine.signal;
+    this.combined ??= AbortSignal.any([this.controller.signal, this.engine.signal]);
+    return this.combined;
+  }
+  newAttempt(timeoutMs: number | undefined): void {
+    this.attempt++;
+    this.combined = undefined;
+    this.controller = timeoutMs === undefined ? undefined : new AbortController();
+  }
+}
+
+const EMPTY: readonly TaskRunState[] = Object.freeze([]);
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+/** Futures passed as the input, as an element of an array input, or as a value of an object input. */
+function collectUpstream(input: unknown): readonly TaskRunState[] {
+  if (input === null || typeof input !== "object") return EMPTY;
+  if (input instanceof TaskFuture) return [input.run];
+  let found: TaskRunState[] | undefined;
+  const values = Array.isArray(input) ? input : isPlainObject(input) ? Object.values(input) : EMPTY;
+  for (const v of values) if (v instanceof TaskFuture) (found ??= []).push(v.run);
+  return found ?? EMPTY;
+}
+
+/** What a downstream task receives for an upstream run: its result, undefined if skipped, the error if failed. */
+function downstreamValue(run: TaskRunState): unknown {
+  if (isFailureLike(run.outcome)) return failureOf(run);
+  if (run.outcome === "Skipped") return undefined;
+  return run.value;
+}
+
+function resolveInput(input: unknown): unknown {
+  if (input instanceof TaskFuture) return downstreamValue(input.run);
+  if (Array.isArray(input)) return input.map((v) => (v instanceof TaskFuture ? downstreamValue(v.run) : v));
+  if (isPlainObject(input)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(input)) out[k] = v instanceof TaskFuture ? downstreamValue(v.run) : v;
+    return out;
+  }
+  return input;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+/** Runs the task runs of one flow run: states, triggers, cache, retries, timeouts, mapping. */
+export class FlowRunEngine {
+  readonly taskRuns: TaskRunState[] = [];
+  readonly logger: RunLogger;
+  private active = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly info: FlowRunInfo,
+    readonly reporter: EngineReporter,
+    readonly runner: TaskRunnerInstance,
+    readonly results: ResultStorage | undefined,
+    readonly cache: ResultStorage,
+    readonly signal: AbortSignal,
+  ) {
+    this.logger = new RunLogger(reporter, info.id);
+  }
+
+  /** Resolves once every task run made so far (and any they make) is settled. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  call(def: TaskDefinition, input: unknown): TaskRunState {
+    const upstream = collectUpstream(input);
+    for (const u of upstream) u.consumed = true;
+    const run = this.createTaskRun(def, upstream, -1, undefined);
+    void this.execute(run, def, input, upstream);
+    return run;
+  }
+
+  map(def: TaskDefinition, mapInput: unknown): TaskRunState {
+    let listLevel: TaskRunState[] = [];
+    if (mapInput instanceof TaskFuture) listLevel = [mapInput.run];
+    else if (isPlainObject(mapInput)) {
+      for (const v of Object.values(mapInput)) {
+        if (v instanceof TaskFuture) listLevel.push(v.run);
+        else if (v instanceof Unmapped && v.value instanceof TaskFuture) listLevel.push(v.value.run);
+      }
+    } else if (!Array.isArray(mapInput)) {
+      throw new InvalidUsageError(
+        `${def.name}.map() takes a list, a future of a list, or an object whose values are lists or unmapped(value); got ${typeof mapInput}`,
+      );
+    }
+    for (const u of listLevel) u.consumed = true;
+    const parent = this.createTaskRun(def, listLevel, -1, undefined);
+    parent.children = [];
+    void this.expandMap(parent, def, mapInput, listLevel);
+    return parent;
+  }
+
+  private createTaskRun(
+    def: TaskDefinition,
+    upstream: readonly TaskRunState[],
+    mapIndex: number,
+    parent: TaskRunState | undefined,
+  ): TaskRunState {
+    const info = {
+      id: newId(),
+      flowRunId: this.info.id,
+      taskName: def.name,
+      taskKey: def.key,
+      mapIndex,
+      parentTaskRunId: parent?.info.id,
+      upstream: upstream.length === 0 ? (EMPTY as never[]) : upstream.map((u) => u.info.id),
+      tags: def.tags,
+    };
+    const run = new TaskRunState(info, parent);
+    this.taskRuns.push(run);
+    this.active++;
+    this.reporter.record({ type: "task_run_created", taskRun: info });
+    this.record(run, "Pending");
+    return run;
+  }
+
+  private record(run: TaskRunState, type: EngineState["type"], extra?: Omit<EngineState, "type" | "timestamp">): void {
+    const state: EngineState = extra ? { type, timestamp: Date.now(), ...extra } : { type, timestamp: Date.now() };
+    run.state = state;
+    run.states.push(state);
+    this.reporter.record({ type: "task_run_state", flowRunId: this.info.id, taskRunId: run.info.id, state });
+  }
+
+  private settle(run: TaskRunState, outcome: EngineState["type"], value: unknown, error: unknown): void {
+    run.settle(outcome, value, error);
+    if (--this.active === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Records a final state and settles the run with it. */
+  private finish(
+    run: TaskRunState,
+    type: EngineState["type"],
+    value: unknown,
+    error: unknown,
+    extra?: Omit<EngineState, "type" | "timestamp">,
+  ): void {
+    this.record(run, type, extra);
+    this.settle(run, type, value, error);
+  }
+
+  private fail(run: TaskRunState, type: "Failed" | "TimedOut" | "TriggerFailed", error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.finish(run, type, undefined, error, { message, error: serializeError(error) });
+  }
+
+  /** Waits for upstream runs; returns false when the run was settled here (skipped, trigger failed). */
+  private async passTrigger(run: TaskRunState, def: TaskDefinition, upstream: readonly TaskRunState[]) {
+    for (const u of upstream) if (!u.settled) await u.whenSettled();
+    const decision = evaluateTrigger(
+      def.trigger,
+      upstream.map((u) => u.outcome),
+      def.skipOnUpstreamSkip,
+    );
+    if (decision === "run") return true;
+    if (decision === "skip") this.finish(run, "Skipped", undefined, undefined, { message: "an upstream task run was skipped" });
+    else {
+      const states = upstream.map((u) => `${u.label}: ${u.outcome}`);
+      this.fail(run, "TriggerFailed", new TriggerFailedError(run.label, def.trigger, states));
+    }
+    return false;
+  }
+
+  private async execute(
+    run: TaskRunState,
+    def: TaskDefinition,
+    rawInput: unknown,
+    upstream: readonly TaskRunState[],
+  ): Promise<void> {
+    try {
+      if (upstream.length > 0 && !(await this.passTrigger(run, def, upstream))) return;
+      if (this.signal.aborted) {
+        this.finish(run, "Cancelled", undefined, undefined, { message: "the flow run was cancelled" });
+        return;
+      }
+      const input = upstream.length > 0 ? resolveInput(rawInput) : rawInput;
+      const ctx = new TaskContextImpl(this, run, new RunLogger(this.reporter, this.info.id, run.info.id));
+
+      let cacheId: string | undefined;
+      if (def.cacheKey) {
+        const key = def.cacheKey(input as never, ctx);
+        if (key !== undefined) {
+          cacheId = `${def.key}:${key}`;
+          const hit = await this.cache.cacheGet(cacheId);
+          if (hit && (hit.expiresAt == null || hit.expiresAt > Date.now())) {
+            this.finish(run, "Cached", hit.value, undefined, { message: `cache hit for key ${key}` });
+            return;
+          }
+        }
+      }
+      await this.attempts(run, def, input, ctx, cacheId);
+    } catch (error) {
+      // A fault of the engine itself (or of a cache key function): the run must still end.
+      if (!run.settled) this.fail(run, "Failed", error);
+    }
+  }
+
+  private async attempts(
+    run: TaskRunState,
+    def: TaskDefinition,
+    input: unknown,
+    ctx: TaskContextImpl,
+    cacheId: string | undefined,
+  ): Promise<void> {
+    const useRunner = !def.inProcess;
+    for (;;) {
+      if (useRunner) {
+        const wait = this.runner.acquire();
+        if (wait) await wait;
+      }
+      if (this.signal.aborted) {
+        if (useRunner) this.runner.release();
+        this.finish(run, "Cancelled", undefined, undefined, { message: "the flow run was cancelled" });
+        return;
+      }
+      let value: unknown;
+      let error: unknown;
+      let threw = false;
+      ctx.newAttempt(def.timeoutMs);
+      run.attempt = ctx.attempt;
+      this.record(run, "Running", ctx.attempt > 1 ? { data: { attempt: ctx.attempt } } : undefined);
+      try {
+        value = await this.attempt(def, input, ctx, useRunner);
+      } catch (e) {
+        threw = true;
+        error = e;
+      } finally {
+        if (useRunner) this.runner.release();
+      }
+
+      if (!threw) {
+        let resultRef: string | undefined;
+        if (this.results && def.persistResult !== false) {
+          resultRef = await this.results.write(this.info.id, run.info.id, value);
+        }
+        if (cacheId !== undefined) {
+          const expiresAt = def.cacheExpiryMs === undefined ? undefined : Date.now() + def.cacheExpiryMs;
+          await this.cache.cacheSet(cacheId, { value, expiresAt });
+        }
+        this.finish(run, "Success", value, undefined, resultRef ? { resultRef } : undefined);
+        return;
+      }
+      if (error instanceof SkipSignal) {
+        this.finish(run, "Skipped", undefined, undefined, { message: error.message });
+        return;
+      }
+      const code = errorCodeOf(error);
+      if (ctx.attempt <= def.retries && ERROR_CODES[code].retriable && !this.signal.aborted) {
+        const delay =
+          error instanceof RetryAfterError
+            ? error.delayMs
+            : Math.min(def.retryDelayMs * def.retryBackoff ** (ctx.attempt - 1), def.maxRetryDelayMs);
+        const message = error instanceof Error ? error.message : String(error);
+        this.record(run, "Retrying", {
+          message: `attempt ${ctx.attempt} of ${def.retries + 1} failed: ${message}; retrying in ${delay} ms`,
+          data: { startTime: Date.now() + delay, attempt: ctx.attempt },
+          error: serializeError(error),
+        });
+        if (delay > 0) await sleep(delay, this.signal);
+        continue;
+      }
+      this.fail(run, error instanceof TaskTimeoutError ? "TimedOut" : "Failed", error);
+      return;
+    }
+  }
+
+  private attempt(def: TaskDefinition, input: unknown, ctx: TaskContextImpl, useRunner: boolean): Promise<unknown> | unknown {
+    const call = () =>
+      useRunner ? this.runner.run(def, input, ctx) : runScope.run({ engine: this, logger: ctx.log }, def.fn, input as never, ctx);
+    const timeoutMs = def.timeoutMs;
+    if (timeoutMs === undefined) return call();
+    const controller = ctx.controller!;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new TaskTimeoutError(def.name, timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    return Promise.race([Promise.resolve().then(call), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private async expandMap(
+    parent: TaskRunState,
+    def: TaskDefinition,
+    mapInput: unknown,
+    listLevel: readonly TaskRunState[],
+  ): Promise<void> {
+    try {
+      for (const u of listLevel) if (!u.settled) await u.whenSettled();
+      const skipped = listLevel.find((u) => u.outcome === "Skipped");
+      const failed = listLevel.find((u) => u.failed);
+      if (failed) {
+        const states = listLevel.map((u) => `${u.label}: ${u.outcome}`);
+        this.fail(parent, "TriggerFailed", new TriggerFailedError(parent.label, "a mapped list from an upstream", states));
+        return;
+      }
+      if (skipped) {
+        this.finish(parent, "Skipped", [], undefined, { message: "the mapped list's task run was skipped" });
+        return;
+      }
+      const items = this.mapItems(def, mapInput);
+      this.record(parent, "Running");
+      const children = parent.children!;
+      for (let i = 0; i < items.length; i++) {
+        const input = items[i];
+        const upstream = collectUpstream(input);
+        for (const u of upstream) u.consumed = true;
+        const child = this.createTaskRun(def, listLevel.length > 0 ? [...listLevel, ...upstream] : upstream, i, parent);
+        children.push(child);
+        void this.execute(child, def, input, upstream);
+      }
+      this.record(parent, "Mapped", { message: `${items.length} mapped task runs` });
+      let remaining = children.length;
+      const done = () => {
+        const firstFailed = children.find((c) => c.failed);
+        const values = children.map((c) => c.value);
+        if (!firstFailed) return this.settle(parent, "Mapped", values, undefined);
+        const count = children.filter((c) => c.failed).length;
+        const error = new RegentError(
+          "TASK_FAILED",
+          `${count} of ${children.length} mapped runs of ${def.key} failed; first: ${firstFailed.label}: ${String((failureOf(firstFailed) as Error)?.message ?? firstFailed.outcome)}`,
+          { cause: failureOf(firstFailed) },
+        );
+        this.settle(parent, "Failed", values, error);
+      };
+      if (remaining === 0) done();
+      for (const child of children) {
+        child.onSettled(() => {
+          if (--remaining === 0) done();
+        });
+      }
+    } catch (error) {
+      if (!parent.settled) this.fail(parent, "Failed", error);
+    }
+  }
+
+  /** The inputs of a mapped task's children: one per list item, zipped across lists in the object form. */
+  private mapItems(def: TaskDefinition, mapInput: unknown): unknown[] {
+    const resolved = mapInput instanceof TaskFuture ? mapInput.run.value : mapInput;
+    if (Array.isArray(resolved)) return resolved;
+    if (!isPlainObject(resolved)) {
+      throw new InvalidUsageError(`${def.name}.map() needs a list; the upstream task returned ${typeof resolved}`);
+    }
+    const constants: Record<string, unknown> = {};
+    const lists: Array<[string, unknown[]]> = [];
+    for (const [key, v] of Object.entries(resolved)) {
+      if (v instanceof Unmapped) constants[key] = v.value instanceof TaskFuture ? v.value.run.value : v.value;
+      else {
+        const list = v instanceof TaskFuture ? v.run.value : v;
+        if (!Array.isArray(list)) {
+          throw new InvalidUsageError(
+            `${def.name}.map(): "${key}" must be a list, or wrapped in unmapped() to pass it whole to every run (got ${typeof list})`,
+          );
+        }
+        lists.push([key, list]);
+      }
+    }
+    if (lists.length === 0) throw new InvalidUsageError(`${def.name}.map() was given no list to map over`);
+    const n = lists[0]![1].length;
+    const uneven = lists.find(([, l]) => l.length !== n);
+    if (uneven) {
+      throw new InvalidUsageError(
+        `${def.name}.map(): lists differ in length (${lists.map(([k, l]) => `${k}: ${l.length}`).join(", ")})`,
+      );
+    }
+    const items: unknown[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const item: Record<string, unknown> = { ...constants };
+      for (const [key, list] of lists) item[key] = list[i];
+      items[i] = item;
+    }
+    return items;
+  }
+
+  /** Task runs that failed and whose failure nobody awaited or passed on: they fail the flow run. */
+  unhandledFailures(): TaskRunState[] {
+    // A parent that reached Mapped stands for its children, which are counted one by one.
+    const standsForChildren = (r: TaskRunState) => r.children !== undefined && r.state?.type === "Mapped";
+    return this.taskRuns.filter((r) => r.failed && !standsForChildren(r) && !r.consumed && !r.parent?.consumed);
+  }
+}

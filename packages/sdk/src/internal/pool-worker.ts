@@ -1,0 +1,68 @@
+// Entry point of a worker thread of `workerPoolTaskRunner`: re-imports the flow module, finds the task by
+// name and runs it, one task at a time.
+import { format } from "node:util";
+import { parentPort } from "node:worker_threads";
+import { NotSerializableError, serializeError, TaskNotFoundError } from "@regent/core";
+import type { TaskContext } from "../context.js";
+import type { LogLevel, Logger } from "../types.js";
+import type { FromWorker, ToWorker } from "./pool-protocol.js";
+import { findTask } from "./registry.js";
+
+const port = parentPort;
+if (!port) throw new Error("pool-worker.js runs only as a worker thread");
+
+const controllers = new Map<number, AbortController>();
+let currentId: number | undefined;
+
+const post = (message: FromWorker) => port.postMessage(message);
+
+function logFor(id: number): Logger {
+  const write = (level: LogLevel) => (message: unknown, ...args: unknown[]) =>
+    post({ type: "log", id, level, message: format(message, ...args), timestamp: Date.now() });
+  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+// Console output of the running task becomes its log, as in the flow's own thread.
+for (const [method, level] of [
+  ["log", "info"],
+  ["info", "info"],
+  ["warn", "warn"],
+  ["error", "error"],
+  ["debug", "debug"],
+] as const) {
+  const original = console[method].bind(console);
+  console[method] = (...args: unknown[]) => {
+    if (currentId === undefined) original(...args);
+    else post({ type: "log", id: currentId, level, message: format(...args), timestamp: Date.now() });
+  };
+}
+
+async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
+  const controller = new AbortController();
+  controllers.set(msg.id, controller);
+  currentId = msg.id;
+  try {
+    await import(msg.moduleUrl);
+    const task = findTask(msg.moduleUrl, msg.name, msg.ordinal) as
+      | { fn: (input: unknown, ctx: TaskContext) => unknown }
+      | undefined;
+    if (!task) throw new TaskNotFoundError(msg.name, msg.moduleUrl);
+    const ctx: TaskContext = { ...msg.ctx, signal: controller.signal, log: logFor(msg.id) };
+    const value = await task.fn(msg.input, ctx);
+    try {
+      post({ type: "done", id: msg.id, ok: true, value });
+    } catch (error) {
+      throw new NotSerializableError(`the result of task "${msg.name}" (sent back from a pool worker)`, error);
+    }
+  } catch (error) {
+    post({ type: "done", id: msg.id, ok: false, error: serializeError(error) });
+  } finally {
+    controllers.delete(msg.id);
+    currentId = undefined;
+  }
+}
+
+port.on("message", (msg: ToWorker) => {
+  if (msg.type === "run") void run(msg);
+  else controllers.get(msg.id)?.abort();
+});

@@ -1,0 +1,184 @@
+import {
+  CancelledError,
+  type JsonSchema,
+  newId,
+  type ParamsSchema,
+  RegentError,
+  serializeError,
+  validateParams,
+} from "@regent/core";
+import type { FlowContext } from "../context.js";
+import { memoryResults, type ResultStorage } from "../results.js";
+import { concurrentTaskRunner } from "../runners/concurrent.js";
+import type { EngineReporter, EngineState, FlowRunInfo, TaskRunInfo } from "../types.js";
+import { captureConsole } from "./console-capture.js";
+import { runScope } from "./context.js";
+import { FlowRunEngine } from "./engine.js";
+import type { TaskRunner } from "./runner.js";
+
+export interface RunFlowOptions {
+  /** Receives every state change and log line (the CLI's display, a server reporter…). */
+  reporter?: EngineReporter;
+  /** Aborting it cancels the run: queued task runs end Cancelled, running ones see `ctx.signal`. */
+  signal?: AbortSignal;
+  flowRunId?: string;
+  flowRunName?: string;
+  /** Overrides the flow's own runner / result storage for this run. */
+  taskRunner?: TaskRunner;
+  resultStorage?: ResultStorage;
+  /** @internal set for subflows */
+  parentTaskRunId?: string;
+}
+
+/** A task run as a finished flow run reports it. */
+export interface TaskRunRecord {
+  readonly info: TaskRunInfo;
+  readonly label: string;
+  readonly state: EngineState | undefined;
+  readonly states: readonly EngineState[];
+  readonly attempt: number;
+  readonly value: unknown;
+  readonly error: unknown;
+}
+
+export interface FlowRunResult<R> {
+  readonly id: string;
+  readonly name: string;
+  readonly flowName: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  /** The final state: Success, Failed, Cancelled or TimedOut. */
+  readonly state: EngineState;
+  readonly states: readonly EngineState[];
+  /** What the flow function returned (when it returned). */
+  readonly result: R | undefined;
+  /** Why the run failed: the flow function's error, or an error naming the failed task runs. */
+  readonly error: unknown;
+  readonly taskRuns: readonly TaskRunRecord[];
+}
+
+/** What `runFlow` needs of a flow handle. */
+interface RunnableFlow {
+  readonly name: string;
+  readonly fn: (params: never, ctx: FlowContext) => unknown;
+  readonly options: { params?: ParamsSchema | undefined; taskRunner?: TaskRunner; resultStorage?: ResultStorage };
+  readonly paramsJsonSchema: JsonSchema | undefined;
+  readonly timeoutMs: number | undefined;
+}
+
+const NULL_REPORTER: EngineReporter = { record() {} };
+const defaultCache = memoryResults();
+
+/**
+ * Validates the parameters (throwing `InvalidParametersError` before anything runs), then runs the flow
+ * function and every task run it starts until all are final.
+ */
+export async function runFlow<R>(
+  flow: RunnableFlow,
+  params: Record<string, unknown>,
+  options: RunFlowOptions = {},
+): Promise<FlowRunResult<R>> {
+  const parameters = await validateParams(flow.options.params as ParamsSchema<Record<string, unknown>> | undefined, params, {
+    flowName: flow.name,
+    jsonSchema: flow.paramsJsonSchema,
+  });
+  const id = options.flowRunId ?? newId();
+  const info: FlowRunInfo = {
+    id,
+    name: options.flowRunName ?? `${flow.name}-${id.slice(0, 8)}`,
+    flowName: flow.name,
+    parameters,
+    parentTaskRunId: options.parentTaskRunId,
+  };
+  const reporter = options.reporter ?? NULL_REPORTER;
+  const states: EngineState[] = [];
+  const record = (state: EngineState) => {
+    states.push(state);
+    reporter.record({ type: "flow_run_state", flowRunId: id, state });
+  };
+
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(options.signal?.reason ?? new CancelledError());
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener("abort", onAbort, { once: true });
+  const timer =
+    flow.timeoutMs === undefined
+      ? undefined
+      : setTimeout(
+          () => controller.abort(new RegentError("CANCELLED", `flow run exceeded its timeout of ${flow.timeoutMs} ms`)),
+          flow.timeoutMs,
+        );
+
+  const runner = (options.taskRunner ?? flow.options.taskRunner ?? concurrentTaskRunner()).start({ reporter });
+  const results = options.resultStorage ?? flow.options.resultStorage;
+  const engine = new FlowRunEngine(info, reporter, runner, results, results ?? defaultCache, controller.signal);
+  reporter.record({ type: "flow_run_created", flowRun: info });
+  record({ type: "Running", timestamp: Date.now() });
+
+  const releaseConsole = captureConsole();
+  const ctx: FlowContext = {
+    flowRunId: id,
+    flowRunName: info.name,
+    flowName: flow.name,
+    signal: controller.signal,
+    log: engine.logger,
+  };
+  let value: unknown;
+  let error: unknown;
+  let threw = false;
+  try {
+    value = await runScope.run({ engine, logger: engine.logger }, flow.fn, parameters as never, ctx);
+  } catch (e) {
+    threw = true;
+    error = e;
+  }
+  // Independent task runs still finish after the flow function returns or throws.
+  await engine.idle();
+  clearTimeout(timer);
+  options.signal?.removeEventListener("abort", onAbort);
+  await runner.close();
+  releaseConsole();
+
+  let final: EngineState;
+  if (controller.signal.aborted) {
+    const reason = controller.signal.reason as Error | undefined;
+    error ??= reason;
+    const timedOut = flow.timeoutMs !== undefined && /timeout/.test(reason?.message ?? "");
+    final = { type: timedOut ? "TimedOut" : "Cancelled", timestamp: Date.now(), message: reason?.message ?? "cancelled" };
+  } else if (threw) {
+    final = {
+      type: "Failed",
+      timestamp: Date.now(),
+      message: error instanceof Error ? error.message : String(error),
+      error: serializeError(error),
+    };
+  } else {
+    const failed = engine.unhandledFailures();
+    if (failed.length > 0) {
+      const shown = failed
+        .slice(0, 5)
+        .map((r) => `${r.label} (${r.outcome}${r.error instanceof Error ? `: ${r.error.message}` : ""})`);
+      const more = failed.length > 5 ? `, and ${failed.length - 5} more` : "";
+      error = new RegentError(
+        "TASK_FAILED",
+        `${failed.length} task run${failed.length === 1 ? "" : "s"} failed: ${shown.join(", ")}${more}`,
+        { cause: failed[0]!.error },
+      );
+      final = { type: "Failed", timestamp: Date.now(), message: (error as Error).message, error: serializeError(error) };
+    } else {
+      final = { type: "Success", timestamp: Date.now(), message: "all task runs succeeded" };
+    }
+  }
+  record(final);
+  await reporter.flush?.();
+  return {
+    id,
+    name: info.name,
+    flowName: flow.name,
+    parameters,
+    state: final,
+    states,
+    result: (final.type === "Success" || !threw ? value : undefined) as R | undefined,
+    error,
+    taskRuns: engine.taskRuns,
+  };
+}

@@ -1,0 +1,17 @@
+import type { EngineReporter } from "../types.js";
+import type { TaskContextImpl, TaskDefinition } from "./engine.js";
+
+/** Executes task functions for one flow run; the engine keeps states, retries and timeouts around it. */
+export interface TaskRunnerInstance {
+  /** Waits for a free slot; undefined when one was free at once (no promise on the fast path). */
+  acquire(): Promise<void> | undefined;
+  release(): void;
+  run(def: TaskDefinition, input: unknown, ctx: TaskContextImpl): Promise<unknown> | unknown;
+  close(): Promise<void>;
+}
+
+/** A kind of task runner, chosen per flow (`flow({ taskRunner })`); started once per flow run. */
+export interface TaskRunner {
+  readonly kind: string;
+  start(env: { readonly reporter: EngineReporter }): TaskRunnerInstance;
+}
