@@ -8,22 +8,66 @@ export type Fault = "user" | "infrastructure";
  * The same codes appear in GraphQL `extensions.code` and in `docs/errors.md`.
  */
 export const ERROR_CODES = {
-  INVALID_PARAMETERS: { fault: "user", retriable: false, summary: "parameters do not match the flow's schema" },
-  INVALID_CONFIG: { fault: "user", retriable: false, summary: "a configuration value is missing or of the wrong type" },
-  INVALID_TRANSITION: { fault: "user", retriable: false, summary: "the state change is not allowed from the current state" },
-  INVALID_USAGE: { fault: "user", retriable: false, summary: "a command or API was called with wrong arguments" },
-  FLOW_LOAD_FAILED: { fault: "user", retriable: false, summary: "the flow file does not compile or throws when imported" },
+  INVALID_PARAMETERS: {
+    fault: "user",
+    retriable: false,
+    summary: "parameters do not match the flow's schema",
+  },
+  INVALID_CONFIG: {
+    fault: "user",
+    retriable: false,
+    summary: "a configuration value is missing or of the wrong type",
+  },
+  INVALID_TRANSITION: {
+    fault: "user",
+    retriable: false,
+    summary: "the state change is not allowed from the current state",
+  },
+  INVALID_USAGE: {
+    fault: "user",
+    retriable: false,
+    summary: "a command or API was called with wrong arguments",
+  },
+  FLOW_LOAD_FAILED: {
+    fault: "user",
+    retriable: false,
+    summary: "the flow file does not compile or throws when imported",
+  },
   FLOW_NOT_FOUND: { fault: "user", retriable: false, summary: "no flow where one was expected" },
-  TASK_NOT_FOUND: { fault: "user", retriable: false, summary: "a worker could not find a task by name in the flow module" },
+  TASK_NOT_FOUND: {
+    fault: "user",
+    retriable: false,
+    summary: "a worker could not find a task by name in the flow module",
+  },
   TASK_FAILED: { fault: "user", retriable: true, summary: "a task raised an error" },
   TASK_TIMED_OUT: { fault: "user", retriable: true, summary: "a task ran longer than its timeout" },
-  TRIGGER_FAILED: { fault: "user", retriable: false, summary: "a task's trigger was not met by its upstream states" },
-  UPSTREAM_FAILED: { fault: "user", retriable: false, summary: "a value awaited by the flow came from a failed task run" },
+  TRIGGER_FAILED: {
+    fault: "user",
+    retriable: false,
+    summary: "a task's trigger was not met by its upstream states",
+  },
+  UPSTREAM_FAILED: {
+    fault: "user",
+    retriable: false,
+    summary: "a value awaited by the flow came from a failed task run",
+  },
   NOT_SERIALIZABLE: { fault: "user", retriable: false, summary: "a value that must be serialised cannot be" },
-  NON_RETRIABLE: { fault: "user", retriable: false, summary: "a task raised an error that must not be retried" },
+  NON_RETRIABLE: {
+    fault: "user",
+    retriable: false,
+    summary: "a task raised an error that must not be retried",
+  },
   CANCELLED: { fault: "user", retriable: false, summary: "the run was cancelled" },
-  INFRASTRUCTURE_FAILURE: { fault: "infrastructure", retriable: true, summary: "the process running the work died" },
-  WORKER_CRASHED: { fault: "infrastructure", retriable: true, summary: "a pool worker exited while running a task" },
+  INFRASTRUCTURE_FAILURE: {
+    fault: "infrastructure",
+    retriable: true,
+    summary: "the process running the work died",
+  },
+  WORKER_CRASHED: {
+    fault: "infrastructure",
+    retriable: true,
+    summary: "a pool worker exited while running a task",
+  },
 } as const satisfies Record<string, { fault: Fault; retriable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -54,7 +98,11 @@ export class RegentError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -133,15 +181,22 @@ export class TaskTimeoutError extends RegentError {
 
 export class TriggerFailedError extends RegentError {
   constructor(taskName: string, trigger: string, upstream: readonly string[]) {
-    super("TRIGGER_FAILED", `task "${taskName}" not run: trigger ${trigger} was not met by upstream states ${upstream.join(", ")}`, {
-      details: { taskName, trigger },
-    });
+    super(
+      "TRIGGER_FAILED",
+      `task "${taskName}" not run: trigger ${trigger} was not met by upstream states ${upstream.join(", ")}`,
+      {
+        details: { taskName, trigger },
+      },
+    );
   }
 }
 
 export class UpstreamFailedError extends RegentError {
   constructor(taskName: string, state: string, cause?: unknown) {
-    super("UPSTREAM_FAILED", `task run "${taskName}" ended ${state}`, { cause, details: { taskName, state } });
+    super("UPSTREAM_FAILED", `task run "${taskName}" ended ${state}`, {
+      cause,
+      details: { taskName, state },
+    });
   }
 }
 
@@ -174,7 +229,11 @@ export function errorCodeOf(error: unknown, fallback: ErrorCode = "TASK_FAILED")
 }
 
 /** A JSON-safe copy of any thrown value, kept with the run's state. */
-export function serializeError(error: unknown, fallback: ErrorCode = "TASK_FAILED", depth = 0): SerializedError {
+export function serializeError(
+  error: unknown,
+  fallback: ErrorCode = "TASK_FAILED",
+  depth = 0,
+): SerializedError {
   if (error instanceof Error) {
     const out: SerializedError = {
       code: errorCodeOf(error, fallback),

@@ -19,7 +19,11 @@ export interface LabelMatchInput {
  * May this agent take this run? Every label of the run must be among the agent's labels. A run with no
  * labels goes only to agents with no labels, unless the agent opts in with `acceptUnlabeled`.
  */
-export function agentCanTakeRun({ runLabels, agentLabels, acceptUnlabeled = false }: LabelMatchInput): boolean {
+export function agentCanTakeRun({
+  runLabels,
+  agentLabels,
+  acceptUnlabeled = false,
+}: LabelMatchInput): boolean {
   if (runLabels.length === 0) return agentLabels.length === 0 || acceptUnlabeled;
   const have = new Set(agentLabels);
   return runLabels.every((l) => have.has(l));

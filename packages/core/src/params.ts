@@ -22,10 +22,15 @@ export function paramsJsonSchema(schema: ParamsSchema | undefined): JsonSchema |
 }
 
 const pathOf = (issue: StandardSchemaV1.Issue): string =>
-  (issue.path ?? []).map((p) => String(typeof p === "object" && p !== null && "key" in p ? p.key : p)).join(".");
+  (issue.path ?? [])
+    .map((p) => String(typeof p === "object" && p !== null && "key" in p ? p.key : p))
+    .join(".");
 
 /** Parameters the schema does not declare (only when it declares its properties and forbids others). */
-export function unknownParameters(jsonSchema: JsonSchema | undefined, input: Record<string, unknown>): string[] {
+export function unknownParameters(
+  jsonSchema: JsonSchema | undefined,
+  input: Record<string, unknown>,
+): string[] {
   const props = jsonSchema?.properties;
   if (!props || typeof props !== "object") return [];
   const extra = jsonSchema.additionalProperties;

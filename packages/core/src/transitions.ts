@@ -5,11 +5,47 @@ import { ALL_STATE_TYPES, isFinal, type RunStateType } from "./states.js";
  * successors here: leaving one needs an explicit restart or a user's mark (see `decideTransition`).
  */
 export const TRANSITIONS: Readonly<Record<RunStateType, readonly RunStateType[]>> = {
-  Pending: ["Scheduled", "Submitted", "Queued", "Running", "Paused", "Cancelling", "Skipped", "Cancelled", "TriggerFailed", "Cached", "Failed", "Mapped"],
-  Scheduled: ["Scheduled", "Submitted", "Queued", "Running", "Paused", "Cancelling", "Cancelled", "Skipped", "Failed"],
+  Pending: [
+    "Scheduled",
+    "Submitted",
+    "Queued",
+    "Running",
+    "Paused",
+    "Cancelling",
+    "Skipped",
+    "Cancelled",
+    "TriggerFailed",
+    "Cached",
+    "Failed",
+    "Mapped",
+  ],
+  Scheduled: [
+    "Scheduled",
+    "Submitted",
+    "Queued",
+    "Running",
+    "Paused",
+    "Cancelling",
+    "Cancelled",
+    "Skipped",
+    "Failed",
+  ],
   Submitted: ["Queued", "Running", "Scheduled", "Cancelling", "Cancelled", "Failed"],
   Queued: ["Queued", "Submitted", "Running", "Scheduled", "Cancelling", "Cancelled", "Failed"],
-  Running: ["Success", "Failed", "TimedOut", "Retrying", "Paused", "Cancelling", "Cancelled", "Skipped", "Cached", "Mapped", "Scheduled", "TriggerFailed"],
+  Running: [
+    "Success",
+    "Failed",
+    "TimedOut",
+    "Retrying",
+    "Paused",
+    "Cancelling",
+    "Cancelled",
+    "Skipped",
+    "Cached",
+    "Mapped",
+    "Scheduled",
+    "TriggerFailed",
+  ],
   Retrying: ["Running", "Cancelling", "Cancelled", "Failed", "Scheduled"],
   Paused: ["Running", "Scheduled", "Cancelling", "Cancelled", "Failed"],
   Cancelling: ["Cancelled", "Failed"],
@@ -51,7 +87,11 @@ export interface TransitionRule {
   readonly decide: (ctx: TransitionContext) => TransitionDecision | undefined;
 }
 
-const decision = (rule: string, verdict: Verdict, reason: string): TransitionDecision => ({ verdict, rule, reason });
+const decision = (rule: string, verdict: Verdict, reason: string): TransitionDecision => ({
+  verdict,
+  rule,
+  reason,
+});
 
 /** Ordered: the first rule that decides wins. */
 export const TRANSITION_RULES: readonly TransitionRule[] = [
@@ -73,7 +113,11 @@ export const TRANSITION_RULES: readonly TransitionRule[] = [
     decide: (c) =>
       isFinal(c.from) && (c.to === "Scheduled" || c.to === "Pending")
         ? decision("restart-from-final", "accept", `restart from ${c.from}`)
-        : decision("restart-from-final", "reject", `a restart goes from a final state to Scheduled, not ${c.from} → ${c.to}`),
+        : decision(
+            "restart-from-final",
+            "reject",
+            `a restart goes from a final state to Scheduled, not ${c.from} → ${c.to}`,
+          ),
   },
   {
     name: "user-mark",
@@ -89,7 +133,11 @@ export const TRANSITION_RULES: readonly TransitionRule[] = [
     name: "final-is-final",
     applies: (c) => isFinal(c.from),
     decide: (c) =>
-      decision("final-is-final", "reject", `${c.from} is final; only a restart or a user's mark leaves it (asked ${c.to})`),
+      decision(
+        "final-is-final",
+        "reject",
+        `${c.from} is final; only a restart or a user's mark leaves it (asked ${c.to})`,
+      ),
   },
   {
     name: "no-running-to-running",

@@ -1,4 +1,3 @@
-import type { StandardSchemaV1 } from "@standard-schema/spec";
 import {
   type Duration,
   InvalidConfigError,
@@ -12,14 +11,15 @@ import {
   type Storage,
   StorageSchema,
 } from "@regent/core";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { FlowContext } from "./context.js";
 import { TaskFuture } from "./future.js";
 import { runScope } from "./internal/context.js";
+import type { TaskDefinition } from "./internal/engine.js";
+import type { FlowRunResult } from "./internal/run-flow.js";
 import { type RunFlowOptions, runFlow } from "./internal/run-flow.js";
 import type { TaskRunner } from "./internal/runner.js";
 import type { ResultStorage } from "./results.js";
-import type { TaskDefinition } from "./internal/engine.js";
-import type { FlowRunResult } from "./internal/run-flow.js";
 
 export interface FlowOptions<S extends ParamsSchema | undefined> {
   /** The flow's name: how it is registered, listed and run. */
@@ -41,7 +41,7 @@ export interface FlowOptions<S extends ParamsSchema | undefined> {
 
 type Input<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, never>;
 type Output<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : Record<string, never>;
-type ParamArgs<S> = {} extends Input<S> ? [params?: Input<S>] : [params: Input<S>];
+type ParamArgs<S> = Record<string, never> extends Input<S> ? [params?: Input<S>] : [params: Input<S>];
 
 export interface Flow<S extends ParamsSchema | undefined, R> {
   /** Inside another flow: runs this one as a subflow and returns its result's future. */
@@ -78,8 +78,13 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
   }
   if (typeof fn !== "function") throw new InvalidConfigError(`flow "${options.name}" needs a function`);
   const name = options.name;
-  if (options.params !== undefined && typeof (options.params as { "~standard"?: unknown })["~standard"] !== "object") {
-    throw new InvalidConfigError(`flow "${name}": params must be a Standard Schema validator such as z.object({...})`);
+  if (
+    options.params !== undefined &&
+    typeof (options.params as { "~standard"?: unknown })["~standard"] !== "object"
+  ) {
+    throw new InvalidConfigError(
+      `flow "${name}": params must be a Standard Schema validator such as z.object({...})`,
+    );
   }
   const checked = <T>(what: string, parse: () => T) => {
     try {
@@ -90,14 +95,17 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
   };
   if (options.runConfig) checked("runConfig", () => RunConfigSchema.parse(options.runConfig));
   if (options.storage) checked("storage", () => StorageSchema.parse(options.storage));
-  const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout, `flow "${name}": timeout`);
+  const timeoutMs =
+    options.timeout === undefined ? undefined : parseDuration(options.timeout, `flow "${name}": timeout`);
   const jsonSchema = paramsJsonSchema(options.params);
 
   let subflowTask: TaskDefinition | undefined;
   const self = ((params?: unknown) => {
     const scope = runScope.getStore();
     if (!scope) {
-      throw new InvalidUsageError(`flow "${name}" was called like a task outside a flow run; use ${name}.run(params)`);
+      throw new InvalidUsageError(
+        `flow "${name}" was called like a task outside a flow run; use ${name}.run(params)`,
+      );
     }
     subflowTask ??= {
       name,
@@ -110,7 +118,8 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
           parentTaskRunId: ctx.taskRunId,
           signal: ctx.signal,
         });
-        if (result.state.type !== "Success") throw result.error ?? new Error(`subflow ${name} ended ${result.state.type}`);
+        if (result.state.type !== "Success")
+          throw result.error ?? new Error(`subflow ${name} ended ${result.state.type}`);
         return result.result;
       }) as TaskDefinition["fn"],
       retries: 0,
@@ -137,7 +146,8 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
     timeoutMs: { value: timeoutMs },
     [FLOW]: { value: true },
     run: {
-      value: (params?: Record<string, unknown>, runOptions?: RunFlowOptions) => runFlow(self as never, params ?? {}, runOptions),
+      value: (params?: Record<string, unknown>, runOptions?: RunFlowOptions) =>
+        runFlow(self as never, params ?? {}, runOptions),
     },
   });
   return self;

@@ -22,4 +22,13 @@ export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runner
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
 export { FailSignal, fail, NonRetriableError, RetryAfterError, SkipSignal, skip } from "./signals.js";
 export { type MapInput, type Task, type TaskInput, type TaskOptions, task } from "./task.js";
-export type { EngineEvent, EngineReporter, EngineState, FlowRunInfo, LogLevel, LogRecord, Logger, TaskRunInfo } from "./types.js";
+export type {
+  EngineEvent,
+  EngineReporter,
+  EngineState,
+  FlowRunInfo,
+  Logger,
+  LogLevel,
+  LogRecord,
+  TaskRunInfo,
+} from "./types.js";

@@ -1,4 +1,11 @@
-import { type Duration, InvalidConfigError, InvalidUsageError, parseDuration, type Trigger, TRIGGERS } from "@regent/core";
+import {
+  type Duration,
+  InvalidConfigError,
+  InvalidUsageError,
+  parseDuration,
+  TRIGGERS,
+  type Trigger,
+} from "@regent/core";
 import type { TaskContext } from "./context.js";
 import { TaskFuture, type Unmapped } from "./future.js";
 import { runScope } from "./internal/context.js";
@@ -34,7 +41,11 @@ export interface TaskOptions<I> {
 export type TaskInput<I> =
   | I
   | TaskFuture<I>
-  | (I extends readonly unknown[] ? never : I extends object ? { [K in keyof I]: I[K] | TaskFuture<I[K]> } : never);
+  | (I extends readonly unknown[]
+      ? never
+      : I extends object
+        ? { [K in keyof I]: I[K] | TaskFuture<I[K]> }
+        : never);
 
 /** What `task.map()` takes: a list (or its future), or an object whose values are lists or `unmapped()`. */
 export type MapInput<I> =
@@ -44,7 +55,13 @@ export type MapInput<I> =
   | (I extends readonly unknown[]
       ? never
       : I extends object
-        ? { [K in keyof I]: ReadonlyArray<I[K]> | TaskFuture<readonly I[K][]> | TaskFuture<I[K][]> | Unmapped<I[K]> }
+        ? {
+            [K in keyof I]:
+              | ReadonlyArray<I[K]>
+              | TaskFuture<readonly I[K][]>
+              | TaskFuture<I[K][]>
+              | Unmapped<I[K]>;
+          }
         : never);
 
 type CallArgs<I> = undefined extends I ? [input?: TaskInput<I>] : [input: TaskInput<I>];
@@ -75,7 +92,8 @@ function engineOrThrow(name: string) {
 
 const count = (value: number | undefined, what: string, fallback: number): number => {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new InvalidConfigError(`${what} must be a number ≥ 0 (got ${value})`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new InvalidConfigError(`${what} must be a number ≥ 0 (got ${value})`);
   return value;
 };
 
@@ -99,7 +117,9 @@ export function task<I = undefined, R = unknown>(
   }
   if (typeof fn !== "function") throw new InvalidConfigError(`task "${options.name}" needs a function`);
   if (options.trigger !== undefined && !TRIGGERS.includes(options.trigger)) {
-    throw new InvalidConfigError(`task "${options.name}": trigger must be one of ${TRIGGERS.join(", ")} (got ${options.trigger})`);
+    throw new InvalidConfigError(
+      `task "${options.name}": trigger must be one of ${TRIGGERS.join(", ")} (got ${options.trigger})`,
+    );
   }
   const name = options.name;
   const location = registerTask(callerModuleUrl(task), name, { fn });
@@ -110,13 +130,20 @@ export function task<I = undefined, R = unknown>(
     ordinal: location.ordinal,
     fn: fn as TaskDefinition["fn"],
     retries: Math.floor(count(options.retries, `task "${name}": retries`, 0)),
-    retryDelayMs: options.retryDelay === undefined ? 0 : parseDuration(options.retryDelay, `task "${name}": retryDelay`),
+    retryDelayMs:
+      options.retryDelay === undefined ? 0 : parseDuration(options.retryDelay, `task "${name}": retryDelay`),
     retryBackoff: count(options.retryBackoff, `task "${name}": retryBackoff`, 1),
     maxRetryDelayMs:
-      options.maxRetryDelay === undefined ? 3_600_000 : parseDuration(options.maxRetryDelay, `task "${name}": maxRetryDelay`),
-    timeoutMs: options.timeout === undefined ? undefined : parseDuration(options.timeout, `task "${name}": timeout`),
+      options.maxRetryDelay === undefined
+        ? 3_600_000
+        : parseDuration(options.maxRetryDelay, `task "${name}": maxRetryDelay`),
+    timeoutMs:
+      options.timeout === undefined ? undefined : parseDuration(options.timeout, `task "${name}": timeout`),
     cacheKey: options.cacheKey as TaskDefinition["cacheKey"],
-    cacheExpiryMs: options.cacheExpiry === undefined ? undefined : parseDuration(options.cacheExpiry, `task "${name}": cacheExpiry`),
+    cacheExpiryMs:
+      options.cacheExpiry === undefined
+        ? undefined
+        : parseDuration(options.cacheExpiry, `task "${name}": cacheExpiry`),
     trigger: options.trigger ?? "allSuccessful",
     skipOnUpstreamSkip: options.skipOnUpstreamSkip ?? true,
     tags: Object.freeze([...(options.tags ?? [])]),

@@ -1,10 +1,13 @@
 import type { LogLevel } from "../types.js";
 import { currentLogger } from "./context.js";
 
-const METHODS = { log: "info", info: "info", warn: "warn", error: "error", debug: "debug" } as const satisfies Record<
-  string,
-  LogLevel
->;
+const METHODS = {
+  log: "info",
+  info: "info",
+  warn: "warn",
+  error: "error",
+  debug: "debug",
+} as const satisfies Record<string, LogLevel>;
 type Method = keyof typeof METHODS;
 
 let installed = 0;

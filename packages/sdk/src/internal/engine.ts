@@ -97,7 +97,11 @@ function collectUpstream(input: unknown): readonly TaskRunState[] {
   if (input instanceof TaskFuture) return [input.run];
   let found: TaskRunState[] | undefined;
   const values = Array.isArray(input) ? input : isPlainObject(input) ? Object.values(input) : EMPTY;
-  for (const v of values) if (v instanceof TaskFuture) (found ??= []).push(v.run);
+  for (const v of values) {
+    if (!(v instanceof TaskFuture)) continue;
+    found ??= [];
+    found.push(v.run);
+  }
   return found ?? EMPTY;
 }
 
@@ -207,8 +211,14 @@ export class FlowRunEngine {
     return run;
   }
 
-  private record(run: TaskRunState, type: EngineState["type"], extra?: Omit<EngineState, "type" | "timestamp">): void {
-    const state: EngineState = extra ? { type, timestamp: Date.now(), ...extra } : { type, timestamp: Date.now() };
+  private record(
+    run: TaskRunState,
+    type: EngineState["type"],
+    extra?: Omit<EngineState, "type" | "timestamp">,
+  ): void {
+    const state: EngineState = extra
+      ? { type, timestamp: Date.now(), ...extra }
+      : { type, timestamp: Date.now() };
     run.state = state;
     run.states.push(state);
     this.reporter.record({ type: "task_run_state", flowRunId: this.info.id, taskRunId: run.info.id, state });
@@ -249,7 +259,8 @@ export class FlowRunEngine {
       def.skipOnUpstreamSkip,
     );
     if (decision === "run") return true;
-    if (decision === "skip") this.finish(run, "Skipped", undefined, undefined, { message: "an upstream task run was skipped" });
+    if (decision === "skip")
+      this.finish(run, "Skipped", undefined, undefined, { message: "an upstream task run was skipped" });
     else {
       const states = upstream.map((u) => `${u.label}: ${u.outcome}`);
       this.fail(run, "TriggerFailed", new TriggerFailedError(run.label, def.trigger, states));
@@ -360,9 +371,16 @@ export class FlowRunEngine {
     }
   }
 
-  private attempt(def: TaskDefinition, input: unknown, ctx: TaskContextImpl, useRunner: boolean): Promise<unknown> | unknown {
+  private attempt(
+    def: TaskDefinition,
+    input: unknown,
+    ctx: TaskContextImpl,
+    useRunner: boolean,
+  ): Promise<unknown> | unknown {
     const call = () =>
-      useRunner ? this.runner.run(def, input, ctx) : runScope.run({ engine: this, logger: ctx.log }, def.fn, input as never, ctx);
+      useRunner
+        ? this.runner.run(def, input, ctx)
+        : runScope.run({ engine: this, logger: ctx.log }, def.fn, input as never, ctx);
     const timeoutMs = def.timeoutMs;
     if (timeoutMs === undefined) return call();
     const controller = ctx.controller!;
@@ -389,7 +407,11 @@ export class FlowRunEngine {
       const failed = listLevel.find((u) => u.failed);
       if (failed) {
         const states = listLevel.map((u) => `${u.label}: ${u.outcome}`);
-        this.fail(parent, "TriggerFailed", new TriggerFailedError(parent.label, "a mapped list from an upstream", states));
+        this.fail(
+          parent,
+          "TriggerFailed",
+          new TriggerFailedError(parent.label, "a mapped list from an upstream", states),
+        );
         return;
       }
       if (skipped) {
@@ -403,7 +425,12 @@ export class FlowRunEngine {
         const input = items[i];
         const upstream = collectUpstream(input);
         for (const u of upstream) u.consumed = true;
-        const child = this.createTaskRun(def, listLevel.length > 0 ? [...listLevel, ...upstream] : upstream, i, parent);
+        const child = this.createTaskRun(
+          def,
+          listLevel.length > 0 ? [...listLevel, ...upstream] : upstream,
+          i,
+          parent,
+        );
         children.push(child);
         void this.execute(child, def, input, upstream);
       }
@@ -437,7 +464,9 @@ export class FlowRunEngine {
     const resolved = mapInput instanceof TaskFuture ? mapInput.run.value : mapInput;
     if (Array.isArray(resolved)) return resolved;
     if (!isPlainObject(resolved)) {
-      throw new InvalidUsageError(`${def.name}.map() needs a list; the upstream task returned ${typeof resolved}`);
+      throw new InvalidUsageError(
+        `${def.name}.map() needs a list; the upstream task returned ${typeof resolved}`,
+      );
     }
     const constants: Record<string, unknown> = {};
     const lists: Array<[string, unknown[]]> = [];
@@ -474,6 +503,8 @@ export class FlowRunEngine {
   unhandledFailures(): TaskRunState[] {
     // A parent that reached Mapped stands for its children, which are counted one by one.
     const standsForChildren = (r: TaskRunState) => r.children !== undefined && r.state?.type === "Mapped";
-    return this.taskRuns.filter((r) => r.failed && !standsForChildren(r) && !r.consumed && !r.parent?.consumed);
+    return this.taskRuns.filter(
+      (r) => r.failed && !standsForChildren(r) && !r.consumed && !r.parent?.consumed,
+    );
   }
 }

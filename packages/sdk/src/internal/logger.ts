@@ -1,5 +1,5 @@
 import { format } from "node:util";
-import type { EngineReporter, LogLevel, Logger } from "../types.js";
+import type { EngineReporter, Logger, LogLevel } from "../types.js";
 
 /** `ctx.log`: each call becomes a log record of the flow run (and task run) it was made in. */
 export class RunLogger implements Logger {
@@ -13,7 +13,13 @@ export class RunLogger implements Logger {
     const text = args.length === 0 && typeof message === "string" ? message : format(message, ...args);
     this.reporter.record({
       type: "log",
-      log: { flowRunId: this.flowRunId, taskRunId: this.taskRunId, level, message: text, timestamp: Date.now() },
+      log: {
+        flowRunId: this.flowRunId,
+        taskRunId: this.taskRunId,
+        level,
+        message: text,
+        timestamp: Date.now(),
+      },
     });
   }
 

@@ -22,6 +22,12 @@ export type ToWorker =
   | { readonly type: "abort"; readonly id: number };
 
 export type FromWorker =
-  | { readonly type: "log"; readonly id: number; readonly level: LogLevel; readonly message: string; readonly timestamp: number }
+  | {
+      readonly type: "log";
+      readonly id: number;
+      readonly level: LogLevel;
+      readonly message: string;
+      readonly timestamp: number;
+    }
   | { readonly type: "done"; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly type: "done"; readonly id: number; readonly ok: false; readonly error: SerializedError };

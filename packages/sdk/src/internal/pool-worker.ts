@@ -4,7 +4,7 @@ import { format } from "node:util";
 import { parentPort } from "node:worker_threads";
 import { NotSerializableError, serializeError, TaskNotFoundError } from "@regent/core";
 import type { TaskContext } from "../context.js";
-import type { LogLevel, Logger } from "../types.js";
+import type { Logger, LogLevel } from "../types.js";
 import type { FromWorker, ToWorker } from "./pool-protocol.js";
 import { findTask } from "./registry.js";
 
@@ -17,8 +17,10 @@ let currentId: number | undefined;
 const post = (message: FromWorker) => port.postMessage(message);
 
 function logFor(id: number): Logger {
-  const write = (level: LogLevel) => (message: unknown, ...args: unknown[]) =>
-    post({ type: "log", id, level, message: format(message, ...args), timestamp: Date.now() });
+  const write =
+    (level: LogLevel) =>
+    (message: unknown, ...args: unknown[]) =>
+      post({ type: "log", id, level, message: format(message, ...args), timestamp: Date.now() });
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }
 
@@ -52,7 +54,10 @@ async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
     try {
       post({ type: "done", id: msg.id, ok: true, value });
     } catch (error) {
-      throw new NotSerializableError(`the result of task "${msg.name}" (sent back from a pool worker)`, error);
+      throw new NotSerializableError(
+        `the result of task "${msg.name}" (sent back from a pool worker)`,
+        error,
+      );
     }
   } catch (error) {
     post({ type: "done", id: msg.id, ok: false, error: serializeError(error) });

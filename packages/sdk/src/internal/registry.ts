@@ -13,10 +13,10 @@ export interface TaskLocation {
 
 export function registerTask(moduleUrl: string | undefined, name: string, task: unknown): TaskLocation {
   if (!moduleUrl) return { moduleUrl, ordinal: 0 };
-  let names = byModule.get(moduleUrl);
-  if (!names) byModule.set(moduleUrl, (names = new Map()));
-  let list = names.get(name);
-  if (!list) names.set(name, (list = []));
+  const names = byModule.get(moduleUrl) ?? new Map<string, unknown[]>();
+  byModule.set(moduleUrl, names);
+  const list = names.get(name) ?? [];
+  names.set(name, list);
   list.push(task);
   return { moduleUrl, ordinal: list.length - 1 };
 }

@@ -1,4 +1,4 @@
-import { RegentError, type ErrorCode, ERROR_CODES, type SerializedError } from "@regent/core";
+import { ERROR_CODES, type ErrorCode, RegentError, type SerializedError } from "@regent/core";
 import { NonRetriableError, RetryAfterError, SkipSignal } from "../signals.js";
 
 /** Turns an error that crossed a thread or process boundary back into one the engine can classify. */

@@ -60,7 +60,11 @@ export interface FlowRunResult<R> {
 interface RunnableFlow {
   readonly name: string;
   readonly fn: (params: never, ctx: FlowContext) => unknown;
-  readonly options: { params?: ParamsSchema | undefined; taskRunner?: TaskRunner; resultStorage?: ResultStorage };
+  readonly options: {
+    params?: ParamsSchema | undefined;
+    taskRunner?: TaskRunner;
+    resultStorage?: ResultStorage;
+  };
   readonly paramsJsonSchema: JsonSchema | undefined;
   readonly timeoutMs: number | undefined;
 }
@@ -77,10 +81,14 @@ export async function runFlow<R>(
   params: Record<string, unknown>,
   options: RunFlowOptions = {},
 ): Promise<FlowRunResult<R>> {
-  const parameters = await validateParams(flow.options.params as ParamsSchema<Record<string, unknown>> | undefined, params, {
-    flowName: flow.name,
-    jsonSchema: flow.paramsJsonSchema,
-  });
+  const parameters = await validateParams(
+    flow.options.params as ParamsSchema<Record<string, unknown>> | undefined,
+    params,
+    {
+      flowName: flow.name,
+      jsonSchema: flow.paramsJsonSchema,
+    },
+  );
   const id = options.flowRunId ?? newId();
   const info: FlowRunInfo = {
     id,
@@ -104,13 +112,25 @@ export async function runFlow<R>(
     flow.timeoutMs === undefined
       ? undefined
       : setTimeout(
-          () => controller.abort(new RegentError("CANCELLED", `flow run exceeded its timeout of ${flow.timeoutMs} ms`)),
+          () =>
+            controller.abort(
+              new RegentError("CANCELLED", `flow run exceeded its timeout of ${flow.timeoutMs} ms`),
+            ),
           flow.timeoutMs,
         );
 
-  const runner = (options.taskRunner ?? flow.options.taskRunner ?? concurrentTaskRunner()).start({ reporter });
+  const runner = (options.taskRunner ?? flow.options.taskRunner ?? concurrentTaskRunner()).start({
+    reporter,
+  });
   const results = options.resultStorage ?? flow.options.resultStorage;
-  const engine = new FlowRunEngine(info, reporter, runner, results, results ?? defaultCache, controller.signal);
+  const engine = new FlowRunEngine(
+    info,
+    reporter,
+    runner,
+    results,
+    results ?? defaultCache,
+    controller.signal,
+  );
   reporter.record({ type: "flow_run_created", flowRun: info });
   record({ type: "Running", timestamp: Date.now() });
 
@@ -143,7 +163,11 @@ export async function runFlow<R>(
     const reason = controller.signal.reason as Error | undefined;
     error ??= reason;
     const timedOut = flow.timeoutMs !== undefined && /timeout/.test(reason?.message ?? "");
-    final = { type: timedOut ? "TimedOut" : "Cancelled", timestamp: Date.now(), message: reason?.message ?? "cancelled" };
+    final = {
+      type: timedOut ? "TimedOut" : "Cancelled",
+      timestamp: Date.now(),
+      message: reason?.message ?? "cancelled",
+    };
   } else if (threw) {
     final = {
       type: "Failed",
@@ -163,7 +187,12 @@ export async function runFlow<R>(
         `${failed.length} task run${failed.length === 1 ? "" : "s"} failed: ${shown.join(", ")}${more}`,
         { cause: failed[0]!.error },
       );
-      final = { type: "Failed", timestamp: Date.now(), message: (error as Error).message, error: serializeError(error) };
+      final = {
+        type: "Failed",
+        timestamp: Date.now(),
+        message: (error as Error).message,
+        error: serializeError(error),
+      };
     } else {
       final = { type: "Success", timestamp: Date.now(), message: "all task runs succeeded" };
     }

@@ -4,7 +4,8 @@ export class Semaphore {
   private readonly waiters: Array<() => void> = [];
 
   constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`concurrency must be a whole number ≥ 1 (got ${size})`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`concurrency must be a whole number ≥ 1 (got ${size})`);
     this.free = size;
   }
 

@@ -47,8 +47,12 @@ export class TaskRunState {
   }
 
   onSettled(callback: () => void): void {
-    if (this.settled) callback();
-    else (this.waiters ??= []).push(callback);
+    if (this.settled) {
+      callback();
+      return;
+    }
+    this.waiters ??= [];
+    this.waiters.push(callback);
   }
 
   whenSettled(): Promise<void> {

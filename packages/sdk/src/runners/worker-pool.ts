@@ -142,7 +142,9 @@ export function workerPoolTaskRunner(options: WorkerPoolTaskRunnerOptions = {}):
             } catch (error) {
               worker.current = undefined;
               idle.push(worker);
-              reject(new NotSerializableError(`the input of task "${def.name}" (sent to a pool worker)`, error));
+              reject(
+                new NotSerializableError(`the input of task "${def.name}" (sent to a pool worker)`, error),
+              );
               return;
             }
             if (ctx.signal.aborted) onAbort();
@@ -152,7 +154,12 @@ export function workerPoolTaskRunner(options: WorkerPoolTaskRunnerOptions = {}):
         async close() {
           if (closing) return;
           closing = true;
-          await Promise.all([...all].map((w) => ((w.dead = true), w.worker.terminate())));
+          await Promise.all(
+            [...all].map((w) => {
+              w.dead = true;
+              return w.worker.terminate();
+            }),
+          );
           all.clear();
           idle.length = 0;
         },
