@@ -1,4 +1,4 @@
-import { RegentError, TriggerFailedError } from "@regent/core";
+import { CancelledError, RegentError, TriggerFailedError } from "@regent/core";
 import type { TaskRunState } from "./internal/task-run.js";
 
 /**
@@ -32,6 +32,8 @@ export class TaskFuture<T> implements PromiseLike<T> {
     const run = this.run;
     if (!run.settled) await run.whenSettled();
     if (run.failed) throw failureOf(run);
+    if (run.outcome === "Cancelled")
+      throw run.error ?? new CancelledError(`task run ${run.label} was cancelled`);
     return run.value as T;
   }
 }

@@ -19,10 +19,13 @@ export interface ResultStorage {
   cacheSet(cacheId: string, entry: CacheEntry): Promise<void>;
 }
 
-/** JSON text of a value, refusing what JSON would silently drop or cannot hold (functions, cycles…). */
-export function toJson(value: unknown, what: string): string {
+/**
+ * JSON text of `{ value, ...extra }`, refusing what JSON would silently drop or cannot hold (functions,
+ * cycles…).
+ */
+export function toJson(value: unknown, what: string, extra?: Record<string, unknown>): string {
   try {
-    return JSON.stringify({ value }, (_key, v: unknown) => {
+    return JSON.stringify({ value, ...extra }, (_key, v: unknown) => {
       if (typeof v === "function" || typeof v === "symbol") throw new TypeError(`a ${typeof v} is not JSON`);
       if (typeof v === "bigint") throw new TypeError("a bigint is not JSON");
       return v;
@@ -34,8 +37,11 @@ export function toJson(value: unknown, what: string): string {
 
 const fileName = (id: string) => `${createHash("sha256").update(id).digest("hex").slice(0, 40)}.json`;
 
+let writes = 0;
+
 async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per write: concurrent writes of one path (task runs sharing a cache key) must not share it.
+  const tmp = `${path}.${process.pid}.${++writes}.tmp`;
   await writeFile(tmp, text);
   await rename(tmp, path);
 }
@@ -65,12 +71,11 @@ export function localResults(options: { dir: string }): ResultStorage {
       }
     },
     async cacheSet(cacheId, entry) {
-      const text = toJson(entry.value, `the cached result for ${cacheId}`);
+      // One stringify: splicing `expiresAt` into the text made `{,"expiresAt":…}` of an undefined value.
+      const expiresAt = entry.expiresAt ?? null;
+      const text = toJson(entry.value, `the cached result for ${cacheId}`, { expiresAt });
       await mkdir(join(dir, "cache"), { recursive: true });
-      await writeAtomic(
-        join(dir, "cache", fileName(cacheId)),
-        `${text.slice(0, -1)},"expiresAt":${JSON.stringify(entry.expiresAt ?? null)}}`,
-      );
+      await writeAtomic(join(dir, "cache", fileName(cacheId)), text);
     },
   };
 }

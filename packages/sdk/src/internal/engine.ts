@@ -250,9 +250,18 @@ export class FlowRunEngine {
     this.finish(run, type, undefined, error, { message, error: serializeError(error) });
   }
 
-  /** Waits for upstream runs; returns false when the run was settled here (skipped, trigger failed). */
+  private cancel(run: TaskRunState, error?: unknown): void {
+    this.finish(run, "Cancelled", undefined, error, { message: "the flow run was cancelled" });
+  }
+
+  /** Waits for upstream runs; returns false when the run was settled here (skipped, trigger failed, cancelled). */
   private async passTrigger(run: TaskRunState, def: TaskDefinition, upstream: readonly TaskRunState[]) {
     for (const u of upstream) if (!u.settled) await u.whenSettled();
+    // Upstream runs cut short by a cancellation must not make this one TriggerFailed.
+    if (this.signal.aborted) {
+      this.cancel(run);
+      return false;
+    }
     const decision = evaluateTrigger(
       def.trigger,
       upstream.map((u) => u.outcome),
@@ -277,7 +286,7 @@ export class FlowRunEngine {
     try {
       if (upstream.length > 0 && !(await this.passTrigger(run, def, upstream))) return;
       if (this.signal.aborted) {
-        this.finish(run, "Cancelled", undefined, undefined, { message: "the flow run was cancelled" });
+        this.cancel(run);
         return;
       }
       const input = upstream.length > 0 ? resolveInput(rawInput) : rawInput;
@@ -317,7 +326,7 @@ export class FlowRunEngine {
       }
       if (this.signal.aborted) {
         if (useRunner) this.runner.release();
-        this.finish(run, "Cancelled", undefined, undefined, { message: "the flow run was cancelled" });
+        this.cancel(run);
         return;
       }
       let value: unknown;
@@ -351,8 +360,14 @@ export class FlowRunEngine {
         this.finish(run, "Skipped", undefined, undefined, { message: error.message });
         return;
       }
+      // An attempt that ends in an error once the flow run is cancelled (typically because it honoured
+      // ctx.signal) is Cancelled like the rest of the run, not Failed.
+      if (this.signal.aborted) {
+        this.cancel(run, error);
+        return;
+      }
       const code = errorCodeOf(error);
-      if (ctx.attempt <= def.retries && ERROR_CODES[code].retriable && !this.signal.aborted) {
+      if (ctx.attempt <= def.retries && ERROR_CODES[code].retriable) {
         const delay =
           error instanceof RetryAfterError
             ? error.delayMs
@@ -403,6 +418,10 @@ export class FlowRunEngine {
   ): Promise<void> {
     try {
       for (const u of listLevel) if (!u.settled) await u.whenSettled();
+      if (this.signal.aborted) {
+        this.cancel(parent);
+        return;
+      }
       const skipped = listLevel.find((u) => u.outcome === "Skipped");
       const failed = listLevel.find((u) => u.failed);
       if (failed) {
@@ -421,20 +440,27 @@ export class FlowRunEngine {
       const items = this.mapItems(def, mapInput);
       this.record(parent, "Running");
       const children = parent.children!;
+      const upstreams: (readonly TaskRunState[])[] = new Array(items.length);
       for (let i = 0; i < items.length; i++) {
-        const input = items[i];
-        const upstream = collectUpstream(input);
+        const upstream = collectUpstream(items[i]);
         for (const u of upstream) u.consumed = true;
-        const child = this.createTaskRun(
-          def,
-          listLevel.length > 0 ? [...listLevel, ...upstream] : upstream,
-          i,
-          parent,
+        upstreams[i] = upstream;
+        children.push(
+          this.createTaskRun(def, listLevel.length > 0 ? [...listLevel, ...upstream] : upstream, i, parent),
         );
-        children.push(child);
-        void this.execute(child, def, input, upstream);
       }
       this.record(parent, "Mapped", { message: `${items.length} mapped task runs` });
+      // Children start through as many lanes as the runner has slots, not all at once: 100,000 suspended
+      // executions waiting for a slot would cost memory and garbage-collector time for nothing.
+      let next = 0;
+      const lane = async () => {
+        while (next < children.length) {
+          const i = next++;
+          await this.execute(children[i]!, def, items[i], upstreams[i]!);
+        }
+      };
+      const lanes = Math.min(children.length, Math.max(1, this.runner.concurrency));
+      for (let l = 0; l < lanes; l++) void lane();
       let remaining = children.length;
       const done = () => {
         const firstFailed = children.find((c) => c.failed);

@@ -19,7 +19,10 @@ import type { TaskRunner } from "./runner.js";
 export interface RunFlowOptions {
   /** Receives every state change and log line (the CLI's display, a server reporter…). */
   reporter?: EngineReporter;
-  /** Aborting it cancels the run: queued task runs end Cancelled, running ones see `ctx.signal`. */
+  /**
+   * Aborting it cancels the run: queued task runs end Cancelled; running ones see `ctx.signal`, and end
+   * Cancelled too if they then throw.
+   */
   signal?: AbortSignal;
   flowRunId?: string;
   flowRunName?: string;
@@ -108,16 +111,18 @@ export async function runFlow<R>(
   const onAbort = () => controller.abort(options.signal?.reason ?? new CancelledError());
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener("abort", onAbort, { once: true });
+  // Set by the timer itself: a cancellation whose reason merely mentions a timeout is not one.
+  let timedOut = false;
   const timer =
     flow.timeoutMs === undefined
       ? undefined
-      : setTimeout(
-          () =>
-            controller.abort(
-              new RegentError("CANCELLED", `flow run exceeded its timeout of ${flow.timeoutMs} ms`),
-            ),
-          flow.timeoutMs,
-        );
+      : setTimeout(() => {
+          if (controller.signal.aborted) return;
+          timedOut = true;
+          controller.abort(
+            new RegentError("CANCELLED", `flow run exceeded its timeout of ${flow.timeoutMs} ms`),
+          );
+        }, flow.timeoutMs);
 
   const runner = (options.taskRunner ?? flow.options.taskRunner ?? concurrentTaskRunner()).start({
     reporter,
@@ -162,7 +167,6 @@ export async function runFlow<R>(
   if (controller.signal.aborted) {
     const reason = controller.signal.reason as Error | undefined;
     error ??= reason;
-    const timedOut = flow.timeoutMs !== undefined && /timeout/.test(reason?.message ?? "");
     final = {
       type: timedOut ? "TimedOut" : "Cancelled",
       timestamp: Date.now(),

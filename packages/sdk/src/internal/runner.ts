@@ -3,6 +3,8 @@ import type { TaskContextImpl, TaskDefinition } from "./engine.js";
 
 /** Executes task functions for one flow run; the engine keeps states, retries and timeouts around it. */
 export interface TaskRunnerInstance {
+  /** How many task functions may run at once. */
+  readonly concurrency: number;
   /** Waits for a free slot; undefined when one was free at once (no promise on the fast path). */
   acquire(): Promise<void> | undefined;
   release(): void;

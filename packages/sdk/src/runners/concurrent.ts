@@ -20,6 +20,7 @@ export function concurrentTaskRunner(options: ConcurrentTaskRunnerOptions = {}):
     start(): TaskRunnerInstance {
       const slots = new Semaphore(size);
       return {
+        concurrency: size,
         acquire: () => slots.acquire(),
         release: () => slots.release(),
         run: (def: TaskDefinition, input: unknown, ctx: TaskContextImpl) =>

@@ -88,6 +88,7 @@ export function workerPoolTaskRunner(options: WorkerPoolTaskRunnerOptions = {}):
         return w;
       };
       return {
+        concurrency: size,
         acquire: () => slots.acquire(),
         release: () => slots.release(),
         run(def: TaskDefinition, input: unknown, ctx: TaskContextImpl): Promise<unknown> {
