@@ -6,6 +6,17 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n› %s\n' "$*"; }
 
+# Tools the tests call as a person would: curl (docs/api.md walkthrough), python3 (a client without an
+# SDK), script (a terminal for the live progress display).
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v python3 >/dev/null || missing+=(python3)
+command -v script >/dev/null || missing+=(bsdutils)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]} (apt)"
+  apt-get update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}"
+fi
+
 if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
@@ -17,6 +28,19 @@ step "type-checking the tests"
 npx tsc -p tsconfig.test.json
 step "linting and format check (biome)"
 npx biome check .
+
+# The database suites run on SQLite and on a real PostgreSQL 15: a throwaway cluster of our own unless
+# REGENT_TEST_PG_URL names one already (REGENT_TEST_BACKENDS=sqlite skips PostgreSQL).
+backends=",${REGENT_TEST_BACKENDS:-sqlite,postgres},"
+if [ -z "${REGENT_TEST_PG_URL:-}" ] && [[ "${backends// /}" == *,postgres,* ]]; then
+  step "starting PostgreSQL (scripts/testbed/postgres.sh)"
+  pg_env=$(bash scripts/testbed/postgres.sh start) # not `eval "$(…)"`, which would hide a failed start
+  eval "$pg_env"
+  trap 'bash scripts/testbed/postgres.sh stop "$REGENT_TEST_PG_DIR" || true' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+fi
 
 step "running the tests (vitest)"
 results=$(mktemp)

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { RegentError } from "@regent/core";
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
 
@@ -38,6 +38,68 @@ export function buildProgram(): Command {
       const { runLocal } = await import("./commands/run-local.js");
       process.exitCode = await runLocal(file, options);
     });
+
+  program
+    .option("--config <file>", "configuration file (default ~/.regent/config.toml)")
+    .option("--api <url>", "the Regent API to talk to (default http://127.0.0.1:4200)");
+
+  const config = async (flags: Record<string, unknown> = {}) => {
+    const { loadConfig } = await import("./config.js");
+    const globals = program.opts<{ config?: string; api?: string }>();
+    return loadConfig({ file: globals.config, flags: { api: globals.api, ...flags } });
+  };
+
+  const server = program.command("server").description("The Regent server: GraphQL API, database, UI");
+  server
+    .command("start")
+    .description("Start the server (embedded SQLite by default; --db postgres://… for PostgreSQL)")
+    .option("--db <url>", "database: postgres://… or a SQLite file (default ~/.regent/regent.db)")
+    .option("--host <host>", "address to listen on (default 127.0.0.1)")
+    .option("--port <port>", "port (default 4200)", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535)
+        throw new InvalidArgumentError("a port is a whole number from 0 to 65535");
+      return n;
+    })
+    .action(async (options: { db?: string; host?: string; port?: number }) => {
+      const { serverStart } = await import("./commands/server-start.js");
+      const cfg = await config({
+        "server.db": options.db,
+        "server.host": options.host,
+        "server.port": options.port,
+      });
+      process.exitCode = await serverStart(cfg, VERSION);
+    });
+
+  const project = program.command("project").description("Projects group flows");
+  project
+    .command("create")
+    .description("Create a project")
+    .argument("<name>")
+    .option("--description <text>")
+    .option("--json", "print the result as JSON")
+    .action(async (name: string, options: { description?: string; json?: boolean }) => {
+      const { projectCreate } = await import("./commands/remote.js");
+      process.exitCode = await projectCreate(await config(), name, options);
+    });
+
+  program
+    .command("get")
+    .description("List projects, flows, flow-runs or logs from the server")
+    .argument("<what>", "projects | flows | flow-runs | logs")
+    .option("--project <name>", "only flows / flow runs of this project")
+    .option("--flow-run-id <id>", "the flow run whose logs to show (logs)")
+    .option("--limit <n>", "at most this many rows (default 100)")
+    .option("--json", "print JSON")
+    .action(
+      async (
+        what: string,
+        options: { project?: string; flowRunId?: string; limit?: string; json?: boolean },
+      ) => {
+        const { get } = await import("./commands/remote.js");
+        process.exitCode = await get(await config(), what, options);
+      },
+    );
 
   return program;
 }

@@ -28,6 +28,32 @@ export const ERROR_CODES = {
     retriable: false,
     summary: "a command or API was called with wrong arguments",
   },
+  STALE_STATE_VERSION: {
+    fault: "user",
+    retriable: false,
+    summary: "the state changed since the writer read it; read it again",
+  },
+  PROJECT_NOT_FOUND: { fault: "user", retriable: false, summary: "no project with that id or name" },
+  PROJECT_EXISTS: { fault: "user", retriable: false, summary: "a project with that name exists already" },
+  FLOW_ARCHIVED: {
+    fault: "user",
+    retriable: false,
+    summary: "the flow version is archived; run the newest version",
+  },
+  FLOW_RUN_NOT_FOUND: { fault: "user", retriable: false, summary: "no flow run with that id" },
+  TASK_RUN_NOT_FOUND: { fault: "user", retriable: false, summary: "no task run with that id" },
+  AGENT_NOT_FOUND: { fault: "user", retriable: false, summary: "no agent with that id; register it first" },
+  API_ERROR: { fault: "user", retriable: false, summary: "the API refused a request (see the message)" },
+  SERVER_UNREACHABLE: {
+    fault: "infrastructure",
+    retriable: true,
+    summary: "the Regent server could not be reached",
+  },
+  DATABASE_UNAVAILABLE: {
+    fault: "infrastructure",
+    retriable: true,
+    summary: "the server cannot reach its database; it retries on the next request",
+  },
   FLOW_LOAD_FAILED: {
     fault: "user",
     retriable: false,
@@ -128,6 +154,32 @@ export class InvalidParametersError extends RegentError {
       details: { issues },
     });
     this.issues = issues;
+  }
+}
+
+/** A record looked up by id or name is not there; `code` says which kind. */
+export class NotFoundError extends RegentError {
+  constructor(
+    code:
+      | "PROJECT_NOT_FOUND"
+      | "FLOW_NOT_FOUND"
+      | "FLOW_RUN_NOT_FOUND"
+      | "TASK_RUN_NOT_FOUND"
+      | "AGENT_NOT_FOUND",
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(code, message, details ? { details } : undefined);
+  }
+}
+
+export class StaleStateVersionError extends RegentError {
+  constructor(readVersion: number, currentVersion: number) {
+    super(
+      "STALE_STATE_VERSION",
+      `the state changed since it was read (read version ${readVersion}, now ${currentVersion}); read it again`,
+      { details: { readVersion, currentVersion } },
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 export * from "./assert-never.js";
+export * from "./config.js";
 export * from "./durations.js";
 export * from "./errors.js";
 export * from "./ids.js";

@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test as base, expect } from "vitest";
+import { test as base, expect, type TestAPI } from "vitest";
 import { type CliOptions, type CliResult, liveChildren, runCli } from "./cli.js";
+import { type Backend, freshDatabase, type TestDatabase } from "./databases.js";
+import { type PostgresNotConfiguredError, requirePgUrl } from "./internal/postgres.js";
 
 export interface RegentFixtures {
   /** A fresh temporary folder, removed after the test. */
@@ -30,3 +32,57 @@ export const regentTest = base.extend<RegentFixtures>({
     ).toEqual([]);
   },
 });
+
+export interface DatabaseFixtures {
+  /** A migrated database of this test's own, closed and deleted after the test (passed or failed). */
+  database: TestDatabase;
+}
+
+export type BackendTest = TestAPI<RegentFixtures & DatabaseFixtures>;
+
+const backendTests = new Map<Backend, BackendTest>();
+
+/**
+ * `regentTest` plus a `database` fixture on `backend`: a fresh migrated database per test (see
+ * `freshDatabase`), disposed of in the fixture's teardown, which vitest runs even when the test fails.
+ * `backendTest("postgres")` without `REGENT_TEST_PG_URL` throws {@link PostgresNotConfiguredError}, which
+ * fails the test file at collection, saying how to get a PostgreSQL.
+ *
+ * ```ts
+ * for (const backend of BACKENDS) {
+ *   describe(backend, () => {
+ *     const test = backendTest(backend);
+ *     test("…", async ({ database }) => { … });
+ *   });
+ * }
+ * ```
+ */
+export function backendTest(backend: Backend): BackendTest {
+  // Fail once, at collection, rather than in each test.
+  if (backend === "postgres") requirePgUrl();
+  return testOn(backend);
+}
+
+function testOn(backend: Backend): BackendTest {
+  let t = backendTests.get(backend);
+  if (!t) {
+    t = regentTest.extend<DatabaseFixtures>({
+      // biome-ignore lint/correctness/noEmptyPattern: as above.
+      database: async ({}, use) => {
+        const database = await freshDatabase(backend);
+        try {
+          await use(database);
+        } finally {
+          await database.dispose();
+        }
+      },
+    });
+    backendTests.set(backend, t);
+  }
+  return t;
+}
+
+/** `backendTest("sqlite")`. */
+export const sqliteTest: BackendTest = testOn("sqlite");
+/** `backendTest("postgres")`: needs `REGENT_TEST_PG_URL` (`npm test` sets it), else its tests fail saying so. */
+export const pgTest: BackendTest = testOn("postgres");

@@ -1,2 +1,18 @@
 export { type CliOptions, type CliResult, liveChildren, REGENT_BIN, runCli } from "./cli.js";
-export { type RegentFixtures, regentTest } from "./fixtures.js";
+export {
+  BACKENDS,
+  type Backend,
+  freshDatabase,
+  PostgresNotConfiguredError,
+  type TestDatabase,
+  wantedBackends,
+} from "./databases.js";
+export {
+  type BackendTest,
+  backendTest,
+  type DatabaseFixtures,
+  pgTest,
+  type RegentFixtures,
+  regentTest,
+  sqliteTest,
+} from "./fixtures.js";

@@ -1,0 +1,107 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { type Config, ConfigSchema, InvalidConfigError } from "@regent/core";
+import { parse as parseToml } from "smol-toml";
+
+export const defaultConfigFile = (): string => join(homedir(), ".regent", "config.toml");
+
+/** Run context passed to executors in env; not configuration. */
+const CONTEXT_KEYS = new Set(["flow_run_id"]);
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: readonly string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Tree;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function walk(tree: Tree, prefix: string[] = []): Array<[string[], unknown]> {
+  return Object.entries(tree).flatMap(([k, v]) =>
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? walk(v as Tree, [...prefix, k])
+      : [[[...prefix, k], v] as [string[], unknown]],
+  );
+}
+
+/** Env text → a value of the key's type: numbers and booleans as JSON, lists as JSON or comma-separated. */
+function readEnvValue(path: readonly string[], text: string): unknown {
+  const key = path.join(".");
+  if (key === "agent.labels") {
+    if (text.trim().startsWith("[")) return JSON.parse(text);
+    return text
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+  if (key === "server.port") return /^\d+$/.test(text.trim()) ? Number(text) : text;
+  return text;
+}
+
+export interface LoadConfigOptions {
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, as paths: `{ "server.port": 4300 }`. */
+  readonly flags?: Record<string, unknown>;
+}
+
+/** `config.toml` < env `REGENT__…` < flags, validated; errors name the key and where it came from. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const file = options.file ?? defaultConfigFile();
+  const env = options.env ?? process.env;
+  const merged: Tree = {};
+  const sources = new Map<string, string>();
+
+  if (existsSync(file)) {
+    let parsed: Tree;
+    try {
+      parsed = parseToml(readFileSync(file, "utf8")) as Tree;
+    } catch (error) {
+      throw new InvalidConfigError(`${file} is not valid TOML: ${(error as Error).message}`);
+    }
+    for (const [path, value] of walk(parsed)) {
+      setPath(merged, path, value);
+      sources.set(path.join("."), file);
+    }
+  }
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith("REGENT__") || text === undefined) continue;
+    const path = name.slice("REGENT__".length).toLowerCase().split("__");
+    if (path.length === 1 && CONTEXT_KEYS.has(path[0]!)) continue;
+    let value: unknown;
+    try {
+      value = readEnvValue(path, text);
+    } catch (error) {
+      throw new InvalidConfigError(`env ${name}: ${(error as Error).message}`);
+    }
+    setPath(merged, path, value);
+    sources.set(path.join("."), `env ${name}`);
+  }
+  for (const [key, value] of Object.entries(options.flags ?? {})) {
+    if (value === undefined) continue;
+    setPath(merged, key.split("."), value);
+    sources.set(key, `flag --${key.split(".").pop()}`);
+  }
+
+  const result = ConfigSchema.safeParse(merged);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const keys =
+      issue.code === "unrecognized_keys"
+        ? issue.keys.map((k) => [...issue.path.map(String), k].join("."))
+        : [issue.path.map(String).join(".")];
+    return keys
+      .map((key) => {
+        const source = sources.get(key) ?? "default";
+        const what = issue.code === "unrecognized_keys" ? "unknown key" : issue.message;
+        return `  - ${key} (from ${source}): ${what}`;
+      })
+      .join("\n");
+  });
+  throw new InvalidConfigError(`invalid configuration:\n${lines.join("\n")}`);
+}

@@ -1,0 +1,164 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { BACKENDS, freshDatabase, REGENT_BIN, type TestDatabase, regentTest as test } from "@regent/testkit";
+import { afterEach, describe, expect } from "vitest";
+
+interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `regent server start --port 0 …` as a real process; resolves once it prints its API URL. */
+function startServerProcess(args: readonly string[]): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [REGENT_BIN, "server", "start", "--port", "0", ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`server did not start in 30 s:\n${out}`));
+    }, 30_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /API\s+(http:\/\/\S+)\/graphql/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          url: m[1]!,
+          output: () => out,
+          stop: () => {
+            child.kill("SIGTERM");
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+}
+
+const servers: ServerProcess[] = [];
+const databases: TestDatabase[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) if (s.child.exitCode === null) await s.stop();
+  for (const d of databases.splice(0)) await d.dispose();
+});
+
+const gql = async (url: string, query: string, variables?: unknown) => {
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+};
+
+for (const backend of BACKENDS) {
+  describe(`regent server start on ${backend}`, () => {
+    test("serves the API; the CLI and a script without any SDK use it; SIGTERM stops it cleanly", async ({
+      cli,
+      tmp,
+    }) => {
+      let dbArg: string;
+      if (backend === "sqlite") dbArg = join(tmp, "regent.db");
+      else {
+        const database = await freshDatabase("postgres");
+        databases.push(database);
+        await database.close();
+        dbArg = database.url;
+      }
+      const server = await startServerProcess(["--db", dbArg]);
+      servers.push(server);
+      expect(server.output()).toMatch(/UI\s+http:\/\/127\.0\.0\.1:\d+\//);
+
+      const created = await cli(["project", "create", "hello-project", "--api", server.url, "--json"]);
+      expect(created.stderr).toBe("");
+      expect(created.code).toBe(0);
+      const listed = await cli(["get", "projects", "--api", server.url, "--json"]);
+      expect(JSON.parse(listed.stdout).map((p: { name: string }) => p.name)).toEqual(["hello-project"]);
+      const dup = await cli(["project", "create", "hello-project", "--api", server.url]);
+      expect(dup.code).toBe(1);
+      expect(dup.stderr).toMatch(/PROJECT_EXISTS.*exists already/);
+
+      // A flow registered through the API (`regent register` comes with the storage work).
+      const projectId = JSON.parse(created.stdout).id;
+      const { register_flow } = await gql(
+        server.url,
+        `mutation($p: uuid!) { register_flow(input: { project_id: $p, name: "hello", content_hash: "x",
+           parameters_schema: { type: "object", properties: { name: { type: "string", default: "world" } } } }) { id } }`,
+        { p: projectId },
+      );
+
+      // Python's standard library only: what any script in any language can do.
+      const script = `
+import json, sys, urllib.request
+url, flow_id = sys.argv[1], sys.argv[2]
+def post(query, variables):
+    req = urllib.request.Request(url + "/graphql", data=json.dumps({"query": query, "variables": variables}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+made = post('mutation($id: uuid!) { create_flow_run(input: { flow_id: $id, parameters: { name: "Ada" } }) { id } }', {"id": flow_id})
+run_id = made["data"]["create_flow_run"]["id"]
+read = post('query($id: uuid!) { flow_run_by_pk(id: $id) { id state parameters } }', {"id": run_id})
+print(json.dumps(read["data"]["flow_run_by_pk"]))
+`;
+      const py = spawn("python3", ["-c", script, server.url, register_flow.id], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let pyOut = "";
+      py.stdout.on("data", (d: Buffer) => {
+        pyOut += d.toString();
+      });
+      const pyCode = await new Promise<number | null>((resolve) => py.on("exit", resolve));
+      expect(pyCode).toBe(0);
+      expect(JSON.parse(pyOut)).toMatchObject({ state: "Scheduled", parameters: { name: "Ada" } });
+
+      const runs = await cli([
+        "get",
+        "flow-runs",
+        "--project",
+        "hello-project",
+        "--api",
+        server.url,
+        "--json",
+      ]);
+      expect(JSON.parse(runs.stdout)).toHaveLength(1);
+
+      expect(await server.stop()).toBe(0);
+      expect(server.output()).toMatch(/SIGTERM: stopping…\nstopped/);
+    });
+  });
+}
+
+test("a CLI command against a server that is not running says so", async ({ cli }) => {
+  const r = await cli(["get", "projects", "--api", "http://127.0.0.1:9"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    /SERVER_UNREACHABLE.*cannot reach the Regent server at http:\/\/127\.0\.0\.1:9\/graphql/,
+  );
+});
+
+test("configuration errors name the key and where it came from", async ({ cli, tmp }) => {
+  const r = await cli(["get", "projects"], {
+    env: { REGENT__SERVER__PORT: "http", REGENT__NOPE: "1", HOME: tmp },
+  });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/server\.port \(from env REGENT__SERVER__PORT\)/);
+  expect(r.stderr).toMatch(/nope \(from env REGENT__NOPE\): unknown key/);
+});

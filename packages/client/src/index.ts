@@ -1,0 +1,2 @@
+export { ApiError, type ApiErrorEntry, type ClientOptions, RegentClient } from "./client.js";
+export { type FragmentOf, graphql, type ResultOf, type VariablesOf } from "./graphql.js";

@@ -1,0 +1,27 @@
+import { z } from "zod";
+
+/**
+ * `~/.regent/config.toml`, overridden by env `REGENT__KEY` / `REGENT__SECTION__KEY`, overridden by CLI
+ * flags. Strict: an unknown key is an error naming it and where it came from.
+ */
+export const ConfigSchema = z.strictObject({
+  /** The API the CLI, agents and executors talk to. */
+  api: z.url().default("http://127.0.0.1:4200"),
+  api_key: z.string().optional(),
+  server: z
+    .strictObject({
+      host: z.string().min(1).default("127.0.0.1"),
+      port: z.number().int().min(0).max(65535).default(4200),
+      /** `postgres://…` or a SQLite file; default `~/.regent/regent.db`. */
+      db: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  agent: z
+    .strictObject({
+      labels: z.array(z.string().min(1)).default([]),
+      name: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,149 @@
+import type { ColumnType, Generated, Kysely } from "kysely";
+
+/**
+ * Raw column types as the drivers hand them over. Timestamps are `timestamptz` on PostgreSQL (read as
+ * Date) and ISO 8601 text on SQLite; JSON is `jsonb` (read parsed) or text; booleans are `boolean` or 0/1.
+ * The store decodes rows through `codec.ts`, so nothing above it sees the difference.
+ */
+type Ts = ColumnType<Date | string, string, string>;
+type TsNull = ColumnType<Date | string | null, string | null, string | null>;
+type Json = ColumnType<unknown, string, string>;
+type JsonNull = ColumnType<unknown, string | null, string | null>;
+type Bool = ColumnType<boolean | number, boolean | number, boolean | number>;
+type Text = string;
+type TextNull = string | null;
+
+export interface ProjectTable {
+  id: string;
+  name: Text;
+  description: TextNull;
+  created: Ts;
+  updated: Ts;
+}
+
+export interface FlowTable {
+  id: string;
+  version_group_id: string;
+  project_id: string;
+  name: Text;
+  version: number;
+  archived: Bool;
+  description: TextNull;
+  parameters_schema: JsonNull;
+  run_config: JsonNull;
+  labels: Json;
+  storage: JsonNull;
+  schedule: JsonNull;
+  schedule_active: Bool;
+  content_hash: Text;
+  created: Ts;
+  updated: Ts;
+}
+
+export interface FlowRunTable {
+  id: string;
+  flow_id: string;
+  name: Text;
+  parameters: Json;
+  context: Json;
+  labels: Json;
+  run_config: JsonNull;
+  scheduled_start_time: Ts;
+  state: Text;
+  state_message: TextNull;
+  state_version: number;
+  state_timestamp: Ts;
+  start_time: TsNull;
+  end_time: TsNull;
+  idempotency_key: TextNull;
+  agent_id: string | null;
+  heartbeat: TsNull;
+  restart_count: number;
+  created: Ts;
+  updated: Ts;
+}
+
+export interface TaskRunTable {
+  id: string;
+  flow_run_id: string;
+  task_key: Text;
+  task_name: Text;
+  map_index: number;
+  parent_task_run_id: string | null;
+  upstream: Json;
+  tags: Json;
+  state: Text;
+  state_message: TextNull;
+  state_version: number;
+  state_timestamp: Ts;
+  attempts: number;
+  cache_key: TextNull;
+  result_ref: TextNull;
+  start_time: TsNull;
+  end_time: TsNull;
+  created: Ts;
+  updated: Ts;
+}
+
+export interface FlowRunStateTable {
+  id: string;
+  flow_run_id: string;
+  state: Text;
+  message: TextNull;
+  timestamp: Ts;
+  data: JsonNull;
+  version: number;
+}
+
+export interface TaskRunStateTable {
+  id: string;
+  task_run_id: string;
+  flow_run_id: string;
+  state: Text;
+  message: TextNull;
+  timestamp: Ts;
+  data: JsonNull;
+  version: number;
+}
+
+export interface LogTable {
+  id: string;
+  flow_run_id: string;
+  task_run_id: string | null;
+  level: Text;
+  message: Text;
+  timestamp: Ts;
+  /** Insertion order, for stable reading of lines with the same timestamp. */
+  seq: Generated<number>;
+}
+
+export interface AgentTable {
+  id: string;
+  name: Text;
+  type: Text;
+  labels: Json;
+  accept_unlabeled: Bool;
+  last_seen: Ts;
+  created: Ts;
+}
+
+export interface Database {
+  project: ProjectTable;
+  flow: FlowTable;
+  flow_run: FlowRunTable;
+  task_run: TaskRunTable;
+  flow_run_state: FlowRunStateTable;
+  task_run_state: TaskRunStateTable;
+  log: LogTable;
+  agent: AgentTable;
+}
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface RegentDatabase {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** What was opened, without any password. */
+  readonly description: string;
+  close(): Promise<void>;
+}

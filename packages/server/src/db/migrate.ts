@@ -1,0 +1,43 @@
+import { InvalidConfigError } from "@regent/core";
+import { type Migration, type MigrationProvider, Migrator } from "kysely";
+import type { Dialect, RegentDatabase } from "./database.js";
+import * as m0001 from "./migrations/0001-initial.js";
+
+type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
+
+/** Every migration, in order. Forward-only; each is listed in MIGRATIONS.md. */
+const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [["0001-initial", m0001]];
+
+export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
+
+function provider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return Object.fromEntries(
+        MIGRATIONS.map(([name, step]) => [name, { up: (db) => step.up(db, dialect) }]),
+      );
+    },
+  };
+}
+
+/**
+ * Brings the database to the latest schema (run at every server start). A database migrated by a newer
+ * Regent is refused with a message saying to upgrade, rather than being written by older code.
+ */
+export async function migrateToLatest(database: RegentDatabase): Promise<string[]> {
+  const migrator = new Migrator({ db: database.db, provider: provider(database.dialect) });
+  const known = new Set(MIGRATIONS.map(([name]) => name));
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/corrupted migrations/.test(message)) {
+      throw new InvalidConfigError(
+        `the database ${database.description} was written by a newer Regent (it has migrations this version does not know: ${message}); upgrade Regent to use it`,
+      );
+    }
+    throw error;
+  }
+  return (results ?? [])
+    .filter((r) => r.status === "Success" && known.has(r.migrationName))
+    .map((r) => r.migrationName);
+}

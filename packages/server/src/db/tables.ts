@@ -1,0 +1,167 @@
+/**
+ * The columns of every table with their kind: the one description that row decoding, value encoding and
+ * the Hasura-style `where` compiler share. Migrations spell their DDL out on their own (they are history);
+ * a test checks the migrated database against this description.
+ */
+export type ColumnKind = "uuid" | "text" | "int" | "bool" | "timestamp" | "json";
+
+export const TABLES = {
+  project: {
+    id: "uuid",
+    name: "text",
+    description: "text",
+    created: "timestamp",
+    updated: "timestamp",
+  },
+  flow: {
+    id: "uuid",
+    version_group_id: "uuid",
+    project_id: "uuid",
+    name: "text",
+    version: "int",
+    archived: "bool",
+    description: "text",
+    parameters_schema: "json",
+    run_config: "json",
+    labels: "json",
+    storage: "json",
+    schedule: "json",
+    schedule_active: "bool",
+    content_hash: "text",
+    created: "timestamp",
+    updated: "timestamp",
+  },
+  flow_run: {
+    id: "uuid",
+    flow_id: "uuid",
+    name: "text",
+    parameters: "json",
+    context: "json",
+    labels: "json",
+    run_config: "json",
+    scheduled_start_time: "timestamp",
+    state: "text",
+    state_message: "text",
+    state_version: "int",
+    state_timestamp: "timestamp",
+    start_time: "timestamp",
+    end_time: "timestamp",
+    idempotency_key: "text",
+    agent_id: "uuid",
+    heartbeat: "timestamp",
+    restart_count: "int",
+    created: "timestamp",
+    updated: "timestamp",
+  },
+  task_run: {
+    id: "uuid",
+    flow_run_id: "uuid",
+    task_key: "text",
+    task_name: "text",
+    map_index: "int",
+    parent_task_run_id: "uuid",
+    upstream: "json",
+    tags: "json",
+    state: "text",
+    state_message: "text",
+    state_version: "int",
+    state_timestamp: "timestamp",
+    attempts: "int",
+    cache_key: "text",
+    result_ref: "text",
+    start_time: "timestamp",
+    end_time: "timestamp",
+    created: "timestamp",
+    updated: "timestamp",
+  },
+  flow_run_state: {
+    id: "uuid",
+    flow_run_id: "uuid",
+    state: "text",
+    message: "text",
+    timestamp: "timestamp",
+    data: "json",
+    version: "int",
+  },
+  task_run_state: {
+    id: "uuid",
+    task_run_id: "uuid",
+    flow_run_id: "uuid",
+    state: "text",
+    message: "text",
+    timestamp: "timestamp",
+    data: "json",
+    version: "int",
+  },
+  log: {
+    id: "uuid",
+    flow_run_id: "uuid",
+    task_run_id: "uuid",
+    level: "text",
+    message: "text",
+    timestamp: "timestamp",
+    seq: "int",
+  },
+  agent: {
+    id: "uuid",
+    name: "text",
+    type: "text",
+    labels: "json",
+    accept_unlabeled: "bool",
+    last_seen: "timestamp",
+    created: "timestamp",
+  },
+} as const satisfies Record<string, Record<string, ColumnKind>>;
+
+export type TableName = keyof typeof TABLES;
+
+type JsOf<K extends ColumnKind> = K extends "int"
+  ? number
+  : K extends "bool"
+    ? boolean
+    : K extends "json"
+      ? unknown
+      : string;
+
+/** A decoded row: timestamps as ISO 8601 strings, JSON parsed, booleans as booleans; nullable columns null. */
+export type Row<T extends TableName> = {
+  [C in keyof (typeof TABLES)[T]]: JsOf<(typeof TABLES)[T][C] & ColumnKind> | null;
+};
+
+export interface Relation {
+  readonly table: TableName;
+  /** Column of this table … */
+  readonly from: string;
+  /** … equal to this column of the related table. */
+  readonly to: string;
+  /** `object`: at most one related row; `array`: any number. */
+  readonly kind: "object" | "array";
+}
+
+/** Relations between tables, named as the GraphQL fields and `where` keys that follow them. */
+export const RELATIONS: Record<TableName, Record<string, Relation>> = {
+  project: { flows: { table: "flow", from: "id", to: "project_id", kind: "array" } },
+  flow: {
+    project: { table: "project", from: "project_id", to: "id", kind: "object" },
+    flow_runs: { table: "flow_run", from: "id", to: "flow_id", kind: "array" },
+  },
+  flow_run: {
+    flow: { table: "flow", from: "flow_id", to: "id", kind: "object" },
+    agent: { table: "agent", from: "agent_id", to: "id", kind: "object" },
+    task_runs: { table: "task_run", from: "id", to: "flow_run_id", kind: "array" },
+    states: { table: "flow_run_state", from: "id", to: "flow_run_id", kind: "array" },
+    logs: { table: "log", from: "id", to: "flow_run_id", kind: "array" },
+  },
+  task_run: {
+    flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },
+    states: { table: "task_run_state", from: "id", to: "task_run_id", kind: "array" },
+    logs: { table: "log", from: "id", to: "task_run_id", kind: "array" },
+  },
+  flow_run_state: { flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" } },
+  task_run_state: { task_run: { table: "task_run", from: "task_run_id", to: "id", kind: "object" } },
+  log: {
+    flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },
+    task_run: { table: "task_run", from: "task_run_id", to: "id", kind: "object" },
+  },
+  agent: { flow_runs: { table: "flow_run", from: "id", to: "agent_id", kind: "array" } },
+};

@@ -1,0 +1,453 @@
+import { RUN_STATES } from "@regent/core";
+import type { SetStateItem, SetStateResult } from "../store/store.js";
+import { builder } from "./builder.js";
+import { objectRef } from "./reads.js";
+
+// Mutations keep Prefect 1 Server's names and `input:` objects, and plain object results, so selections
+// scripts already send (`create_flow_run(input: {...}) { id }`) stay valid.
+
+const success = builder.objectRef<{ success: boolean; error?: string | null }>("success_payload").implement({
+  fields: (t) => ({
+    success: t.exposeBoolean("success"),
+    error: t.exposeString("error", { nullable: true }),
+  }),
+});
+
+const idPayload = <T extends string>(name: string, table: Parameters<typeof objectRef>[0], field: T) =>
+  builder.objectRef<Record<string, unknown>>(name).implement({
+    fields: (t) => ({
+      id: t.field({ type: "uuid", resolve: (row) => row.id as string }),
+      [field]: t.field({ type: objectRef(table), resolve: (row) => row }),
+    }),
+  });
+
+const stateTypeEnum = builder.enumType("state_type", { values: Object.values(RUN_STATES) });
+
+const stateInput = builder.inputType("state_input", {
+  description: "A state to enter: Prefect 1's serialized state fields",
+  fields: (t) => ({
+    type: t.field({ type: stateTypeEnum, required: true }),
+    message: t.string({ required: false }),
+    data: t.field({ type: "jsonb", required: false }),
+    timestamp: t.field({ type: "timestamptz", required: false }),
+  }),
+});
+
+const stateResult = builder.objectRef<SetStateResult>("set_state_result").implement({
+  fields: (t) => ({
+    id: t.field({ type: "uuid", resolve: (r) => r.id }),
+    status: t.exposeString("status", { description: "SUCCESS or ERROR" }),
+    version: t.exposeInt("version", {
+      nullable: true,
+      description: "the run's state version after the write",
+    }),
+    message: t.exposeString("message", { nullable: true }),
+    code: t.exposeString("code", { nullable: true, description: "error code when status is ERROR" }),
+  }),
+});
+const statesPayload = builder.objectRef<{ states: SetStateResult[] }>("set_states_payload").implement({
+  fields: (t) => ({ states: t.field({ type: [stateResult], resolve: (p) => p.states }) }),
+});
+
+builder.mutationType({});
+
+builder.mutationFields((t) => ({
+  create_project: t.field({
+    type: idPayload("create_project_payload", "project", "project"),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("create_project_input", {
+          fields: (f) => ({ name: f.string({ required: true }), description: f.string({ required: false }) }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) => ctx.store.createProject(input.name, input.description),
+  }),
+
+  delete_project: t.field({
+    type: success,
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("delete_project_input", {
+          fields: (f) => ({ project_id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({ success: await ctx.store.deleteProject(input.project_id) }),
+  }),
+
+  register_flow: t.field({
+    type: builder
+      .objectRef<{ flow: Record<string, unknown>; created: boolean }>("register_flow_payload")
+      .implement({
+        fields: (f) => ({
+          id: f.field({ type: "uuid", resolve: (p) => p.flow.id as string }),
+          version: f.int({ resolve: (p) => p.flow.version as number }),
+          version_group_id: f.field({ type: "uuid", resolve: (p) => p.flow.version_group_id as string }),
+          created: f.boolean({
+            description: "false when the same content was registered before",
+            resolve: (p) => p.created,
+          }),
+          flow: f.field({ type: objectRef("flow"), resolve: (p) => p.flow }),
+        }),
+      }),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("register_flow_input", {
+          fields: (f) => ({
+            project_id: f.field({ type: "uuid", required: true }),
+            name: f.string({ required: true }),
+            description: f.string({ required: false }),
+            parameters_schema: f.field({ type: "jsonb", required: false }),
+            run_config: f.field({ type: "jsonb", required: false }),
+            labels: f.stringList({ required: false }),
+            storage: f.field({ type: "jsonb", required: false }),
+            schedule: f.field({ type: "jsonb", required: false }),
+            content_hash: f.string({ required: true }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      ctx.store.registerFlow({
+        projectId: input.project_id,
+        name: input.name,
+        description: input.description,
+        parametersSchema: input.parameters_schema,
+        runConfig: input.run_config,
+        labels: input.labels ?? [],
+        storage: input.storage,
+        schedule: input.schedule,
+        contentHash: input.content_hash,
+      }),
+  }),
+
+  archive_flow: t.field({
+    type: success,
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("archive_flow_input", {
+          fields: (f) => ({ flow_id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.store.archiveFlow(input.flow_id);
+      return { success: true };
+    },
+  }),
+
+  ...Object.fromEntries(
+    (["active", "inactive"] as const).map((which) => [
+      `set_schedule_${which}`,
+      t.field({
+        type: success,
+        args: {
+          input: t.arg({
+            required: true,
+            type: builder.inputType(`set_schedule_${which}_input`, {
+              fields: (f) => ({ flow_id: f.field({ type: "uuid", required: true }) }),
+            }),
+          }),
+        },
+        resolve: async (_root, { input }, ctx) => {
+          await ctx.store.setScheduleActive(input.flow_id, which === "active");
+          return { success: true };
+        },
+      }),
+    ]),
+  ),
+
+  create_flow_run: t.field({
+    type: idPayload("create_flow_run_payload", "flow_run", "flow_run"),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("create_flow_run_input", {
+          fields: (f) => ({
+            flow_id: f.field({ type: "uuid", required: false }),
+            version_group_id: f.field({ type: "uuid", required: false }),
+            parameters: f.field({ type: "jsonb", required: false }),
+            context: f.field({ type: "jsonb", required: false }),
+            flow_run_name: f.string({ required: false }),
+            labels: f.stringList({ required: false }),
+            run_config: f.field({ type: "jsonb", required: false }),
+            scheduled_start_time: f.field({ type: "timestamptz", required: false }),
+            idempotency_key: f.string({ required: false }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      ctx.store.createFlowRun({
+        flowId: input.flow_id,
+        versionGroupId: input.version_group_id,
+        parameters: input.parameters as Record<string, unknown> | null,
+        context: input.context as Record<string, unknown> | null,
+        flowRunName: input.flow_run_name,
+        labels: input.labels,
+        runConfig: input.run_config as Record<string, unknown> | null,
+        scheduledStartTime: input.scheduled_start_time,
+        idempotencyKey: input.idempotency_key,
+      }),
+  }),
+
+  set_flow_run_states: t.field({
+    type: statesPayload,
+    description:
+      "Batched state writes; each carries the version it read and, optionally, its own id (replays are harmless)",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("set_flow_run_states_input", {
+          fields: (f) => ({
+            states: f.field({
+              required: true,
+              type: [
+                builder.inputType("set_flow_run_state_input", {
+                  fields: (g) => ({
+                    id: g.field({ type: "uuid", required: false }),
+                    flow_run_id: g.field({ type: "uuid", required: true }),
+                    version: g.int({ required: true }),
+                    state: g.field({ type: stateInput, required: true }),
+                  }),
+                }),
+              ],
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      states: await ctx.store.setFlowRunStates(
+        input.states.map(
+          (s): SetStateItem => ({
+            id: s.id,
+            runId: s.flow_run_id,
+            version: s.version,
+            state: { ...s.state, data: s.state.data as Record<string, unknown> | null },
+          }),
+        ),
+      ),
+    }),
+  }),
+
+  set_task_run_states: t.field({
+    type: statesPayload,
+    description: "Batched task-run state writes, one transaction per batch",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("set_task_run_states_input", {
+          fields: (f) => ({
+            states: f.field({
+              required: true,
+              type: [
+                builder.inputType("set_task_run_state_input", {
+                  fields: (g) => ({
+                    id: g.field({ type: "uuid", required: false }),
+                    task_run_id: g.field({ type: "uuid", required: true }),
+                    version: g.int({ required: true }),
+                    state: g.field({ type: stateInput, required: true }),
+                  }),
+                }),
+              ],
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      states: await ctx.store.setTaskRunStates(
+        input.states.map(
+          (s): SetStateItem => ({
+            id: s.id,
+            runId: s.task_run_id,
+            version: s.version,
+            state: { ...s.state, data: s.state.data as Record<string, unknown> | null },
+          }),
+        ),
+      ),
+    }),
+  }),
+
+  create_task_runs: t.field({
+    type: builder.objectRef<{ count: number }>("create_task_runs_payload").implement({
+      fields: (f) => ({
+        count: f.exposeInt("count", { description: "task runs created (replayed ids are not counted)" }),
+      }),
+    }),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("create_task_runs_input", {
+          fields: (f) => ({
+            task_runs: f.field({
+              required: true,
+              type: [
+                builder.inputType("create_task_run_input", {
+                  fields: (g) => ({
+                    id: g.field({ type: "uuid", required: true }),
+                    flow_run_id: g.field({ type: "uuid", required: true }),
+                    task_key: g.string({ required: true }),
+                    task_name: g.string({ required: true }),
+                    map_index: g.int({ required: false }),
+                    parent_task_run_id: g.field({ type: "uuid", required: false }),
+                    upstream: g.field({ type: ["uuid"], required: false }),
+                    tags: g.stringList({ required: false }),
+                    timestamp: g.field({ type: "timestamptz", required: false }),
+                  }),
+                }),
+              ],
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      count: await ctx.store.createTaskRuns(
+        input.task_runs.map((r) => ({
+          id: r.id,
+          flowRunId: r.flow_run_id,
+          taskKey: r.task_key,
+          taskName: r.task_name,
+          mapIndex: r.map_index,
+          parentTaskRunId: r.parent_task_run_id,
+          upstream: r.upstream,
+          tags: r.tags,
+          timestamp: r.timestamp,
+        })),
+      ),
+    }),
+  }),
+
+  write_run_logs: t.field({
+    type: builder.objectRef<{ count: number }>("write_run_logs_payload").implement({
+      fields: (f) => ({
+        success: f.boolean({ resolve: () => true }),
+        count: f.exposeInt("count", { description: "lines written (replayed ids are not counted)" }),
+      }),
+    }),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("write_run_logs_input", {
+          fields: (f) => ({
+            logs: f.field({
+              required: true,
+              type: [
+                builder.inputType("write_run_log_input", {
+                  fields: (g) => ({
+                    id: g.field({ type: "uuid", required: false }),
+                    flow_run_id: g.field({ type: "uuid", required: true }),
+                    task_run_id: g.field({ type: "uuid", required: false }),
+                    level: g.string({ required: false }),
+                    message: g.string({ required: true }),
+                    timestamp: g.field({ type: "timestamptz", required: false }),
+                  }),
+                }),
+              ],
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      count: await ctx.store.writeLogs(
+        input.logs.map((l) => ({
+          id: l.id,
+          flowRunId: l.flow_run_id,
+          taskRunId: l.task_run_id,
+          level: l.level ?? "info",
+          message: l.message,
+          timestamp: l.timestamp,
+        })),
+      ),
+    }),
+  }),
+
+  cancel_flow_run: t.field({
+    type: builder.objectRef<Record<string, unknown>>("cancel_flow_run_payload").implement({
+      fields: (f) => ({
+        state: f.string({ resolve: (r) => r.state as string }),
+        flow_run: f.field({ type: objectRef("flow_run"), resolve: (r) => r }),
+      }),
+    }),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("cancel_flow_run_input", {
+          fields: (f) => ({ flow_run_id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) => ctx.store.cancelFlowRun(input.flow_run_id),
+  }),
+
+  register_agent: t.field({
+    type: idPayload("register_agent_payload", "agent", "agent"),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("register_agent_input", {
+          fields: (f) => ({
+            id: f.field({ type: "uuid", required: false }),
+            name: f.string({ required: true }),
+            type: f.string({ required: true }),
+            labels: f.stringList({ required: false }),
+            accept_unlabeled: f.boolean({ required: false }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      ctx.store.registerAgent({
+        id: input.id,
+        name: input.name,
+        type: input.type,
+        labels: input.labels,
+        acceptUnlabeled: input.accept_unlabeled,
+      }),
+  }),
+
+  agent_heartbeat: t.field({
+    type: success,
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("agent_heartbeat_input", {
+          fields: (f) => ({ agent_id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.store.agentHeartbeat(input.agent_id);
+      return { success: true };
+    },
+  }),
+
+  claim_flow_runs: t.field({
+    type: builder.objectRef<{ flow_runs: Record<string, unknown>[] }>("claim_flow_runs_payload").implement({
+      fields: (f) => ({ flow_runs: f.field({ type: [objectRef("flow_run")], resolve: (p) => p.flow_runs }) }),
+    }),
+    description: "Atomically claims due Scheduled runs whose labels the agent carries; they become Submitted",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("claim_flow_runs_input", {
+          fields: (f) => ({
+            agent_id: f.field({ type: "uuid", required: true }),
+            limit: f.int({ required: false }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      flow_runs: await ctx.store.claimFlowRuns(input.agent_id, input.limit ?? 1),
+    }),
+  }),
+}));

@@ -1,0 +1,13 @@
+import { lexicographicSortSchema, printSchema } from "graphql";
+import { builder } from "./builder.js";
+import "./scalars.js";
+import "./reads.js";
+import "./mutations.js";
+
+builder.queryType({});
+
+/** The API's schema, built once from the code-first definitions. */
+export const schema = builder.toSchema();
+
+/** The SDL committed as `packages/server/schema.graphql` (sorted, so diffs stay readable). */
+export const printSdl = (): string => `${printSchema(lexicographicSortSchema(schema))}\n`;

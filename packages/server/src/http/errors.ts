@@ -1,0 +1,33 @@
+import { ERROR_CODES, RegentError } from "@regent/core";
+import { GraphQLError } from "graphql";
+
+const DB_DOWN =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|terminating connection|the database system is (starting up|shutting down)|timeout exceeded when trying to connect|SQLITE_(BUSY|LOCKED|IOERR)/i;
+
+/**
+ * What a caller sees of an error raised while resolving: RegentErrors keep their message and stable code
+ * (`extensions.code`, plus their details); a lost database becomes DATABASE_UNAVAILABLE; anything else
+ * is masked as an internal error (logged by the server, never shown: it may hold internals).
+ */
+export function toGraphQLError(error: unknown, onInternal: (error: unknown) => void): GraphQLError {
+  // Duck-typed: graphql-yoga may load another copy of graphql-js, and instanceof fails across copies.
+  const isGraphQLError = (e: unknown): e is GraphQLError => (e as Error | null)?.name === "GraphQLError";
+  const original = isGraphQLError(error) && error.originalError ? error.originalError : error;
+  const path = isGraphQLError(error) ? error.path : undefined;
+  if (isGraphQLError(original)) return original;
+  if (original instanceof RegentError) {
+    return new GraphQLError(original.message, {
+      path,
+      extensions: { code: original.code, ...(original.details ? { details: original.details } : {}) },
+    });
+  }
+  const message = original instanceof Error ? original.message : String(original);
+  if (DB_DOWN.test(message) || DB_DOWN.test(String((original as { code?: unknown })?.code ?? ""))) {
+    return new GraphQLError(`the database is unavailable (${ERROR_CODES.DATABASE_UNAVAILABLE.summary})`, {
+      path,
+      extensions: { code: "DATABASE_UNAVAILABLE" },
+    });
+  }
+  onInternal(original);
+  return new GraphQLError("internal server error", { path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
+}

@@ -1,0 +1,192 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import DataLoader from "dataloader";
+import { createYoga, type Plugin } from "graphql-yoga";
+import type { RegentDatabase } from "../db/database.js";
+import type { TableName } from "../db/tables.js";
+import type { GraphQLContext } from "../graphql/builder.js";
+import { schema } from "../graphql/schema.js";
+import { rowsByColumn } from "../store/reads.js";
+import { type Clock, Store } from "../store/store.js";
+import { toGraphQLError } from "./errors.js";
+import { createMetrics } from "./metrics.js";
+
+export interface ServerOptions {
+  readonly database: RegentDatabase;
+  readonly host?: string;
+  /** 4200 by default; 0 picks a free port (tests). */
+  readonly port?: number;
+  readonly clock?: Clock;
+  /** Largest request body accepted, in bytes (default 10 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Deepest query accepted (default 12 levels). */
+  readonly maxDepth?: number;
+  readonly version?: string;
+  /** Where internal errors are reported (default: stderr). */
+  readonly onInternalError?: (error: unknown) => void;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly graphqlUrl: string;
+  readonly port: number;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+/** Some scripts send `variables` as a JSON-encoded string; accept it as the object it encodes. */
+const stringVariables: Plugin = {
+  onParams({ params, setParams }) {
+    const variables: unknown = params.variables;
+    if (typeof variables === "string") {
+      try {
+        setParams({ ...params, variables: variables.trim() ? JSON.parse(variables) : undefined });
+      } catch {
+        // Left as it is: yoga answers 400 "variables must be an object".
+      }
+    }
+  },
+};
+
+/** Starts the API: GraphQL at /graphql, /health and /metrics beside it. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const store = new Store(options.database, options.clock);
+  const metrics = createMetrics();
+  const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const onInternal =
+    options.onInternalError ??
+    ((error: unknown) =>
+      process.stderr.write(`regent server: internal error: ${(error as Error)?.stack ?? String(error)}\n`));
+
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    logging: false,
+    maskedErrors: { maskError: (error) => toGraphQLError(error, onInternal) },
+    plugins: [stringVariables, maxDepthPlugin({ n: options.maxDepth ?? 12 })],
+    context: (): GraphQLContext => {
+      const loaders = new Map<string, DataLoader<string, Record<string, unknown> | undefined>>();
+      return {
+        store,
+        loader(table, column) {
+          const key = `${table}.${column}`;
+          let loader = loaders.get(key);
+          if (!loader) {
+            loader = new DataLoader(async (values) => {
+              const rows = await rowsByColumn(options.database, table as TableName, column, values);
+              const by = new Map(
+                rows.map((r) => [
+                  (r as Record<string, unknown>)[column] as string,
+                  r as Record<string, unknown>,
+                ]),
+              );
+              return values.map((v) => by.get(v));
+            });
+            loaders.set(key, loader);
+          }
+          return loader;
+        },
+      };
+    },
+  });
+
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0];
+    try {
+      if (path === "/health") {
+        let database = "ok";
+        try {
+          await options.database.db.selectFrom("project").select("id").limit(1).execute();
+        } catch {
+          database = "unavailable";
+        }
+        const status = database === "ok" ? 200 : 503;
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            status: database === "ok" ? "ok" : "degraded",
+            database,
+            version: options.version ?? null,
+          }),
+        );
+        metrics.requests.inc({ route: "/health", status });
+        return;
+      }
+      if (path === "/metrics") {
+        res.writeHead(200, { "content-type": metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+        metrics.requests.inc({ route: "/metrics", status: 200 });
+        return;
+      }
+      if (path === "/graphql") {
+        // The limit is checked on the declared length; a body without one (chunked) is refused, since
+        // it could not be limited before reading it.
+        const length = Number(req.headers["content-length"] ?? 0);
+        if (req.method === "POST" && req.headers["content-length"] === undefined) {
+          res.writeHead(411, { "content-type": "application/json" });
+          res.end(
+            JSON.stringify({
+              errors: [{ message: "send a Content-Length header", extensions: { code: "LENGTH_REQUIRED" } }],
+            }),
+          );
+          req.resume();
+          metrics.requests.inc({ route: "/graphql", status: 411 });
+          return;
+        }
+        if (length > maxBody) {
+          res.writeHead(413, { "content-type": "application/json" });
+          res.end(
+            JSON.stringify({
+              errors: [
+                { message: `request body over ${maxBody} bytes`, extensions: { code: "PAYLOAD_TOO_LARGE" } },
+              ],
+            }),
+          );
+          req.resume();
+          metrics.requests.inc({ route: "/graphql", status: 413 });
+          return;
+        }
+        const started = performance.now();
+        res.on("finish", () => {
+          metrics.requests.inc({ route: "/graphql", status: res.statusCode });
+          metrics.operations.observe(
+            { operation: "any", outcome: res.statusCode < 400 ? "ok" : "error" },
+            (performance.now() - started) / 1000,
+          );
+        });
+        await yoga.handle(req, res);
+        return;
+      }
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found: the API is at /graphql\n");
+      metrics.requests.inc({ route: "other", status: 404 });
+    } catch (error) {
+      onInternal(error);
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("internal server error\n");
+    }
+  };
+
+  const server: Server = createServer((req, res) => void handler(req, res));
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 4200, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+  const url = `http://${shown}:${port}`;
+  return {
+    url,
+    graphqlUrl: `${url}/graphql`,
+    port,
+    store,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,773 @@
+import {
+  agentCanTakeRun,
+  decideTransition,
+  effectiveRunLabels,
+  InvalidParametersError,
+  InvalidTransitionError,
+  InvalidUsageError,
+  isFinal,
+  NotFoundError,
+  newId,
+  type ParameterIssue,
+  RegentError,
+  type RunStateType,
+  RunStateTypeSchema,
+  StaleStateVersionError,
+  serializeError,
+} from "@regent/core";
+import { sql, type Transaction } from "kysely";
+import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
+import type { Database, RegentDatabase } from "../db/database.js";
+import type { Row } from "../db/tables.js";
+import { validateAgainstJsonSchema } from "./json-schema.js";
+
+export type Clock = () => Date;
+
+export interface RegisterFlowInput {
+  projectId: string;
+  name: string;
+  description?: string | null;
+  parametersSchema?: unknown;
+  runConfig?: unknown;
+  labels?: readonly string[];
+  storage?: unknown;
+  schedule?: unknown;
+  contentHash: string;
+}
+
+export interface CreateFlowRunInput {
+  flowId?: string | null;
+  versionGroupId?: string | null;
+  parameters?: Record<string, unknown> | null;
+  context?: Record<string, unknown> | null;
+  flowRunName?: string | null;
+  labels?: readonly string[] | null;
+  runConfig?: Record<string, unknown> | null;
+  scheduledStartTime?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface StateInput {
+  type: RunStateType;
+  message?: string | null;
+  data?: Record<string, unknown> | null;
+  timestamp?: string | null;
+}
+
+export interface SetStateItem {
+  /** Client-generated id of this state write: replaying an applied id is a no-op that succeeds. */
+  id?: string | null;
+  runId: string;
+  /** The state version the writer read. */
+  version: number;
+  state: StateInput;
+}
+
+export interface SetStateResult {
+  id: string;
+  runId: string;
+  status: "SUCCESS" | "ERROR";
+  version: number | null;
+  message: string | null;
+  code: string | null;
+}
+
+export interface CreateTaskRunItem {
+  id: string;
+  flowRunId: string;
+  taskKey: string;
+  taskName: string;
+  mapIndex?: number | null;
+  parentTaskRunId?: string | null;
+  upstream?: readonly string[] | null;
+  tags?: readonly string[] | null;
+  timestamp?: string | null;
+}
+
+export interface LogItem {
+  id?: string | null;
+  flowRunId: string;
+  taskRunId?: string | null;
+  level: string;
+  message: string;
+  timestamp?: string | null;
+}
+
+type Tx = Transaction<Database>;
+
+const RUN_STATE_COLUMNS = ["id", "state", "state_version", "start_time"] as const;
+
+/**
+ * The system of record: every write the API makes, each in one transaction, checked by core's transition
+ * rules and the version the writer read. SQL lives here and in `filters.ts` only.
+ */
+export class Store {
+  constructor(
+    readonly database: RegentDatabase,
+    private readonly clock: Clock = () => new Date(),
+  ) {}
+
+  private get db() {
+    return this.database.db;
+  }
+  private get dialect() {
+    return this.database.dialect;
+  }
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  // ── projects ─────────────────────────────────────────────────────────────
+
+  async createProject(name: string, description?: string | null): Promise<Row<"project">> {
+    const trimmed = name.trim();
+    if (!trimmed) throw new InvalidUsageError("a project needs a name");
+    const existing = await this.db
+      .selectFrom("project")
+      .select("id")
+      .where("name", "=", trimmed)
+      .executeTakeFirst();
+    if (existing)
+      throw new RegentError("PROJECT_EXISTS", `a project named "${trimmed}" exists already`, {
+        details: { id: existing.id },
+      });
+    const now = this.now();
+    const row = encodeRow("project", this.dialect, {
+      id: newId(),
+      name: trimmed,
+      description: description ?? null,
+      created: now,
+      updated: now,
+    });
+    const inserted = await this.db
+      .insertInto("project")
+      .values(row as never)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return decodeRow("project", inserted);
+  }
+
+  async deleteProject(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("project").where("id", "=", id).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0)
+      throw new NotFoundError("PROJECT_NOT_FOUND", `no project with id ${id}`, { id });
+    return true;
+  }
+
+  async projectByName(name: string): Promise<Row<"project"> | undefined> {
+    const row = await this.db.selectFrom("project").selectAll().where("name", "=", name).executeTakeFirst();
+    return row && decodeRow("project", row);
+  }
+
+  // ── flows ────────────────────────────────────────────────────────────────
+
+  /**
+   * Registers a flow version. The same content hash as the newest version returns that version
+   * (`created: false`); different content becomes the next version and archives the previous one.
+   */
+  async registerFlow(input: RegisterFlowInput): Promise<{ flow: Row<"flow">; created: boolean }> {
+    const name = input.name.trim();
+    if (!name) throw new InvalidUsageError("a flow needs a name");
+    return this.db.transaction().execute(async (tx) => {
+      const project = await tx
+        .selectFrom("project")
+        .select("id")
+        .where("id", "=", input.projectId)
+        .executeTakeFirst();
+      if (!project)
+        throw new NotFoundError("PROJECT_NOT_FOUND", `no project with id ${input.projectId}`, {
+          id: input.projectId,
+        });
+      const latest = await tx
+        .selectFrom("flow")
+        .selectAll()
+        .where("project_id", "=", input.projectId)
+        .where("name", "=", name)
+        .orderBy("version", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      if (latest && latest.content_hash === input.contentHash) {
+        const row = decodeRow("flow", latest);
+        if (!row.archived) return { flow: row, created: false };
+      }
+      const now = this.now();
+      if (latest) {
+        await tx
+          .updateTable("flow")
+          .set(encodeRow("flow", this.dialect, { archived: true, updated: now }) as never)
+          .where("version_group_id", "=", latest.version_group_id)
+          .execute();
+      }
+      const values = encodeRow("flow", this.dialect, {
+        id: newId(),
+        version_group_id: latest?.version_group_id ?? newId(),
+        project_id: input.projectId,
+        name,
+        version: (latest?.version ?? 0) + 1,
+        archived: false,
+        description: input.description ?? null,
+        parameters_schema: input.parametersSchema ?? null,
+        run_config: input.runConfig ?? null,
+        labels: [...new Set(input.labels ?? [])].sort(),
+        storage: input.storage ?? null,
+        schedule: input.schedule ?? null,
+        schedule_active: true,
+        content_hash: input.contentHash,
+        created: now,
+        updated: now,
+      });
+      const inserted = await tx
+        .insertInto("flow")
+        .values(values as never)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { flow: decodeRow("flow", inserted), created: true };
+    });
+  }
+
+  private async flowById(tx: Tx | RegentDatabase["db"], id: string): Promise<Row<"flow">> {
+    const row = await tx.selectFrom("flow").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new NotFoundError("FLOW_NOT_FOUND", `no flow with id ${id}`, { id });
+    return decodeRow("flow", row);
+  }
+
+  async archiveFlow(id: string): Promise<Row<"flow">> {
+    await this.flowById(this.db, id);
+    await this.db
+      .updateTable("flow")
+      .set(encodeRow("flow", this.dialect, { archived: true, updated: this.now() }) as never)
+      .where("id", "=", id)
+      .execute();
+    return this.flowById(this.db, id);
+  }
+
+  async setScheduleActive(id: string, active: boolean): Promise<Row<"flow">> {
+    await this.flowById(this.db, id);
+    await this.db
+      .updateTable("flow")
+      .set(encodeRow("flow", this.dialect, { schedule_active: active, updated: this.now() }) as never)
+      .where("id", "=", id)
+      .execute();
+    return this.flowById(this.db, id);
+  }
+
+  // ── flow runs ────────────────────────────────────────────────────────────
+
+  /**
+   * Creates a Scheduled flow run of a flow version (`flowId`) or of the newest unarchived version of a
+   * version group. Parameters: the schema's defaults, overridden by those given, validated against the
+   * version's JSON Schema. A repeated idempotency key for the same flow returns the existing run.
+   */
+  async createFlowRun(input: CreateFlowRunInput): Promise<Row<"flow_run">> {
+    if (!input.flowId === !input.versionGroupId) {
+      throw new InvalidUsageError("create_flow_run needs exactly one of flow_id or version_group_id");
+    }
+    const flow = input.flowId
+      ? await this.flowById(this.db, input.flowId)
+      : await this.newestVersion(input.versionGroupId!);
+    if (flow.archived) {
+      throw new RegentError(
+        "FLOW_ARCHIVED",
+        `flow ${flow.name} version ${flow.version} (${flow.id}) is archived; run the newest version with version_group_id ${flow.version_group_id}`,
+        { details: { flowId: flow.id, versionGroupId: flow.version_group_id } },
+      );
+    }
+    if (input.idempotencyKey) {
+      const existing = await this.db
+        .selectFrom("flow_run")
+        .selectAll()
+        .where("flow_id", "=", flow.id)
+        .where("idempotency_key", "=", input.idempotencyKey)
+        .executeTakeFirst();
+      if (existing) return decodeRow("flow_run", existing);
+    }
+    const parameters = { ...(input.parameters ?? {}) };
+    if (flow.parameters_schema) {
+      const issues: ParameterIssue[] = validateAgainstJsonSchema(flow.parameters_schema, parameters);
+      if (issues.length > 0) throw new InvalidParametersError(issues, flow.name ?? undefined);
+    }
+    const runConfig = input.runConfig ?? null;
+    const flowRunConfig = flow.run_config as { labels?: string[] } | null;
+    const labels = effectiveRunLabels({
+      flowLabels: flow.labels as string[],
+      runConfigLabels: (runConfig as { labels?: string[] } | null)?.labels ?? flowRunConfig?.labels,
+      runLabels: input.labels ?? undefined,
+    });
+    const now = this.now();
+    const scheduled = input.scheduledStartTime ? toIsoTimestamp(input.scheduledStartTime) : now;
+    const id = newId();
+    const row = encodeRow("flow_run", this.dialect, {
+      id,
+      flow_id: flow.id,
+      name: input.flowRunName?.trim() || `${flow.name as string}-${id.slice(0, 8)}`,
+      parameters,
+      context: input.context ?? {},
+      labels,
+      run_config: runConfig,
+      scheduled_start_time: scheduled,
+      state: "Scheduled",
+      state_message: "created",
+      state_version: 1,
+      state_timestamp: now,
+      idempotency_key: input.idempotencyKey ?? null,
+      restart_count: 0,
+      created: now,
+      updated: now,
+    });
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const inserted = await tx
+          .insertInto("flow_run")
+          .values(row as never)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await tx
+          .insertInto("flow_run_state")
+          .values(
+            encodeRow("flow_run_state", this.dialect, {
+              id: newId(),
+              flow_run_id: id,
+              state: "Scheduled",
+              message: "created",
+              timestamp: now,
+              data: { startTime: scheduled },
+              version: 1,
+            }) as never,
+          )
+          .execute();
+        return decodeRow("flow_run", inserted);
+      });
+    } catch (error) {
+      // Two requests with one idempotency key at once: the unique index lets one in; return its run.
+      if (input.idempotencyKey) {
+        const existing = await this.db
+          .selectFrom("flow_run")
+          .selectAll()
+          .where("flow_id", "=", flow.id)
+          .where("idempotency_key", "=", input.idempotencyKey)
+          .executeTakeFirst();
+        if (existing) return decodeRow("flow_run", existing);
+      }
+      throw error;
+    }
+  }
+
+  private async newestVersion(versionGroupId: string): Promise<Row<"flow">> {
+    const rows = await this.db
+      .selectFrom("flow")
+      .selectAll()
+      .where("version_group_id", "=", versionGroupId)
+      .orderBy("version", "desc")
+      .execute();
+    if (rows.length === 0) {
+      throw new NotFoundError("FLOW_NOT_FOUND", `no flow with version_group_id ${versionGroupId}`, {
+        versionGroupId,
+      });
+    }
+    const unarchived = rows.map((r) => decodeRow("flow", r)).find((r) => !r.archived);
+    return unarchived ?? decodeRow("flow", rows[0]!);
+  }
+
+  /** Applies state writes to flow runs, each on its own: one refused write does not stop the others. */
+  async setFlowRunStates(
+    items: readonly SetStateItem[],
+    options: { userMark?: boolean } = {},
+  ): Promise<SetStateResult[]> {
+    const results: SetStateResult[] = [];
+    for (const item of items) results.push(await this.setRunState("flow_run", item, options));
+    return results;
+  }
+
+  /** Applies state writes to task runs in one transaction per batch; each item is judged on its own. */
+  async setTaskRunStates(items: readonly SetStateItem[]): Promise<SetStateResult[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const results: SetStateResult[] = [];
+      for (const item of items) results.push(await this.applyState(tx, "task_run", item, {}));
+      return results;
+    });
+  }
+
+  private setRunState(table: "flow_run" | "task_run", item: SetStateItem, options: { userMark?: boolean }) {
+    return this.db.transaction().execute((tx) => this.applyState(tx, table, item, options));
+  }
+
+  private async applyState(
+    tx: Tx,
+    table: "flow_run" | "task_run",
+    item: SetStateItem,
+    options: { userMark?: boolean },
+  ): Promise<SetStateResult> {
+    const stateId = item.id ?? newId();
+    const historyTable = table === "flow_run" ? "flow_run_state" : "task_run_state";
+    const fail = (error: RegentError): SetStateResult => ({
+      id: stateId,
+      runId: item.runId,
+      status: "ERROR",
+      version: null,
+      message: error.message,
+      code: error.code,
+    });
+    const parsed = RunStateTypeSchema.safeParse(item.state.type);
+    if (!parsed.success) {
+      return fail(new InvalidUsageError(`unknown state type ${JSON.stringify(item.state.type)}`));
+    }
+    if (item.id) {
+      const applied = await tx
+        .selectFrom(historyTable)
+        .select(["id", "version"])
+        .where("id", "=", item.id)
+        .executeTakeFirst();
+      if (applied)
+        return {
+          id: stateId,
+          runId: item.runId,
+          status: "SUCCESS",
+          version: applied.version,
+          message: "already applied",
+          code: null,
+        };
+    }
+    let query = tx
+      .selectFrom(table)
+      .select([...RUN_STATE_COLUMNS, ...(table === "task_run" ? (["flow_run_id"] as const) : [])])
+      .where("id", "=", item.runId);
+    if (this.dialect === "postgres") query = query.forUpdate();
+    const current = (await query.executeTakeFirst()) as
+      | { id: string; state: string; state_version: number; start_time: unknown; flow_run_id?: string }
+      | undefined;
+    if (!current) {
+      const code = table === "flow_run" ? "FLOW_RUN_NOT_FOUND" : "TASK_RUN_NOT_FOUND";
+      return fail(
+        new NotFoundError(code, `no ${table.replace("_", " ")} with id ${item.runId}`, { id: item.runId }),
+      );
+    }
+    const from = current.state as RunStateType;
+    const to = parsed.data;
+    const decision = decideTransition({
+      from,
+      to,
+      readVersion: item.version,
+      currentVersion: current.state_version,
+      userMark: options.userMark,
+    });
+    if (decision.verdict !== "accept") {
+      return fail(
+        decision.rule === "stale-version"
+          ? new StaleStateVersionError(item.version, current.state_version)
+          : new InvalidTransitionError(from, to, decision.reason),
+      );
+    }
+    const version = current.state_version + 1;
+    const timestamp = item.state.timestamp ? toIsoTimestamp(item.state.timestamp) : this.now();
+    const updates: Record<string, unknown> = {
+      state: to,
+      state_message: item.state.message ?? null,
+      state_version: version,
+      state_timestamp: timestamp,
+      updated: this.now(),
+    };
+    if (to === "Running" && current.start_time == null) updates.start_time = timestamp;
+    if (isFinal(to)) updates.end_time = timestamp;
+    if (table === "task_run" && to === "Running") {
+      await tx
+        .updateTable("task_run")
+        .set({ attempts: sql`attempts + 1` } as never)
+        .where("id", "=", item.runId)
+        .execute();
+    }
+    if (table === "task_run" && typeof item.state.data?.resultRef === "string")
+      updates.result_ref = item.state.data.resultRef;
+    await tx
+      .updateTable(table)
+      .set(encodeRow(table, this.dialect, updates as never) as never)
+      .where("id", "=", item.runId)
+      .execute();
+    const history: Record<string, unknown> = {
+      id: stateId,
+      state: to,
+      message: item.state.message ?? null,
+      timestamp,
+      data: item.state.data ?? null,
+      version,
+    };
+    if (table === "flow_run") history.flow_run_id = item.runId;
+    else {
+      history.task_run_id = item.runId;
+      history.flow_run_id = current.flow_run_id;
+    }
+    await tx
+      .insertInto(historyTable)
+      .values(encodeRow(historyTable, this.dialect, history as never) as never)
+      .execute();
+    return {
+      id: stateId,
+      runId: item.runId,
+      status: "SUCCESS",
+      version,
+      message: decision.reason,
+      code: null,
+    };
+  }
+
+  /**
+   * Cancels a flow run: one that has not started ends Cancelled at once; a running one goes Cancelling
+   * (its executor stops its task runs and reports Cancelled). A final run is refused.
+   */
+  async cancelFlowRun(id: string): Promise<Row<"flow_run">> {
+    const run = await this.flowRunById(id);
+    if (isFinal(run.state as RunStateType)) {
+      throw new InvalidTransitionError(run.state as string, "Cancelled", `the run is already ${run.state}`);
+    }
+    const to: RunStateType = run.state === "Running" || run.state === "Retrying" ? "Cancelling" : "Cancelled";
+    const [result] = await this.setFlowRunStates([
+      {
+        runId: id,
+        version: run.state_version as number,
+        state: { type: to, message: "cancelled by a user" },
+      },
+    ]);
+    if (result?.status !== "SUCCESS") {
+      throw new RegentError(
+        (result?.code as never) ?? "INVALID_TRANSITION",
+        result?.message ?? "cancel failed",
+      );
+    }
+    return this.flowRunById(id);
+  }
+
+  async flowRunById(id: string): Promise<Row<"flow_run">> {
+    const row = await this.db.selectFrom("flow_run").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id}`, { id });
+    return decodeRow("flow_run", row);
+  }
+
+  // ── task runs and logs ───────────────────────────────────────────────────
+
+  /** Creates task runs (Pending, version 1); ids are the client's, so a replayed batch changes nothing. */
+  async createTaskRuns(items: readonly CreateTaskRunItem[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const now = this.now();
+    const runIds = [...new Set(items.map((i) => i.flowRunId))];
+    const found = await this.db.selectFrom("flow_run").select("id").where("id", "in", runIds).execute();
+    const known = new Set(found.map((r) => r.id));
+    const missing = runIds.filter((id) => !known.has(id));
+    if (missing.length > 0)
+      throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${missing.join(", ")}`, {
+        ids: missing,
+      });
+    return this.db.transaction().execute(async (tx) => {
+      let created = 0;
+      for (let i = 0; i < items.length; i += 200) {
+        const chunk = items.slice(i, i + 200);
+        const taskRows = chunk.map((item) =>
+          encodeRow("task_run", this.dialect, {
+            id: item.id,
+            flow_run_id: item.flowRunId,
+            task_key: item.taskKey,
+            task_name: item.taskName,
+            map_index: item.mapIndex ?? -1,
+            parent_task_run_id: item.parentTaskRunId ?? null,
+            upstream: item.upstream ?? [],
+            tags: item.tags ?? [],
+            state: "Pending",
+            state_version: 1,
+            state_timestamp: item.timestamp ? toIsoTimestamp(item.timestamp) : now,
+            attempts: 0,
+            created: now,
+            updated: now,
+          }),
+        );
+        const inserted = await tx
+          .insertInto("task_run")
+          .values(taskRows as never)
+          .onConflict((oc) => oc.column("id").doNothing())
+          .returning("id")
+          .execute();
+        created += inserted.length;
+        if (inserted.length === 0) continue;
+        const fresh = new Set(inserted.map((r) => r.id));
+        await tx
+          .insertInto("task_run_state")
+          .values(
+            chunk
+              .filter((item) => fresh.has(item.id))
+              .map((item) =>
+                encodeRow("task_run_state", this.dialect, {
+                  id: newId(),
+                  task_run_id: item.id,
+                  flow_run_id: item.flowRunId,
+                  state: "Pending",
+                  message: null,
+                  timestamp: item.timestamp ? toIsoTimestamp(item.timestamp) : now,
+                  data: null,
+                  version: 1,
+                }),
+              ) as never,
+          )
+          .execute();
+      }
+      return created;
+    });
+  }
+
+  /** Appends log lines; ids are the client's (or made here), so a replayed batch adds nothing twice. */
+  async writeLogs(items: readonly LogItem[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const now = this.now();
+    let written = 0;
+    for (let i = 0; i < items.length; i += 500) {
+      const rows = items.slice(i, i + 500).map((item) =>
+        encodeRow("log", this.dialect, {
+          id: item.id ?? newId(),
+          flow_run_id: item.flowRunId,
+          task_run_id: item.taskRunId ?? null,
+          level: item.level,
+          message: item.message,
+          timestamp: item.timestamp ? toIsoTimestamp(item.timestamp) : now,
+        }),
+      );
+      try {
+        const inserted = await this.db
+          .insertInto("log")
+          .values(rows as never)
+          .onConflict((oc) => oc.column("id").doNothing())
+          .returning("id")
+          .execute();
+        written += inserted.length;
+      } catch (error) {
+        if (/foreign key/i.test((error as Error).message)) {
+          throw new NotFoundError("FLOW_RUN_NOT_FOUND", "a log line names a flow run that does not exist", {
+            cause: serializeError(error),
+          });
+        }
+        throw error;
+      }
+    }
+    return written;
+  }
+
+  // ── agents ───────────────────────────────────────────────────────────────
+
+  async registerAgent(input: {
+    id?: string | null;
+    name: string;
+    type: string;
+    labels?: readonly string[] | null;
+    acceptUnlabeled?: boolean | null;
+  }): Promise<Row<"agent">> {
+    const now = this.now();
+    const id = input.id ?? newId();
+    const values = encodeRow("agent", this.dialect, {
+      id,
+      name: input.name,
+      type: input.type,
+      labels: [...new Set(input.labels ?? [])].sort(),
+      accept_unlabeled: input.acceptUnlabeled ?? false,
+      last_seen: now,
+      created: now,
+    });
+    await this.db
+      .insertInto("agent")
+      .values(values as never)
+      .onConflict((oc) =>
+        oc.column("id").doUpdateSet({
+          name: values.name,
+          type: values.type,
+          labels: values.labels,
+          accept_unlabeled: values.accept_unlabeled,
+          last_seen: values.last_seen,
+        } as never),
+      )
+      .execute();
+    return this.agentById(id);
+  }
+
+  async agentById(id: string): Promise<Row<"agent">> {
+    const row = await this.db.selectFrom("agent").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new NotFoundError("AGENT_NOT_FOUND", `no agent with id ${id}; register it first`, { id });
+    return decodeRow("agent", row);
+  }
+
+  async agentHeartbeat(id: string): Promise<Row<"agent">> {
+    const result = await this.db
+      .updateTable("agent")
+      .set(encodeRow("agent", this.dialect, { last_seen: this.now() }) as never)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0)
+      throw new NotFoundError("AGENT_NOT_FOUND", `no agent with id ${id}; register it first`, { id });
+    return this.agentById(id);
+  }
+
+  /**
+   * Claims up to `limit` Scheduled runs that are due and whose labels the agent carries, marking them
+   * Submitted to that agent. Atomic: PostgreSQL locks candidates with SKIP LOCKED, so concurrent agents
+   * never take the same run; SQLite serialises writers.
+   */
+  async claimFlowRuns(agentId: string, limit: number): Promise<Row<"flow_run">[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new InvalidUsageError("limit must be a whole number from 1 to 1000");
+    const agent = await this.agentHeartbeat(agentId);
+    const agentLabels = agent.labels as string[];
+    const now = this.now();
+    const due = encodeRow("flow_run", this.dialect, { scheduled_start_time: now })
+      .scheduled_start_time as string;
+    const claimed = await this.db.transaction().execute(async (tx) => {
+      // Candidates are read without locks and matched on labels here; only the runs this agent will take
+      // are then locked (SKIP LOCKED), so concurrent agents pass each other instead of queueing.
+      const candidates = await tx
+        .selectFrom("flow_run")
+        .select(["id", "labels"])
+        .where("state", "=", "Scheduled")
+        .where("scheduled_start_time", "<=", due)
+        .orderBy("scheduled_start_time")
+        .orderBy("id")
+        .limit(Math.max(limit * 8, 64))
+        .execute();
+      const matching = candidates
+        .filter((c) =>
+          agentCanTakeRun({
+            runLabels: decodeRow("flow_run", { labels: c.labels }).labels as string[],
+            agentLabels,
+            acceptUnlabeled: agent.accept_unlabeled === true,
+          }),
+        )
+        .map((c) => c.id);
+      if (matching.length === 0) return [];
+      let lock = tx
+        .selectFrom("flow_run")
+        .select(["id", "state_version"])
+        .where("id", "in", matching)
+        .where("state", "=", "Scheduled")
+        .orderBy("scheduled_start_time")
+        .orderBy("id")
+        .limit(limit);
+      if (this.dialect === "postgres") lock = lock.forUpdate().skipLocked();
+      const picked = await lock.execute();
+      const taken: string[] = [];
+      for (const run of picked) {
+        const result = await this.applyState(
+          tx,
+          "flow_run",
+          {
+            runId: run.id,
+            version: run.state_version,
+            state: { type: "Submitted", message: `claimed by agent ${agent.name}`, data: { agentId } },
+          },
+          {},
+        );
+        if (result.status !== "SUCCESS") continue;
+        await tx
+          .updateTable("flow_run")
+          .set({ agent_id: agentId } as never)
+          .where("id", "=", run.id)
+          .execute();
+        taken.push(run.id);
+      }
+      return taken;
+    });
+    if (claimed.length === 0) return [];
+    const rows = await this.db.selectFrom("flow_run").selectAll().where("id", "in", claimed).execute();
+    return rows.map((r) => decodeRow("flow_run", r));
+  }
+}

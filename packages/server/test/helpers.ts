@@ -1,0 +1,80 @@
+import { type Backend, freshDatabase, type TestDatabase } from "@regent/testkit";
+import { type RunningServer, startServer } from "../src/index.js";
+
+export interface Api {
+  readonly server: RunningServer;
+  readonly database: TestDatabase;
+  /** POSTs a GraphQL request; returns the parsed body and the HTTP status. */
+  gql(query: string, variables?: unknown): Promise<{ status: number; data?: any; errors?: any[] }>;
+  /** Like `gql`, but fails the test on any error and returns `data`. */
+  ok(query: string, variables?: unknown): Promise<any>;
+  close(): Promise<void>;
+}
+
+/** A real server on a fresh database of the backend, on a free loopback port. */
+export async function startApi(backend: Backend, options: { maxBodyBytes?: number } = {}): Promise<Api> {
+  const database = await freshDatabase(backend);
+  const internal: unknown[] = [];
+  const server = await startServer({
+    database,
+    port: 0,
+    onInternalError: (e) => internal.push(e),
+    ...options,
+  });
+  const gql = async (query: string, variables?: unknown) => {
+    const res = await fetch(server.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, ...((await res.json()) as { data?: any; errors?: any[] }) };
+  };
+  return {
+    server,
+    database,
+    gql,
+    async ok(query, variables) {
+      const r = await gql(query, variables);
+      if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
+      return r.data;
+    },
+    async close() {
+      await server.close();
+      await database.dispose();
+      if (internal.length > 0)
+        throw new Error(`internal server errors: ${internal.map((e) => (e as Error).stack).join("\n")}`);
+    },
+  };
+}
+
+export const PARAMS_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  type: "object",
+  properties: {
+    name: { type: "string", default: "world" },
+    times: { type: "integer", minimum: 1, default: 1 },
+  },
+};
+
+/** Registers project `p` and flow `hello` (version 1); returns their ids. */
+export async function seedFlow(api: Api, overrides: Record<string, unknown> = {}) {
+  const { create_project } = await api.ok(`mutation { create_project(input: { name: "p" }) { id } }`);
+  const { register_flow } = await api.ok(
+    `mutation($input: register_flow_input!) { register_flow(input: $input) { id version version_group_id created } }`,
+    {
+      input: {
+        project_id: create_project.id,
+        name: "hello",
+        parameters_schema: PARAMS_SCHEMA,
+        labels: ["prod"],
+        content_hash: "h1",
+        ...overrides,
+      },
+    },
+  );
+  return {
+    projectId: create_project.id as string,
+    flowId: register_flow.id as string,
+    versionGroupId: register_flow.version_group_id as string,
+  };
+}
