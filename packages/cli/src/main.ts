@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { RegentError } from "@regent/core";
+import { InvalidUsageError, RegentError } from "@regent/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
@@ -19,8 +19,8 @@ export function buildProgram(): Command {
 
   program
     .command("run")
-    .description("Run a flow file locally: its default-exported flow, with live progress")
-    .argument("<file>", "a .ts or .js file whose default export is a flow")
+    .description("Run a flow: a file here and now (no server), or a registered flow on the server (--name)")
+    .argument("[file]", "a .ts or .js file whose default export is a flow (local run)")
     .option(
       "-p, --param <key=value>",
       "a parameter (repeatable); strings verbatim, other types as JSON",
@@ -28,16 +28,59 @@ export function buildProgram(): Command {
       [],
     )
     .option("--params-json <json>", "all parameters as one JSON object (--param values win)")
+    .option("-n, --name <flow>", "run the registered flow of this name on the server (with --project)")
+    .option("--project <name>", "the project of --name")
+    .option(
+      "-l, --label <label>",
+      "labels of the server-side run, overriding the flow's (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "-w, --watch",
+      "follow the server-side run's states and logs until it ends; exit with its outcome",
+    )
     .addOption(new Option("--json", "print the run's outcome as JSON on stdout (progress goes to stderr)"))
     .addHelpText(
       "after",
-      "\nExamples:\n  regent run flows/hello.ts --param name=Ada\n  regent run flows/etl.ts --params-json '{\"rows\": 100}' --json",
+      "\nExamples:\n  regent run flows/hello.ts --param name=Ada\n  regent run flows/etl.ts --params-json '{\"rows\": 100}' --json\n  regent run --name hello --project demo --param name=Ada --watch",
     )
-    .action(async (file: string, options: { param: string[]; paramsJson?: string; json?: boolean }) => {
-      // Loaded on demand, so `regent --help` does not pay for the engine and the bundler.
-      const { runLocal } = await import("./commands/run-local.js");
-      process.exitCode = await runLocal(file, options);
-    });
+    .action(
+      async (
+        file: string | undefined,
+        options: {
+          param: string[];
+          paramsJson?: string;
+          json?: boolean;
+          name?: string;
+          project?: string;
+          label: string[];
+          watch?: boolean;
+        },
+      ) => {
+        if (options.name) {
+          if (file)
+            throw new InvalidUsageError(
+              "give either a file (local run) or --name (a run on the server), not both",
+            );
+          if (!options.project) throw new InvalidUsageError("--name needs --project");
+          const { runRemote } = await import("./commands/run-remote.js");
+          process.exitCode = await runRemote(await config(), {
+            ...options,
+            name: options.name,
+            project: options.project,
+          });
+          return;
+        }
+        if (!file)
+          throw new InvalidUsageError(
+            "regent run needs a flow file, or --name and --project for a registered flow",
+          );
+        // Loaded on demand, so `regent --help` does not pay for the engine and the bundler.
+        const { runLocal } = await import("./commands/run-local.js");
+        process.exitCode = await runLocal(file, options);
+      },
+    );
 
   program
     .option("--config <file>", "configuration file (default ~/.regent/config.toml)")
@@ -100,6 +143,68 @@ export function buildProgram(): Command {
         process.exitCode = await get(await config(), what, options);
       },
     );
+
+  program
+    .command("register")
+    .description("Bundle the flows of a file or folder, store them and register them into a project")
+    .argument("<file-or-folder>")
+    .requiredOption("--project <name>", "the project to register into")
+    .option("-l, --label <label>", "add a label to every flow registered (repeatable)", collect, [])
+    .option("--json", "print what was registered as JSON")
+    .action(async (target: string, options: { project: string; label: string[]; json?: boolean }) => {
+      const { register } = await import("./commands/register.js");
+      process.exitCode = await register(await config(), target, options);
+    });
+
+  program
+    .command("dev")
+    .description(
+      "Server (embedded SQLite) + local agent + the flows of a folder registered into a project, in one process",
+    )
+    .argument("[folder]", "flows to register", "flows")
+    .option("--project <name>", "project to register into", "demo")
+    .option("--db <url>", "database (default ~/.regent/regent.db)")
+    .option("--port <port>", "port (default 4200)", (v) => Number(v))
+    .action(async (folder: string, options: { project: string; db?: string; port?: number }) => {
+      const { dev } = await import("./commands/dev.js");
+      const cfg = await config({ "server.db": options.db, "server.port": options.port });
+      process.exitCode = await dev(cfg, { folder, project: options.project }, VERSION);
+    });
+
+  const agent = program.command("agent").description("Agents launch the runs whose labels they carry");
+  agent
+    .command("local")
+    .description("The local agent: each run as a child process on this machine")
+    .command("start")
+    .description("Start a local agent")
+    .option("-l, --label <label>", "a label this agent carries (repeatable)", collect, [])
+    .option("--name <name>", "agent name (default: local-<host>)")
+    .option("--max-concurrent <n>", "runs at once (default 4)", (v) => Number(v))
+    .option("--accept-unlabeled", "also take runs without labels")
+    .option("--key <key>", "API key (when the server requires one)")
+    .action(
+      async (options: {
+        label: string[];
+        name?: string;
+        maxConcurrent?: number;
+        acceptUnlabeled?: boolean;
+        key?: string;
+      }) => {
+        const { agentLocalStart } = await import("./commands/agent-local.js");
+        const cfg = await config({ api_key: options.key });
+        process.exitCode = await agentLocalStart(cfg, options);
+      },
+    );
+
+  program
+    .command("execute")
+    .description("(used by agents) execute the flow run named by REGENT__FLOW_RUN_ID")
+    .argument("<what>", "flow-run")
+    .action(async (what: string) => {
+      if (what !== "flow-run") throw new InvalidUsageError(`regent execute takes flow-run (got "${what}")`);
+      const { executeFlowRun } = await import("./commands/execute.js");
+      process.exitCode = await executeFlowRun(await config());
+    });
 
   return program;
 }

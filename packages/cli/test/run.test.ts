@@ -20,7 +20,9 @@ describe("regent run: bad usage exits 2 with a message", () => {
       err: /--params-json must be a JSON object/,
     },
     { args: ["run", "does-not-exist.ts"], err: /cannot read flow file does-not-exist.ts: no such file/ },
-    { args: ["run"], err: /missing required argument 'file'/ },
+    { args: ["run"], err: /regent run needs a flow file, or --name and --project for a registered flow/ },
+    { args: ["run", "x.ts", "--name", "hello"], err: /give either a file \(local run\) or --name/ },
+    { args: ["run", "--name", "hello"], err: /--name needs --project/ },
     { args: ["frobnicate"], err: /unknown command 'frobnicate'/ },
     {
       args: ["run", fixture("throws-on-import.ts")],
@@ -171,7 +173,8 @@ describe("regent run: output", () => {
   test("--help lists the run command and --version prints the version", async ({ cli }) => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/run \[options\] <file>/);
+    expect(help.stdout).toMatch(/run \[options\] \[file\]/);
+    expect(help.stdout).toMatch(/register \[options\] <file-or-folder>/);
     const version = await cli(["--version"]);
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);

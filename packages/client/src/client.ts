@@ -98,4 +98,88 @@ export class RegentClient {
     }
     return body.data;
   }
+
+  /**
+   * A subscription over Server-Sent Events: yields each result until `signal` aborts or the server ends
+   * the stream. Errors the server sends in the stream are thrown as ApiError. `onOpen` is called once the
+   * server has accepted the subscription (its response arrived), before any result: events from then on
+   * are delivered, so a caller can catch up on what happened before (agents claim once at that point).
+   */
+  async *subscribe<Result, Variables>(
+    document: TadaDocumentNode<Result, Variables>,
+    variables: Variables,
+    options: { signal?: AbortSignal; onOpen?: () => void } = {},
+  ): AsyncGenerator<Result> {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "text/event-stream",
+    };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query: print(document), variables }),
+        signal: options.signal,
+      });
+    } catch (error) {
+      if (options.signal?.aborted) return;
+      throw new RegentError(
+        "SERVER_UNREACHABLE",
+        `cannot reach the Regent server at ${this.url}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (!response.ok || !response.body)
+      throw new RegentError("API_ERROR", `subscribing at ${this.url} answered HTTP ${response.status}`);
+    options.onOpen?.();
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (options.signal?.aborted) return;
+          throw new RegentError(
+            "SERVER_UNREACHABLE",
+            `the subscription to ${this.url} was cut: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        if (chunk.done) return;
+        buffer += chunk.value;
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (/^event: complete/m.test(event)) return;
+          const data = event
+            .split("\n")
+            .filter((l) => l.startsWith("data:"))
+            .map((l) => l.slice(5).trimStart())
+            .join("\n");
+          if (!data) continue;
+          const body = JSON.parse(data) as {
+            data?: Result;
+            errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+          };
+          if (body.errors?.length) {
+            throw new ApiError(
+              body.errors.map((e) => ({
+                message: e.message,
+                code: typeof e.extensions?.code === "string" ? e.extensions.code : "API_ERROR",
+              })),
+            );
+          }
+          if (body.data !== undefined) yield body.data;
+        }
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
 }

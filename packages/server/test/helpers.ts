@@ -12,7 +12,10 @@ export interface Api {
 }
 
 /** A real server on a fresh database of the backend, on a free loopback port. */
-export async function startApi(backend: Backend, options: { maxBodyBytes?: number } = {}): Promise<Api> {
+export async function startApi(
+  backend: Backend,
+  options: { maxBodyBytes?: number; maxCost?: number } = {},
+): Promise<Api> {
   const database = await freshDatabase(backend);
   const internal: unknown[] = [];
   const server = await startServer({

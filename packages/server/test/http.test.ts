@@ -12,7 +12,10 @@ test("schema.graphql is the SDL the code defines (regenerate: npm run sdl -w @re
 describe("HTTP edge cases (sqlite)", () => {
   let api: Api;
   beforeAll(async () => {
-    api = await startApi(BACKENDS.includes("sqlite") ? "sqlite" : BACKENDS[0]!, { maxBodyBytes: 64 * 1024 });
+    api = await startApi(BACKENDS.includes("sqlite") ? "sqlite" : BACKENDS[0]!, {
+      maxBodyBytes: 64 * 1024,
+      maxCost: 1000,
+    });
   });
   afterAll(async () => {
     await api.close();
@@ -68,6 +71,22 @@ describe("HTTP edge cases (sqlite)", () => {
       JSON.stringify({ query: `{ project { id } }`, variables: { pad: "x".repeat(100 * 1024) } }),
     );
     expect(big.status).toBe(413);
+  });
+
+  test("queries with too many aliases or too high a cost are refused", async () => {
+    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: project { id }`).join(" ");
+    expect(JSON.stringify((await api.gql(`{ ${aliases} }`)).errors)).toMatch(/aliases/i);
+    // ~3,400 by graphql-armor's cost model, over this suite's limit of 1,000 (the default is 5,000)
+    const deep =
+      "flow_run { id name state flow { name project { name flows { name flow_runs { id state task_runs { id state logs { message } } } } } } }";
+    const wide = Array.from({ length: 25 }, (_, i) => `f${i}: ${deep}`).join(" ");
+    expect(JSON.stringify((await api.gql(`{ ${wide} }`)).errors)).toMatch(
+      /Query Cost limit of 1000 exceeded/,
+    );
+    expect(
+      (await api.gql(`{ flow_run(limit: 10) { id flow { name project { name } } task_runs { id state } } }`))
+        .errors,
+    ).toBeUndefined();
   });
 
   test("/health and /metrics", async () => {

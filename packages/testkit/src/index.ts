@@ -16,3 +16,4 @@ export {
   regentTest,
   sqliteTest,
 } from "./fixtures.js";
+export { PG_BIN, type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";

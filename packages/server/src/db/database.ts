@@ -127,6 +127,13 @@ export interface AgentTable {
   created: Ts;
 }
 
+export interface FlowBundleTable {
+  hash: string;
+  code: string;
+  size: number;
+  created: Ts;
+}
+
 export interface Database {
   project: ProjectTable;
   flow: FlowTable;
@@ -136,6 +143,7 @@ export interface Database {
   task_run_state: TaskRunStateTable;
   log: LogTable;
   agent: AgentTable;
+  flow_bundle: FlowBundleTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

@@ -2,11 +2,15 @@ import { InvalidConfigError } from "@regent/core";
 import { type Migration, type MigrationProvider, Migrator } from "kysely";
 import type { Dialect, RegentDatabase } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
+import * as m0002 from "./migrations/0002-flow-bundles.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
 /** Every migration, in order. Forward-only; each is listed in MIGRATIONS.md. */
-const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [["0001-initial", m0001]];
+const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
+  ["0001-initial", m0001],
+  ["0002-flow-bundles", m0002],
+];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
 

@@ -102,6 +102,12 @@ export const TABLES = {
     timestamp: "timestamp",
     seq: "int",
   },
+  flow_bundle: {
+    hash: "text",
+    code: "text",
+    size: "int",
+    created: "timestamp",
+  },
   agent: {
     id: "uuid",
     name: "text",
@@ -164,4 +170,5 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
     task_run: { table: "task_run", from: "task_run_id", to: "id", kind: "object" },
   },
   agent: { flow_runs: { table: "flow_run", from: "id", to: "agent_id", kind: "array" } },
+  flow_bundle: {},
 };

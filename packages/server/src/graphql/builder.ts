@@ -1,9 +1,11 @@
 import SchemaBuilder from "@pothos/core";
 import type DataLoader from "dataloader";
+import type { ServerEvents } from "../events.js";
 import type { Store } from "../store/store.js";
 
 export interface GraphQLContext {
   readonly store: Store;
+  readonly events: ServerEvents;
   /** Batches lookups of one table by one column within a request (relations never go N+1). */
   loader(table: string, column: string): DataLoader<string, Record<string, unknown> | undefined>;
 }

@@ -451,3 +451,59 @@ builder.mutationFields((t) => ({
     }),
   }),
 }));
+
+builder.mutationFields((t) => ({
+  upload_flow_bundle: t.field({
+    type: builder.objectRef<{ hash: string; created: boolean }>("upload_flow_bundle_payload").implement({
+      fields: (f) => ({
+        hash: f.exposeString("hash"),
+        created: f.exposeBoolean("created", { description: "false when the server had this bundle already" }),
+      }),
+    }),
+    description: "Stores a flow bundle in the database storage, by its sha256 (idempotent)",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("upload_flow_bundle_input", {
+          fields: (f) => ({ hash: f.string({ required: true }), code: f.string({ required: true }) }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) => ctx.store.putBundle(input.hash, input.code),
+  }),
+  flow_run_heartbeat: t.field({
+    type: success,
+    description: "The executor of a run is alive",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("flow_run_heartbeat_input", {
+          fields: (f) => ({ flow_run_id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.store.flowRunHeartbeat(input.flow_run_id);
+      return { success: true };
+    },
+  }),
+}));
+
+builder.queryFields((t) => ({
+  flow_bundle: t.field({
+    type: builder.objectRef<{ hash: string; code: string; size: number }>("flow_bundle").implement({
+      fields: (f) => ({
+        hash: f.exposeString("hash"),
+        code: f.exposeString("code"),
+        size: f.exposeInt("size"),
+      }),
+    }),
+    nullable: true,
+    description: "A flow bundle kept in the database storage",
+    args: { hash: t.arg.string({ required: true }) },
+    resolve: async (_root, { hash }, ctx) => {
+      const code = await ctx.store.getBundle(hash);
+      return code === undefined ? null : { hash, code, size: Buffer.byteLength(code) };
+    },
+  }),
+}));

@@ -110,7 +110,8 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
   return ref;
 }
 
-const tableNames = Object.keys(TABLES) as TableName[];
+// Bundles are read by hash only (`flow_bundle(hash)`), not through the generic table reads.
+const tableNames = (Object.keys(TABLES) as TableName[]).filter((t) => t !== "flow_bundle");
 const objectRefs = new Map<TableName, Ref>(
   tableNames.map((t) => [t, builder.objectRef<Record<string, unknown>>(t)]),
 );

@@ -3,6 +3,7 @@ import { builder } from "./builder.js";
 import "./scalars.js";
 import "./reads.js";
 import "./mutations.js";
+import "./subscriptions.js";
 
 builder.queryType({});
 

@@ -1,8 +1,11 @@
 import { ERROR_CODES, RegentError } from "@regent/core";
 import { GraphQLError } from "graphql";
 
+// "… is not queryable": pg's answer to a query on a client whose connection died. A transaction cut by
+// the database going away ends with one, since Kysely's ROLLBACK on the dead connection fails with it
+// and that error replaces the original one.
 const DB_DOWN =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|terminating connection|the database system is (starting up|shutting down)|timeout exceeded when trying to connect|SQLITE_(BUSY|LOCKED|IOERR)/i;
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|terminating connection|the database system is (starting up|shutting down)|timeout exceeded when trying to connect|is not queryable|SQLITE_(BUSY|LOCKED|IOERR)/i;
 
 /**
  * What a caller sees of an error raised while resolving: RegentErrors keep their message and stable code

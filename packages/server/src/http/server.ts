@@ -1,10 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
+import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
 import DataLoader from "dataloader";
 import { createYoga, type Plugin } from "graphql-yoga";
 import type { RegentDatabase } from "../db/database.js";
 import type { TableName } from "../db/tables.js";
+import { createServerEvents } from "../events.js";
 import type { GraphQLContext } from "../graphql/builder.js";
 import { schema } from "../graphql/schema.js";
 import { rowsByColumn } from "../store/reads.js";
@@ -22,6 +25,8 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /** Deepest query accepted (default 12 levels). */
   readonly maxDepth?: number;
+  /** Largest estimated query cost accepted (graphql-armor's cost model; default 5,000). */
+  readonly maxCost?: number;
   readonly version?: string;
   /** Where internal errors are reported (default: stderr). */
   readonly onInternalError?: (error: unknown) => void;
@@ -51,7 +56,8 @@ const stringVariables: Plugin = {
 
 /** Starts the API: GraphQL at /graphql, /health and /metrics beside it. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const store = new Store(options.database, options.clock);
+  const events = createServerEvents();
+  const store = new Store(options.database, options.clock, events);
   const metrics = createMetrics();
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const onInternal =
@@ -65,11 +71,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: (error) => toGraphQLError(error, onInternal) },
-    plugins: [stringVariables, maxDepthPlugin({ n: options.maxDepth ?? 12 })],
+    // Depth, alias count and a cost estimate bound what one query may ask of the database.
+    plugins: [
+      stringVariables,
+      maxDepthPlugin({ n: options.maxDepth ?? 12 }),
+      maxAliasesPlugin({ n: 30 }),
+      costLimitPlugin({ maxCost: options.maxCost ?? 5_000 }),
+    ],
     context: (): GraphQLContext => {
       const loaders = new Map<string, DataLoader<string, Record<string, unknown> | undefined>>();
       return {
         store,
+        events,
         loader(table, column) {
           const key = `${table}.${column}`;
           let loader = loaders.get(key);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   agentCanTakeRun,
   decideTransition,
@@ -19,6 +20,7 @@ import { sql, type Transaction } from "kysely";
 import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import type { Row } from "../db/tables.js";
+import type { ServerEvents, StateEvent } from "../events.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
 
 export type Clock = () => Date;
@@ -105,7 +107,24 @@ export class Store {
   constructor(
     readonly database: RegentDatabase,
     private readonly clock: Clock = () => new Date(),
+    /** Told of committed changes (subscriptions); optional so tools can use the store alone. */
+    readonly events?: ServerEvents,
   ) {}
+
+  /** Publishes state events once their transaction has committed. */
+  private publishStates(events: readonly StateEvent[]): void {
+    if (!this.events) return;
+    for (const e of events) this.events.publish("flow_run:state", e.flow_run_id, e);
+  }
+
+  private publishClaimable(run: Row<"flow_run">): void {
+    if (
+      run.state === "Scheduled" &&
+      Date.parse(run.scheduled_start_time as string) <= this.clock().getTime()
+    ) {
+      this.events?.publish("claimable", { flow_run_id: run.id as string, labels: run.labels as string[] });
+    }
+  }
 
   private get db() {
     return this.database.db;
@@ -315,7 +334,7 @@ export class Store {
       updated: now,
     });
     try {
-      return await this.db.transaction().execute(async (tx) => {
+      const created = await this.db.transaction().execute(async (tx) => {
         const inserted = await tx
           .insertInto("flow_run")
           .values(row as never)
@@ -337,6 +356,8 @@ export class Store {
           .execute();
         return decodeRow("flow_run", inserted);
       });
+      this.publishClaimable(created);
+      return created;
     } catch (error) {
       // Two requests with one idempotency key at once: the unique index lets one in; return its run.
       if (input.idempotencyKey) {
@@ -374,21 +395,194 @@ export class Store {
     options: { userMark?: boolean } = {},
   ): Promise<SetStateResult[]> {
     const results: SetStateResult[] = [];
-    for (const item of items) results.push(await this.setRunState("flow_run", item, options));
+    for (const item of items) {
+      const events: StateEvent[] = [];
+      results.push(
+        await this.db.transaction().execute((tx) => this.applyState(tx, "flow_run", item, options, events)),
+      );
+      this.publishStates(events);
+    }
     return results;
   }
 
   /** Applies state writes to task runs in one transaction per batch; each item is judged on its own. */
   async setTaskRunStates(items: readonly SetStateItem[]): Promise<SetStateResult[]> {
-    return this.db.transaction().execute(async (tx) => {
-      const results: SetStateResult[] = [];
-      for (const item of items) results.push(await this.applyState(tx, "task_run", item, {}));
-      return results;
-    });
+    const events: StateEvent[] = [];
+    const results = await this.db.transaction().execute((tx) => this.applyTaskRunStates(tx, items, events));
+    this.publishStates(events);
+    return results;
   }
 
-  private setRunState(table: "flow_run" | "task_run", item: SetStateItem, options: { userMark?: boolean }) {
-    return this.db.transaction().execute((tx) => this.applyState(tx, table, item, options));
+  /**
+   * The batch path of task-run state writes: the runs and already-applied write ids are read once for the
+   * whole batch, each write is judged in order against the state it leaves (so one batch may move a run
+   * several times), then the history is inserted in bulk and each changed run updated once. A batch of
+   * 100 is a handful of statements, not hundreds.
+   */
+  private async applyTaskRunStates(
+    tx: Tx,
+    items: readonly SetStateItem[],
+    events: StateEvent[],
+  ): Promise<SetStateResult[]> {
+    const runIds = [...new Set(items.map((i) => i.runId))];
+    const writeIds = items.flatMap((i) => (i.id ? [i.id] : []));
+    const applied = new Map<string, number>();
+    const current = new Map<string, { -readonly [K in keyof Row<"task_run">]: Row<"task_run">[K] }>();
+    for (let i = 0; i < Math.max(runIds.length, writeIds.length); i += 1000) {
+      const ids = runIds.slice(i, i + 1000);
+      if (ids.length > 0) {
+        let query = tx.selectFrom("task_run").selectAll().where("id", "in", ids).orderBy("id"); // one lock order for every batch, so concurrent batches cannot deadlock
+        if (this.dialect === "postgres") query = query.forUpdate();
+        for (const row of await query.execute()) current.set(row.id, decodeRow("task_run", row));
+      }
+      const wids = writeIds.slice(i, i + 1000);
+      if (wids.length > 0) {
+        for (const row of await tx
+          .selectFrom("task_run_state")
+          .select(["id", "version"])
+          .where("id", "in", wids)
+          .execute()) {
+          applied.set(row.id, row.version);
+        }
+      }
+    }
+    const now = this.now();
+    const history: Record<string, unknown>[] = [];
+    const changed = new Set<string>();
+    const results: SetStateResult[] = [];
+    for (const item of items) {
+      const stateId = item.id ?? newId();
+      const fail = (error: RegentError): SetStateResult => ({
+        id: stateId,
+        runId: item.runId,
+        status: "ERROR",
+        version: null,
+        message: error.message,
+        code: error.code,
+      });
+      const parsed = RunStateTypeSchema.safeParse(item.state.type);
+      if (!parsed.success) {
+        results.push(fail(new InvalidUsageError(`unknown state type ${JSON.stringify(item.state.type)}`)));
+        continue;
+      }
+      const replayed = item.id ? applied.get(item.id) : undefined;
+      if (replayed !== undefined) {
+        results.push({
+          id: stateId,
+          runId: item.runId,
+          status: "SUCCESS",
+          version: replayed,
+          message: "already applied",
+          code: null,
+        });
+        continue;
+      }
+      const run = current.get(item.runId);
+      if (!run) {
+        results.push(
+          fail(
+            new NotFoundError("TASK_RUN_NOT_FOUND", `no task run with id ${item.runId}`, { id: item.runId }),
+          ),
+        );
+        continue;
+      }
+      const from = run.state as RunStateType;
+      const to = parsed.data;
+      const readAt = run.state_version as number;
+      const decision = decideTransition({ from, to, readVersion: item.version, currentVersion: readAt });
+      if (decision.verdict !== "accept") {
+        results.push(
+          fail(
+            decision.rule === "stale-version"
+              ? new StaleStateVersionError(item.version, readAt)
+              : new InvalidTransitionError(from, to, decision.reason),
+          ),
+        );
+        continue;
+      }
+      const version = readAt + 1;
+      const timestamp = item.state.timestamp ? toIsoTimestamp(item.state.timestamp) : now;
+      // The run is locked (PostgreSQL FOR UPDATE; SQLite's single writer), so it is changed here in
+      // memory and written back once, whatever number of writes the batch holds for it.
+      changed.add(item.runId);
+      Object.assign(run, {
+        state: to,
+        state_message: item.state.message ?? null,
+        state_version: version,
+        state_timestamp: timestamp,
+        updated: now,
+      });
+      if (to === "Running") {
+        run.attempts = (run.attempts as number) + 1;
+        run.start_time ??= timestamp;
+      }
+      if (isFinal(to)) run.end_time = timestamp;
+      if (typeof item.state.data?.resultRef === "string") run.result_ref = item.state.data.resultRef;
+      if (item.id) applied.set(item.id, version);
+      history.push(
+        encodeRow("task_run_state", this.dialect, {
+          id: stateId,
+          task_run_id: item.runId,
+          flow_run_id: run.flow_run_id,
+          state: to,
+          message: item.state.message ?? null,
+          timestamp,
+          data: item.state.data ?? null,
+          version,
+        }),
+      );
+      events.push({
+        kind: "task_run_state",
+        flow_run_id: run.flow_run_id as string,
+        task_run_id: item.runId,
+        state: to,
+        message: item.state.message ?? null,
+        version,
+        timestamp,
+      });
+      results.push({
+        id: stateId,
+        runId: item.runId,
+        status: "SUCCESS",
+        version,
+        message: decision.reason,
+        code: null,
+      });
+    }
+    for (let i = 0; i < history.length; i += 500) {
+      await tx
+        .insertInto("task_run_state")
+        .values(history.slice(i, i + 500) as never)
+        .execute();
+    }
+    // Every changed run in one statement per 200: an upsert whose insert never happens (the rows exist and
+    // are locked) — the portable multi-row UPDATE of SQLite and PostgreSQL.
+    const rows = [...changed].map((id) => encodeRow("task_run", this.dialect, current.get(id)! as never));
+    const updated = [
+      "state",
+      "state_message",
+      "state_version",
+      "state_timestamp",
+      "attempts",
+      "start_time",
+      "end_time",
+      "result_ref",
+      "updated",
+    ] as const;
+    for (let i = 0; i < rows.length; i += 200) {
+      await tx
+        .insertInto("task_run")
+        .values(rows.slice(i, i + 200) as never)
+        .onConflict((oc) =>
+          oc
+            .column("id")
+            .doUpdateSet(
+              (eb) => Object.fromEntries(updated.map((c) => [c, eb.ref(`excluded.${c}`)])) as never,
+            ),
+        )
+        .execute();
+    }
+    return results;
   }
 
   private async applyState(
@@ -396,6 +590,8 @@ export class Store {
     table: "flow_run" | "task_run",
     item: SetStateItem,
     options: { userMark?: boolean },
+    /** Accepted changes are added here, for the caller to publish after commit. */
+    events: StateEvent[],
   ): Promise<SetStateResult> {
     const stateId = item.id ?? newId();
     const historyTable = table === "flow_run" ? "flow_run_state" : "task_run_state";
@@ -499,6 +695,15 @@ export class Store {
       .insertInto(historyTable)
       .values(encodeRow(historyTable, this.dialect, history as never) as never)
       .execute();
+    events.push({
+      kind: table === "flow_run" ? "flow_run_state" : "task_run_state",
+      flow_run_id: (table === "flow_run" ? item.runId : current.flow_run_id) as string,
+      task_run_id: table === "task_run" ? item.runId : null,
+      state: to,
+      message: item.state.message ?? null,
+      version,
+      timestamp,
+    });
     return {
       id: stateId,
       runId: item.runId,
@@ -634,6 +839,20 @@ export class Store {
           .returning("id")
           .execute();
         written += inserted.length;
+        if (this.events) {
+          const fresh = new Set(inserted.map((r) => r.id));
+          for (const row of rows) {
+            if (!fresh.has(row.id as string)) continue;
+            this.events.publish("flow_run:log", row.flow_run_id as string, {
+              id: row.id as string,
+              flow_run_id: row.flow_run_id as string,
+              task_run_id: (row.task_run_id as string | null) ?? null,
+              level: row.level as string,
+              message: row.message as string,
+              timestamp: row.timestamp as string,
+            });
+          }
+        }
       } catch (error) {
         if (/foreign key/i.test((error as Error).message)) {
           throw new NotFoundError("FLOW_RUN_NOT_FOUND", "a log line names a flow run that does not exist", {
@@ -644,6 +863,52 @@ export class Store {
       }
     }
     return written;
+  }
+
+  // ── bundles ──────────────────────────────────────────────────────────────
+
+  /** Keeps a flow bundle by its sha256; the same bundle twice is stored once. */
+  async putBundle(hash: string, code: string): Promise<{ hash: string; created: boolean }> {
+    const actual = createHash("sha256").update(code).digest("hex");
+    if (actual !== hash) {
+      throw new InvalidUsageError(
+        `the bundle's sha256 is ${actual}, not the ${hash} it was sent with; it was damaged on the way`,
+      );
+    }
+    const inserted = await this.db
+      .insertInto("flow_bundle")
+      .values(
+        encodeRow("flow_bundle", this.dialect, {
+          hash,
+          code,
+          size: Buffer.byteLength(code),
+          created: this.now(),
+        }) as never,
+      )
+      .onConflict((oc) => oc.column("hash").doNothing())
+      .returning("hash")
+      .execute();
+    return { hash, created: inserted.length > 0 };
+  }
+
+  async getBundle(hash: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom("flow_bundle")
+      .select("code")
+      .where("hash", "=", hash)
+      .executeTakeFirst();
+    return row?.code;
+  }
+
+  /** The executor of a run says it is alive (Lazarus judges runs by this). */
+  async flowRunHeartbeat(id: string): Promise<void> {
+    const result = await this.db
+      .updateTable("flow_run")
+      .set(encodeRow("flow_run", this.dialect, { heartbeat: this.now() }) as never)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0)
+      throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id}`, { id });
   }
 
   // ── agents ───────────────────────────────────────────────────────────────
@@ -712,6 +977,7 @@ export class Store {
     const now = this.now();
     const due = encodeRow("flow_run", this.dialect, { scheduled_start_time: now })
       .scheduled_start_time as string;
+    const events: StateEvent[] = [];
     const claimed = await this.db.transaction().execute(async (tx) => {
       // Candidates are read without locks and matched on labels here; only the runs this agent will take
       // are then locked (SKIP LOCKED), so concurrent agents pass each other instead of queueing.
@@ -755,6 +1021,7 @@ export class Store {
             state: { type: "Submitted", message: `claimed by agent ${agent.name}`, data: { agentId } },
           },
           {},
+          events,
         );
         if (result.status !== "SUCCESS") continue;
         await tx
@@ -766,6 +1033,7 @@ export class Store {
       }
       return taken;
     });
+    this.publishStates(events);
     if (claimed.length === 0) return [];
     const rows = await this.db.selectFrom("flow_run").selectAll().where("id", "in", claimed).execute();
     return rows.map((r) => decodeRow("flow_run", r));

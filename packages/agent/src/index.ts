@@ -1,0 +1,1 @@
+export { type LocalAgent, type LocalAgentOptions, startLocalAgent } from "./local-agent.js";

@@ -1,0 +1,440 @@
+import { randomUUID } from "node:crypto";
+import { RegentClient } from "@regent/client";
+import { errorCodeOf, isFinal, RegentError, RunStateTypeSchema, serializeError } from "@regent/core";
+import {
+  AgentHeartbeat,
+  ClaimableFlowRuns,
+  ClaimFlowRuns,
+  FlowRunState,
+  RegisterAgent,
+  SetFlowRunState,
+} from "./documents.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+
+export interface AgentLoopOptions {
+  readonly apiUrl: string;
+  readonly apiKey: string | undefined;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly acceptUnlabeled: boolean;
+  readonly maxConcurrent: number;
+  readonly pollIntervalMs: number;
+  readonly heartbeatMs: number;
+  readonly stopTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+/** After the stop grace period, SIGTERM; this much later, SIGKILL. */
+const KILL_AFTER_MS = 5_000;
+/** How long `start()` waits for the subscription before it relies on polling alone. */
+const SUBSCRIBE_WAIT_MS = 5_000;
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+const REPORT_ATTEMPTS = 4;
+
+interface ActiveRun {
+  readonly run: ClaimedRun;
+  readonly launched: Launched;
+  /** Set when stop() had to end it. */
+  stoppedByAgent: boolean;
+}
+
+/**
+ * The loop every agent kind shares (DESIGN §6): register, heartbeat, wake on the `claimable_flow_runs`
+ * subscription or the poll timer, claim as many runs as there are free slots, launch each through the
+ * launcher, watch it, and report an infrastructure failure when it ended without a final state.
+ *
+ * Only runs the server handed to this agent in a `claim_flow_runs` answer are ever launched; the claim is
+ * atomic on the server, so two agents never launch the same run.
+ */
+export class AgentLoop {
+  private readonly client: RegentClient;
+  private agentId: string | undefined;
+  private readonly active = new Map<string, ActiveRun>();
+  /** Watchers and reports in flight; stop() waits for them. */
+  private readonly pending = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private wakeWanted = false;
+  private pumping: Promise<void> | undefined;
+  private subscription: Promise<void> | undefined;
+  private heartbeatBusy = false;
+  private lastHeartbeatError: string | undefined;
+  private lastClaimError: string | undefined;
+
+  constructor(
+    private readonly options: AgentLoopOptions,
+    private readonly launcher: Launcher,
+  ) {
+    this.client = new RegentClient({ apiUrl: options.apiUrl, apiKey: options.apiKey });
+  }
+
+  get id(): string {
+    if (!this.agentId) throw new RegentError("AGENT_NOT_FOUND", "the agent has not registered yet");
+    return this.agentId;
+  }
+
+  /** Registers, starts heartbeats, polling and the subscription, and makes the first claim. */
+  async start(): Promise<void> {
+    const { options } = this;
+    await this.register();
+    options.log(
+      `agent ${options.name} registered as ${this.id} (type ${this.launcher.type}, labels: ${
+        options.labels.length ? options.labels.join(", ") : "none"
+      }${options.acceptUnlabeled ? ", takes unlabeled runs" : ""}; up to ${options.maxConcurrent} runs at a time)`,
+    );
+    this.timers.push(setInterval(() => this.track(this.heartbeat()), options.heartbeatMs));
+    this.timers.push(setInterval(() => this.wake(), options.pollIntervalMs));
+    let firstAttempt: (opened: boolean) => void = () => {};
+    const attempted = new Promise<boolean>((resolve) => {
+      firstAttempt = resolve;
+    });
+    this.subscription = this.subscribeLoop(firstAttempt);
+    let timer: NodeJS.Timeout | undefined;
+    const opened = await Promise.race([
+      attempted,
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    // Once open, the subscription made the first claim (it claims on every connect).
+    if (!opened) this.wake();
+  }
+
+  /** Stops waking and claiming, waits for (or ends) running launches, and reports their outcomes. */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async register(): Promise<void> {
+    const { register_agent } = await this.client.request(RegisterAgent, {
+      id: this.agentId ?? null,
+      name: this.options.name,
+      type: this.launcher.type,
+      labels: [...this.options.labels],
+      acceptUnlabeled: this.options.acceptUnlabeled,
+    });
+    this.agentId = register_agent.id;
+  }
+
+  /** The server lost this agent (its database was reset or the record removed): register it again. */
+  private async reregister(error: unknown): Promise<void> {
+    this.options.log(`agent ${this.options.name}: ${(error as Error).message}; registering again`);
+    try {
+      await this.register();
+    } catch (again) {
+      this.options.log(`agent ${this.options.name}: registering again failed: ${(again as Error).message}`);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.heartbeatBusy || this.stopping) return;
+    this.heartbeatBusy = true;
+    try {
+      await this.client.request(AgentHeartbeat, { id: this.id });
+      if (this.lastHeartbeatError)
+        this.options.log(`agent ${this.options.name}: heartbeats reach the server again`);
+      this.lastHeartbeatError = undefined;
+    } catch (error) {
+      if (errorCodeOf(error, "API_ERROR") === "AGENT_NOT_FOUND") {
+        await this.reregister(error);
+      } else if (this.lastHeartbeatError !== (error as Error).message) {
+        this.lastHeartbeatError = (error as Error).message;
+        this.options.log(`agent ${this.options.name}: heartbeat failed: ${this.lastHeartbeatError}`);
+      }
+    } finally {
+      this.heartbeatBusy = false;
+    }
+  }
+
+  /**
+   * Listens for runs that became claimable and claims on each event, and once on each (re)connect for
+   * what happened while it was not listening. A dropped stream is reopened with backoff; polling covers
+   * the gap.
+   */
+  private async subscribeLoop(firstAttempt: (opened: boolean) => void): Promise<void> {
+    const { options } = this;
+    let failures = 0;
+    while (!this.stopping) {
+      let opened = false;
+      let reason: string;
+      try {
+        const events = this.client.subscribe(
+          ClaimableFlowRuns,
+          { labels: [...options.labels], acceptUnlabeled: options.acceptUnlabeled },
+          {
+            signal: this.abort.signal,
+            onOpen: () => {
+              opened = true;
+              if (failures > 0) options.log(`agent ${options.name}: subscribed to claimable flow runs again`);
+              failures = 0;
+              firstAttempt(true);
+              this.wake();
+            },
+          },
+        );
+        for await (const _event of events) this.wake();
+        reason = "the server ended the stream";
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+      if (this.stopping) return;
+      firstAttempt(false);
+      failures = opened ? 1 : failures + 1;
+      const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** (failures - 1));
+      const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+      options.log(
+        `agent ${options.name}: the claimable_flow_runs subscription ${opened ? "dropped" : "failed"} (${reason}); reconnecting in ${(delay / 1000).toFixed(1)} s, polling every ${(options.pollIntervalMs / 1000).toFixed(1)} s meanwhile`,
+      );
+      await sleep(delay, this.abort.signal);
+    }
+  }
+
+  /** Asks for a claim; claims already under way absorb it (one more round follows them). */
+  private wake(): void {
+    if (this.stopping) return;
+    this.wakeWanted = true;
+    this.pumping ??= this.pump().finally(() => {
+      this.pumping = undefined;
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (this.wakeWanted && !this.stopping) {
+      const free = this.options.maxConcurrent - this.active.size;
+      // Full: the next launch that ends wakes the loop again.
+      if (free <= 0) return;
+      this.wakeWanted = false;
+      let runs: ClaimedRun[];
+      try {
+        const { claim_flow_runs } = await this.client.request(ClaimFlowRuns, { id: this.id, limit: free });
+        runs = claim_flow_runs.flow_runs.map((r) => ({
+          id: r.id,
+          name: r.name,
+          version: r.version,
+          runConfig: r.run_config,
+          flowRunConfig: r.flow?.run_config ?? null,
+        }));
+        if (this.lastClaimError) this.options.log(`agent ${this.options.name}: claiming works again`);
+        this.lastClaimError = undefined;
+      } catch (error) {
+        if (errorCodeOf(error, "API_ERROR") === "AGENT_NOT_FOUND") {
+          await this.reregister(error);
+        } else if (this.lastClaimError !== (error as Error).message) {
+          this.lastClaimError = (error as Error).message;
+          this.options.log(`agent ${this.options.name}: claiming flow runs failed: ${this.lastClaimError}`);
+        }
+        // No retry loop here: the next event, poll or ended launch tries again.
+        return;
+      }
+      for (const run of runs) {
+        if (this.stopping) this.track(this.release(run));
+        else this.launch(run);
+      }
+      // A full answer: there may be more waiting.
+      if (runs.length === free) this.wakeWanted = true;
+    }
+  }
+
+  private launch(run: ClaimedRun): void {
+    const { log, name, maxConcurrent } = this.options;
+    let launched: Launched;
+    try {
+      launched = this.launcher.launch(run);
+    } catch (error) {
+      // The run config cannot be launched here: a user fault, reported as such.
+      this.track(
+        this.failUnlessFinal(
+          run,
+          `the flow run cannot be launched by a ${this.launcher.type} agent: ${(error as Error).message}`,
+          {
+            infrastructure: false,
+            error: serializeError(error, "INVALID_CONFIG"),
+          },
+        ),
+      );
+      return;
+    }
+    const entry: ActiveRun = { run, launched, stoppedByAgent: false };
+    this.active.set(run.id, entry);
+    log(
+      `agent ${name}: launched flow run ${run.name} (${run.id})${launched.ref ? `, ${launched.ref}` : ""}; ${this.active.size}/${maxConcurrent} running`,
+    );
+    this.track(
+      launched.ended.then(async (outcome) => {
+        this.active.delete(run.id);
+        this.wake(); // a slot is free
+        await this.afterEnd(entry, outcome);
+      }),
+    );
+  }
+
+  /** A launch ended: if its run did not reach a final state, the infrastructure failed it. */
+  private async afterEnd(entry: ActiveRun, outcome: LaunchOutcome): Promise<void> {
+    const { run } = entry;
+    const noun = this.launcher.noun;
+    if (outcome.kind === "not-started") {
+      await this.failUnlessFinal(run, `the ${noun} could not be started: ${outcome.error.message}`, {
+        infrastructure: true,
+        exitCode: null,
+        signal: null,
+        error: serializeError(outcome.error, "INFRASTRUCTURE_FAILURE"),
+      });
+      return;
+    }
+    const why = entry.stoppedByAgent
+      ? ` (agent ${this.options.name} was stopping and its ${this.options.stopTimeoutMs / 1000} s grace period ran out)`
+      : "";
+    await this.failUnlessFinal(
+      run,
+      `the ${noun} ${outcome.description} without reaching a final state${why}`,
+      { infrastructure: true, exitCode: outcome.exitCode, signal: outcome.signal },
+      outcome.description,
+    );
+  }
+
+  /**
+   * Reads the run; unless it is final, sets it Failed with `message` and `data` (re-reading when the
+   * executor wrote in between). Retried while the server is unreachable; a report is never dropped
+   * silently.
+   */
+  private async failUnlessFinal(
+    run: ClaimedRun,
+    message: string,
+    data: Record<string, unknown>,
+    exited?: string,
+  ): Promise<void> {
+    const { log, name } = this.options;
+    const writeId = randomUUID();
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
+      try {
+        const { flow_run_by_pk: current } = await this.client.request(FlowRunState, { id: run.id });
+        if (!current) {
+          log(`agent ${name}: flow run ${run.name} (${run.id}) no longer exists`);
+          return;
+        }
+        const state = RunStateTypeSchema.safeParse(current.state);
+        if (state.success && isFinal(state.data)) {
+          log(
+            `agent ${name}: flow run ${run.name} ended ${current.state}${exited ? ` (the ${this.launcher.noun} ${exited})` : ""}`,
+          );
+          return;
+        }
+        const { set_flow_run_states } = await this.client.request(SetFlowRunState, {
+          runId: run.id,
+          version: current.version,
+          writeId,
+          type: "Failed",
+          message,
+          data,
+        });
+        const result = set_flow_run_states.states[0];
+        if (result?.status === "SUCCESS") {
+          log(`agent ${name}: flow run ${run.name} (${run.id}) Failed: ${message}`);
+          return;
+        }
+        if (result?.code === "STALE_STATE_VERSION") continue; // it changed meanwhile: read it again
+        log(
+          `agent ${name}: could not mark flow run ${run.name} (${run.id}) Failed (${message}): ${result?.code ?? "no result"} ${result?.message ?? ""}`.trimEnd(),
+        );
+        return;
+      } catch (error) {
+        lastError = error;
+        if (errorCodeOf(error, "API_ERROR") === "FLOW_RUN_NOT_FOUND") return;
+        if (attempt < REPORT_ATTEMPTS) await sleep(1_000 * 2 ** (attempt - 1));
+      }
+    }
+    log(
+      `agent ${name}: could not report on flow run ${run.name} (${run.id}) (${message}): ${
+        (lastError as Error | undefined)?.message ?? "its state kept changing"
+      }`,
+    );
+  }
+
+  /** A run claimed while stopping goes back to Scheduled for another agent. */
+  private async release(run: ClaimedRun): Promise<void> {
+    try {
+      await this.client.request(SetFlowRunState, {
+        runId: run.id,
+        version: run.version,
+        writeId: randomUUID(),
+        type: "Scheduled",
+        message: `agent ${this.options.name} stopped before launching it`,
+        data: null,
+      });
+      this.options.log(`agent ${this.options.name}: gave flow run ${run.name} (${run.id}) back (stopping)`);
+    } catch (error) {
+      this.options.log(
+        `agent ${this.options.name}: could not give flow run ${run.name} (${run.id}) back: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.options.log(`agent ${this.options.name}: ${(error as Error)?.stack ?? String(error)}`);
+    });
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  private async shutdown(): Promise<void> {
+    const { log, name, stopTimeoutMs } = this.options;
+    this.stopping = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.abort.abort();
+    await this.pumping; // a claim under way gives its runs back
+    await this.subscription;
+    const running = [...this.active.values()];
+    if (running.length > 0) {
+      log(
+        `agent ${name}: stopping; waiting up to ${stopTimeoutMs / 1000} s for ${running.length} running flow run${running.length === 1 ? "" : "s"}`,
+      );
+      const allEnded = Promise.all(running.map((r) => r.launched.ended));
+      if (!(await settlesWithin(allEnded, stopTimeoutMs))) {
+        const left = running.filter((r) => this.active.has(r.run.id));
+        for (const r of left) {
+          r.stoppedByAgent = true;
+          log(`agent ${name}: stopping flow run ${r.run.name} (${r.run.id}) (SIGTERM)`);
+          r.launched.stop(false);
+        }
+        if (!(await settlesWithin(allEnded, KILL_AFTER_MS))) {
+          for (const r of left) if (this.active.has(r.run.id)) r.launched.stop(true);
+        }
+        await allEnded;
+      }
+    }
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    if (this.agentId) log(`agent ${name}: stopped`);
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}

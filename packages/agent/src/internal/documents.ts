@@ -1,0 +1,46 @@
+import { graphql } from "@regent/client";
+
+// The agent's side of the API (docs/api.md): typed from packages/server/schema.graphql.
+
+export const RegisterAgent = graphql(`
+  mutation RegisterAgent($id: uuid, $name: String!, $type: String!, $labels: [String!]!, $acceptUnlabeled: Boolean!) {
+    register_agent(input: { id: $id, name: $name, type: $type, labels: $labels, accept_unlabeled: $acceptUnlabeled }) {
+      id
+    }
+  }
+`);
+
+export const AgentHeartbeat = graphql(`
+  mutation AgentHeartbeat($id: uuid!) {
+    agent_heartbeat(input: { agent_id: $id }) { success }
+  }
+`);
+
+/** Claims and, in the same answer, what launching needs: the run's run config over its flow version's. */
+export const ClaimFlowRuns = graphql(`
+  mutation ClaimFlowRuns($id: uuid!, $limit: Int!) {
+    claim_flow_runs(input: { agent_id: $id, limit: $limit }) {
+      flow_runs { id name version run_config flow { run_config } }
+    }
+  }
+`);
+
+export const ClaimableFlowRuns = graphql(`
+  subscription ClaimableFlowRuns($labels: [String!]!, $acceptUnlabeled: Boolean) {
+    claimable_flow_runs(labels: $labels, accept_unlabeled: $acceptUnlabeled) { flow_run_id }
+  }
+`);
+
+export const FlowRunState = graphql(`
+  query FlowRunState($id: uuid!) {
+    flow_run_by_pk(id: $id) { state version }
+  }
+`);
+
+export const SetFlowRunState = graphql(`
+  mutation SetFlowRunState($runId: uuid!, $version: Int!, $writeId: uuid!, $type: state_type!, $message: String!, $data: jsonb) {
+    set_flow_run_states(input: { states: [{ flow_run_id: $runId, version: $version, id: $writeId, state: { type: $type, message: $message, data: $data } }] }) {
+      states { status code message }
+    }
+  }
+`);

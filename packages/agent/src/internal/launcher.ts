@@ -1,0 +1,47 @@
+/** A run this agent claimed, with what launching it needs. */
+export interface ClaimedRun {
+  readonly id: string;
+  readonly name: string;
+  /** The run's state version after the claim (Submitted to this agent). */
+  readonly version: number;
+  /** The run's own run config (an override), if it was created with one. */
+  readonly runConfig: unknown;
+  /** The flow version's run config. */
+  readonly flowRunConfig: unknown;
+}
+
+/** How a launched run ended, as its infrastructure saw it (not the run's state: the agent reads that). */
+export type LaunchOutcome =
+  | {
+      readonly kind: "exited";
+      /** Completes "the flow-run process …": `exited with code 3`, `was killed by signal SIGKILL`. */
+      readonly description: string;
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+    }
+  | { readonly kind: "not-started"; readonly error: Error };
+
+export interface Launched {
+  /** What to show for it in logs (e.g. `pid 1234`), when there is one. */
+  readonly ref: string | undefined;
+  /** Settles once it has ended and its output is drained; never rejects. */
+  readonly ended: Promise<LaunchOutcome>;
+  /** Asks it to end (`force: false`: SIGTERM) or ends it (`force: true`: SIGKILL). */
+  stop(force: boolean): void;
+}
+
+/**
+ * One kind of infrastructure (local processes now; docker, kubernetes and ecs later): the agent loop
+ * claims, the launcher starts and watches.
+ */
+export interface Launcher {
+  /** The agent type registered with the server, e.g. `local`. */
+  readonly type: string;
+  /** What a launched run is called in messages: `flow-run process`. */
+  readonly noun: string;
+  /**
+   * Starts the run. Throws InvalidConfigError (a user fault) when its run config cannot be launched by
+   * this kind of agent; failures of the infrastructure come back through `ended` instead.
+   */
+  launch(run: ClaimedRun): Launched;
+}

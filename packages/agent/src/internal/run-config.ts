@@ -1,0 +1,52 @@
+import {
+  InvalidConfigError,
+  type LocalRunConfig,
+  mergeRunConfig,
+  type RunConfig,
+  RunConfigSchema,
+} from "@regent/core";
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The run config a local agent launches with: the flow version's (`flow.run_config`, default
+ * `{ type: "local" }`) with the run's own override merged over it (core's `mergeRunConfig`: fields
+ * replace, `env` merges key by key). Throws InvalidConfigError, naming the problem, for a config that is
+ * not a local one or does not parse.
+ */
+export function localRunConfig(runConfig: unknown, flowRunConfig: unknown): LocalRunConfig {
+  if (flowRunConfig != null && !isObject(flowRunConfig))
+    throw new InvalidConfigError("the flow's run_config is not an object");
+  if (runConfig != null && !isObject(runConfig))
+    throw new InvalidConfigError("the flow run's run_config is not an object");
+  const base = { type: "local", ...flowRunConfig };
+  if (base.type !== "local")
+    throw new InvalidConfigError(
+      `the flow's run config is of type ${JSON.stringify(base.type)}; a local agent runs only "local" ones (give the run other labels, or an agent of that type)`,
+      { type: base.type },
+    );
+  const parsed = RunConfigSchema.safeParse(base);
+  if (!parsed.success) throw invalid("the flow's run_config", parsed.error.issues);
+  const { type: _type, ...override } = runConfig ?? {};
+  try {
+    return mergeRunConfig(parsed.data, override as Partial<RunConfig>);
+  } catch (error) {
+    const issues = (error as { issues?: readonly Issue[] }).issues;
+    if (issues) throw invalid("the flow run's run_config", issues);
+    throw error;
+  }
+}
+
+interface Issue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+const invalid = (what: string, issues: readonly Issue[]) =>
+  new InvalidConfigError(
+    `${what} is not a valid local run config: ${issues
+      .map((i) => (i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
+      .join("; ")}`,
+    { issues: issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+  );

@@ -1,0 +1,85 @@
+// A stand-in for `regent execute flow-run` in the agent's tests, run with `node fake-executor.mjs`. It takes
+// what an agent gives a launched run (REGENT__API, REGENT__FLOW_RUN_ID) and, by FAKE_MODE:
+//   success  Submitted → Running → Success through the API (default; FAKE_DELAY_MS waits before Success)
+//   exit3    Running, then exits 3 without a final state
+//   sigkill  Running, then SIGKILLs itself
+//   sleep    Running, starts a grandchild in its process group, then waits to be stopped
+// FAKE_LAUNCHES names a file it appends its run id to (one line per launch); FAKE_PRINT_ENV is a comma
+// list of variables it prints as `env NAME=value` (plus `cwd …`), so tests read them from the agent's log.
+import { spawn } from "node:child_process";
+import { appendFileSync } from "node:fs";
+import { request } from "node:http";
+
+const api = (process.env.REGENT__API ?? "").replace(/\/+$/, "");
+const url = api.endsWith("/graphql") ? api : `${api}/graphql`;
+const runId = process.env.REGENT__FLOW_RUN_ID ?? "";
+const mode = process.env.FAKE_MODE ?? "success";
+
+// node:http rather than fetch: a fake launched 200 times in a test should start as fast as it can.
+function gql(query, variables) {
+  const body = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk) => {
+          text += chunk;
+        });
+        res.on("end", () => {
+          const parsed = JSON.parse(text);
+          if (parsed.errors?.length) reject(new Error(JSON.stringify(parsed.errors)));
+          else resolve(parsed.data);
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function setState(type) {
+  const { set_flow_run_states } = await gql(
+    `mutation($id: uuid!, $version: Int!) { set_flow_run_states(input: { states: [{ flow_run_id: $id, version: $version, state: { type: ${type} } }] }) { states { status code message version } } }`,
+    { id: runId, version },
+  );
+  const [result] = set_flow_run_states.states;
+  if (result.status !== "SUCCESS") throw new Error(`${type}: ${result.code} ${result.message}`);
+  version = result.version;
+}
+
+if (process.env.FAKE_LAUNCHES) appendFileSync(process.env.FAKE_LAUNCHES, `${runId}\n`);
+for (const name of (process.env.FAKE_PRINT_ENV ?? "").split(",").filter(Boolean)) {
+  console.log(`env ${name}=${process.env[name] ?? "<unset>"}`);
+}
+if (process.env.FAKE_PRINT_ENV) console.log(`cwd ${process.cwd()}`);
+console.error(`fake executor: ${mode}`);
+
+let version = (await gql("query($id: uuid!) { flow_run_by_pk(id: $id) { version } }", { id: runId }))
+  .flow_run_by_pk.version;
+await setState("Running");
+switch (mode) {
+  case "success":
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env.FAKE_DELAY_MS ?? 0)));
+    await setState("Success");
+    break;
+  case "exit3":
+    process.exit(3);
+    break;
+  case "sigkill":
+    process.kill(process.pid, "SIGKILL");
+    break;
+  case "sleep": {
+    const grandchild = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    console.log(`pids ${process.pid} ${grandchild.pid}`);
+    setInterval(() => {}, 1000);
+    break;
+  }
+  default:
+    throw new Error(`unknown FAKE_MODE ${mode}`);
+}

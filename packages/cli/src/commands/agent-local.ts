@@ -1,0 +1,78 @@
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import { startLocalAgent } from "@regent/agent";
+import { type Config, InvalidUsageError } from "@regent/core";
+import { stylerFor } from "../style.js";
+
+/** The `regent` command itself (bin/regent.js), from src/commands or dist/commands alike. */
+const REGENT_JS = fileURLToPath(new URL("../../bin/regent.js", import.meta.url));
+
+const STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * `regent agent local start`: a local agent that runs each claimed flow run as
+ * `node regent.js execute flow-run`, until SIGINT or SIGTERM; then it waits for the runs under way (up
+ * to 30 s, then ends them) and exits 0.
+ */
+export async function agentLocalStart(
+  config: Config,
+  options: { label: string[]; name?: string; maxConcurrent?: number; acceptUnlabeled?: boolean },
+): Promise<number> {
+  const { maxConcurrent } = options;
+  if (
+    maxConcurrent !== undefined &&
+    (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 1000)
+  )
+    throw new InvalidUsageError("--max-concurrent takes a whole number from 1 to 1000");
+  const paint = stylerFor(process.stdout);
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const labels = options.label.length > 0 ? options.label : config.agent.labels;
+  const name = options.name ?? config.agent.name ?? `local-${hostname()}`;
+
+  // Signals that arrive while starting are honoured once the agent is up.
+  let signalled: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => {
+    signalled ??= signal;
+  };
+  const handler = (signal: NodeJS.Signals) => onSignal(signal);
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  try {
+    const agent = await startLocalAgent({
+      apiUrl: config.api,
+      apiKey: config.api_key,
+      name,
+      labels,
+      acceptUnlabeled: options.acceptUnlabeled ?? false,
+      maxConcurrent,
+      executorCommand: [process.execPath, REGENT_JS, "execute", "flow-run"],
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      log,
+    });
+    log(
+      `${paint("green", "Regent local agent")} ${name} (${agent.id}) on ${config.api}: waiting for flow runs${
+        labels.length ? ` labelled ${labels.join(", ")}` : " without labels"
+      } (Ctrl-C to stop)`,
+    );
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      onSignal = (signal) => {
+        if (stopping) {
+          log(
+            `${signal}: already stopping; runs still under way are ended ${STOP_TIMEOUT_MS / 1000} s after the first signal`,
+          );
+          return;
+        }
+        stopping = true;
+        log(`${signal}: stopping…`);
+        resolve();
+      };
+      if (signalled) onSignal(signalled);
+    });
+    await agent.stop();
+    return 0;
+  } finally {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  }
+}

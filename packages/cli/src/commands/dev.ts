@@ -1,0 +1,67 @@
+import { fileURLToPath } from "node:url";
+import { startLocalAgent } from "@regent/agent";
+import type { Config } from "@regent/core";
+import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from "@regent/server";
+import { stylerFor } from "../style.js";
+import { register } from "./register.js";
+
+const REGENT_BIN = fileURLToPath(new URL("../../bin/regent.js", import.meta.url));
+
+export interface DevOptions {
+  folder: string;
+  project: string;
+}
+
+/**
+ * `regent dev` (what `npm start` runs): one process with the server on the embedded SQLite database, a
+ * local agent, and the flows of a folder registered into a project — the whole loop on one machine.
+ */
+export async function dev(config: Config, options: DevOptions, version: string): Promise<number> {
+  const paint = stylerFor(process.stdout);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const database = await openDatabase(config.server.db ?? defaultDatabasePath());
+  await migrateToLatest(database);
+  const server = await startServer({ database, host: config.server.host, port: config.server.port, version });
+  const local: Config = { ...config, api: server.url };
+  let agent: Awaited<ReturnType<typeof startLocalAgent>> | undefined;
+  try {
+    if (!(await server.store.projectByName(options.project)))
+      await server.store.createProject(options.project, "flows registered by regent dev");
+    await register(local, options.folder, { project: options.project, label: [] });
+    // The dev agent carries every label the registered flows ask for, and takes unlabeled runs too.
+    const labels = (await database.db.selectFrom("flow").select("labels").execute()).flatMap((r) =>
+      typeof r.labels === "string" ? (JSON.parse(r.labels) as string[]) : (r.labels as string[]),
+    );
+    agent = await startLocalAgent({
+      apiUrl: server.url,
+      name: "regent-dev",
+      labels: [...new Set(labels)],
+      acceptUnlabeled: true,
+      executorCommand: [process.execPath, REGENT_BIN, "execute", "flow-run"],
+      log: (line) => out(paint("gray", line)),
+    });
+    out("");
+    out(`${paint("green", "Regent dev")} ${version} on ${database.description}`);
+    out(`  API    ${server.graphqlUrl}`);
+    out(`  UI     ${server.url}/`);
+    out(
+      `  agent  regent-dev (local)${labels.length ? ` with labels ${[...new Set(labels)].join(", ")}` : ""}`,
+    );
+    out("");
+    out("Start a run from another shell:");
+    out(
+      `  npx regent run --name hello --project ${options.project} --param name=Ada --watch --api ${server.url}`,
+    );
+    out("");
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    out("stopping…");
+    return 0;
+  } finally {
+    await agent?.stop();
+    await server.close();
+    await database.close();
+  }
+}

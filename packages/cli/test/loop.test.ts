@@ -1,0 +1,232 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { BACKENDS, freshDatabase, REGENT_BIN, type TestDatabase, regentTest as test } from "@regent/testkit";
+import { afterEach, describe, expect } from "vitest";
+
+// The whole loop with real processes: server, local agent, `regent execute flow-run` children, CLI.
+
+interface Proc {
+  readonly child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const procs: Proc[] = [];
+const databases: TestDatabase[] = [];
+afterEach(async () => {
+  for (const p of procs.splice(0).reverse())
+    if (p.child.exitCode === null && p.child.signalCode === null) await p.stop("SIGKILL");
+  for (const d of databases.splice(0)) await d.dispose();
+});
+
+function start(args: readonly string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [REGENT_BIN, ...args], {
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const proc: Proc = {
+    child,
+    output: () => out,
+    async waitFor(pattern, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const m = pattern.exec(out);
+        if (m) return m;
+        if (Date.now() > until) throw new Error(`timed out waiting for ${pattern} in:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    stop(signal = "SIGTERM") {
+      child.kill(signal);
+      return exited;
+    },
+  };
+  procs.push(proc);
+  return proc;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+const gql = async (api: string, query: string, variables?: unknown) => {
+  const res = await fetch(`${api}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+};
+
+const waitForState = async (api: string, id: string, states: string[], timeoutMs = 30_000) => {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { flow_run_by_pk } = await gql(
+      api,
+      `query($id: uuid!) { flow_run_by_pk(id: $id) { state state_message } }`,
+      { id },
+    ).catch(() => ({ flow_run_by_pk: null }));
+    if (flow_run_by_pk && states.includes(flow_run_by_pk.state))
+      return flow_run_by_pk as { state: string; state_message: string };
+    if (Date.now() > until)
+      throw new Error(
+        `run ${id} did not reach ${states.join("/")} (last: ${JSON.stringify(flow_run_by_pk)})`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+const fixtures = new URL("./fixtures/loop", import.meta.url).pathname;
+
+for (const backend of BACKENDS) {
+  describe(`server + local agent + executor on ${backend}`, () => {
+    const dbUrl = async (tmp: string) => {
+      if (backend === "sqlite") return join(tmp, "regent.db");
+      const database = await freshDatabase("postgres");
+      databases.push(database);
+      await database.close();
+      return database.url;
+    };
+
+    test("register, run from the CLI with --watch and from a curl-style POST; kills and restarts lose nothing", async ({
+      cli,
+      tmp,
+    }) => {
+      const port = await freePort();
+      const db = await dbUrl(tmp);
+      let server = start(["server", "start", "--db", db, "--port", String(port)]);
+      await server.waitFor(/API\s+http/);
+      const api = `http://127.0.0.1:${port}`;
+      expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+
+      const reg = await cli(["register", fixtures, "--project", "demo", "--api", api]);
+      expect(reg.stderr).toMatch(/bundling/);
+      expect(reg.stdout).toMatch(/registered hello v1 \([0-9a-f-]{36}\)/);
+      expect(reg.stdout).toMatch(/registered slow v1/);
+      const again = await cli(["register", join(fixtures, "hello.ts"), "--project", "demo", "--api", api]);
+      expect(again.stdout).toMatch(/unchanged {2}hello v1/);
+
+      const agent = start(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+      await agent.waitFor(/waiting for flow runs/);
+
+      // 1. the CLI: create and watch
+      const watched = await cli([
+        "run",
+        "--name",
+        "hello",
+        "--project",
+        "demo",
+        "--param",
+        "name=Ada",
+        "--watch",
+        "--api",
+        api,
+      ]);
+      expect(watched.stdout).toMatch(/Hello, Ada!/);
+      expect(watched.stdout).toMatch(/finished Success/);
+      expect(watched.code).toBe(0);
+
+      // 2. a plain POST of create_flow_run by flow id, as from any language
+      const { flow } = await gql(api, `{ flow(where: { name: { _eq: "hello" } }) { id } }`);
+      const { create_flow_run } = await gql(
+        api,
+        `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id, parameters: { name: "Grace" } }) { id } }`,
+        { id: flow[0].id },
+      );
+      await waitForState(api, create_flow_run.id, ["Success"]);
+      const { log } = await gql(
+        api,
+        `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id } }) { message } }`,
+        { id: create_flow_run.id },
+      );
+      expect(log.map((l: { message: string }) => l.message)).toContain("Hello, Grace!");
+
+      // 3. SIGKILL of the flow-run process: the run does not stay Running
+      const killed = await cli(["run", "--name", "slow", "--project", "demo", "--json", "--api", api]);
+      const killedId = JSON.parse(killed.stdout).id;
+      await waitForState(api, killedId, ["Running"]);
+      let pid: number | undefined;
+      for (const until = Date.now() + 20_000; pid === undefined && Date.now() < until; ) {
+        const { log: lines } = await gql(
+          api,
+          `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id } }) { message } }`,
+          { id: killedId },
+        );
+        const m = lines.map((l: { message: string }) => /from pid (\d+)/.exec(l.message)).find(Boolean);
+        if (m) pid = Number(m[1]);
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(pid).toBeDefined();
+      process.kill(pid!, "SIGKILL");
+      const dead = await waitForState(api, killedId, ["Failed"]);
+      expect(dead.state_message).toMatch(/SIGKILL/);
+
+      // 4. the server is SIGKILLed while a run executes: the run completes and every line it reported is kept
+      const survivor = await cli([
+        "run",
+        "--name",
+        "slow",
+        "--project",
+        "demo",
+        "--param",
+        "ticks=12",
+        "--json",
+        "--api",
+        api,
+      ]);
+      const survivorId = JSON.parse(survivor.stdout).id;
+      await waitForState(api, survivorId, ["Running"]);
+      await new Promise((r) => setTimeout(r, 400));
+      await server.stop("SIGKILL");
+      await new Promise((r) => setTimeout(r, 700));
+      server = start(["server", "start", "--db", db, "--port", String(port)]);
+      await server.waitFor(/API\s+http/);
+      await waitForState(api, survivorId, ["Success"], 60_000);
+      const kept = await gql(
+        api,
+        `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id } }) { message } task_run(where: { flow_run_id: { _eq: $id } }) { state } }`,
+        { id: survivorId },
+      );
+      expect(kept.log.filter((l: { message: string }) => l.message.startsWith("tick "))).toHaveLength(12);
+      expect(kept.task_run.map((t: { state: string }) => t.state)).toEqual(Array(12).fill("Success"));
+    }, 120_000);
+
+    test("bad registrations are refused and leave nothing behind", async ({ cli, tmp }) => {
+      const port = await freePort();
+      const server = start(["server", "start", "--db", await dbUrl(tmp), "--port", String(port)]);
+      await server.waitFor(/API\s+http/);
+      const api = `http://127.0.0.1:${port}`;
+      const missing = await cli(["register", join(fixtures, "hello.ts"), "--project", "nope", "--api", api]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/PROJECT_NOT_FOUND.*regent project create nope/);
+      await cli(["project", "create", "demo", "--api", api]);
+      const broken = join(tmp, "broken.ts");
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(
+        broken,
+        `import { flow } from "@regent/sdk";\nexport default flow({ name: "b" }, async () => { const x = ; });\n`,
+      );
+      const bad = await cli(["register", broken, "--project", "demo", "--api", api]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/broken\.ts:2:\d+: error/);
+      const { flow_aggregate } = await gql(api, `{ flow_aggregate { aggregate { count } } }`);
+      expect(flow_aggregate.aggregate.count).toBe(0);
+    });
+  });
+}

@@ -1,0 +1,201 @@
+import { graphql, type RegentClient, type VariablesOf } from "@regent/client";
+import { newId, RegentError } from "@regent/core";
+import type { EngineEvent, EngineReporter, EngineState } from "./types.js";
+
+const ReportBatch = graphql(`
+  mutation ReportBatch(
+    $taskRuns: [create_task_run_input!]!
+    $taskStates: [set_task_run_state_input!]!
+    $logs: [write_run_log_input!]!
+    $flowStates: [set_flow_run_state_input!]!
+  ) {
+    create_task_runs(input: { task_runs: $taskRuns }) { count }
+    set_task_run_states(input: { states: $taskStates }) { states { id status code message version } }
+    write_run_logs(input: { logs: $logs }) { count }
+    set_flow_run_states(input: { states: $flowStates }) { states { id status code message version } }
+  }
+`);
+
+type Vars = VariablesOf<typeof ReportBatch>;
+type Item<K extends keyof Vars> = Vars[K] extends readonly (infer T)[] ? T : never;
+
+export interface ServerReporterOptions {
+  readonly client: RegentClient;
+  /** The server-side flow run this process executes. */
+  readonly flowRunId: string;
+  /** Its state version as read when the run was loaded. */
+  readonly flowRunVersion: number;
+  /** How long events gather before a batch goes out (default 20 ms). */
+  readonly batchMs?: number;
+  /** Events per batch at most (default 2,000). */
+  readonly maxBatch?: number;
+  /** Told of write failures the server refused (they are not retried) and of retries. */
+  readonly onWarning?: (message: string) => void;
+}
+
+const RETRYABLE = new Set(["SERVER_UNREACHABLE", "DATABASE_UNAVAILABLE", "API_ERROR"]);
+
+/**
+ * Reports a run's engine events to the server in batches — one HTTP request carries task-run creations,
+ * task-run states, log lines and flow-run states, in that order — never one round trip per task. Every
+ * write has a client-generated id, so a batch retried after a lost answer is harmless; a batch the server
+ * could not take (unreachable, database down) is retried with backoff, never dropped. `flush()` resolves
+ * once everything recorded so far is on the server.
+ */
+export function serverReporter(options: ServerReporterOptions): EngineReporter & { flush(): Promise<void> } {
+  const { client, flowRunId } = options;
+  const batchMs = options.batchMs ?? 20;
+  const maxBatch = options.maxBatch ?? 2000;
+  const warn = options.onWarning ?? (() => {});
+  let flowVersion = options.flowRunVersion;
+  const taskVersions = new Map<string, number>();
+  let queue: {
+    taskRuns: Item<"taskRuns">[];
+    taskStates: Item<"taskStates">[];
+    logs: Item<"logs">[];
+    flowStates: EngineState[];
+  } = {
+    taskRuns: [],
+    taskStates: [],
+    logs: [],
+    flowStates: [],
+  };
+  let size = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  let idleWaiters: Array<() => void> = [];
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const stateInput = (s: EngineState) => ({
+    type: s.type,
+    message: s.message ?? null,
+    timestamp: iso(s.timestamp),
+    data:
+      s.error || s.data || s.resultRef
+        ? {
+            ...s.data,
+            ...(s.error ? { error: s.error } : {}),
+            ...(s.resultRef ? { resultRef: s.resultRef } : {}),
+          }
+        : null,
+  });
+
+  const schedule = () => {
+    if (size >= maxBatch) void pump();
+    else if (!timer && !inFlight) timer = setTimeout(() => void pump(), batchMs);
+  };
+
+  async function send(batch: typeof queue): Promise<void> {
+    // Flow-run versions are assigned at send time, in order, so a retried batch keeps its numbers.
+    const flowStates = batch.flowStates.map((s) => ({
+      id: newId(),
+      flow_run_id: flowRunId,
+      version: flowVersion++,
+      state: stateInput(s),
+    }));
+    const variables = {
+      taskRuns: batch.taskRuns,
+      taskStates: batch.taskStates,
+      logs: batch.logs,
+      flowStates,
+    } as Vars;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await client.request(ReportBatch, variables);
+        for (const r of [...result.set_task_run_states.states, ...result.set_flow_run_states.states]) {
+          if (r.status !== "SUCCESS") warn(`the server refused a state write (${r.code}): ${r.message}`);
+        }
+        return;
+      } catch (error) {
+        const code = (error as RegentError).code;
+        if (!(error instanceof RegentError) || !RETRYABLE.has(code)) throw error;
+        const delay = Math.min(100 * 2 ** (attempt - 1), 5000);
+        warn(
+          `reporting to the server failed (${code}: ${(error as Error).message}); retrying in ${delay} ms`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async function pump(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (inFlight) return inFlight;
+    inFlight = (async () => {
+      while (size > 0) {
+        const batch = queue;
+        queue = { taskRuns: [], taskStates: [], logs: [], flowStates: [] };
+        size = 0;
+        await send(batch);
+      }
+    })();
+    try {
+      await inFlight;
+    } finally {
+      inFlight = undefined;
+      if (size === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      } else schedule();
+    }
+  }
+
+  return {
+    record(event: EngineEvent) {
+      switch (event.type) {
+        case "flow_run_created":
+          return; // the server made the run; subflows report as task runs of it
+        case "flow_run_state":
+          if (event.flowRunId !== flowRunId) return;
+          queue.flowStates.push(event.state);
+          break;
+        case "task_run_created": {
+          const t = event.taskRun;
+          taskVersions.set(t.id, 1);
+          queue.taskRuns.push({
+            id: t.id,
+            flow_run_id: flowRunId,
+            task_key: t.taskKey,
+            task_name: t.taskName,
+            map_index: t.mapIndex,
+            parent_task_run_id: t.parentTaskRunId ?? null,
+            upstream: [...t.upstream],
+            tags: [...t.tags],
+          });
+          break;
+        }
+        case "task_run_state": {
+          if (event.state.type === "Pending") return; // every task run is created Pending
+          const version = taskVersions.get(event.taskRunId) ?? 1;
+          taskVersions.set(event.taskRunId, version + 1);
+          queue.taskStates.push({
+            id: newId(),
+            task_run_id: event.taskRunId,
+            version,
+            state: stateInput(event.state),
+          });
+          break;
+        }
+        case "log":
+          queue.logs.push({
+            id: newId(),
+            flow_run_id: flowRunId,
+            task_run_id: event.log.taskRunId ?? null,
+            level: event.log.level,
+            message: event.log.message,
+            timestamp: iso(event.log.timestamp),
+          });
+          break;
+      }
+      size++;
+      schedule();
+    },
+    flush() {
+      if (size === 0 && !inFlight) return Promise.resolve();
+      const done = new Promise<void>((resolve) => idleWaiters.push(resolve));
+      void pump();
+      return done;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0002-flow-bundles).
+-- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
+-- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
+--   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
+CREATE TABLE "agent" (
+  "id" text primary key,
+  "name" text not null,
+  "type" text not null,
+  "labels" text not null,
+  "accept_unlabeled" integer default 0 not null,
+  "last_seen" text not null,
+  "created" text not null
+);
+
+CREATE TABLE "flow" (
+  "id" text primary key,
+  "version_group_id" text not null,
+  "project_id" text not null references "project" ("id") on delete cascade,
+  "name" text not null,
+  "version" integer not null,
+  "archived" integer default 0 not null,
+  "description" text,
+  "parameters_schema" text,
+  "run_config" text,
+  "labels" text not null,
+  "storage" text,
+  "schedule" text,
+  "schedule_active" integer default 1 not null,
+  "content_hash" text not null,
+  "created" text not null,
+  "updated" text not null,
+  constraint "flow_version_unique" unique ("version_group_id", "version")
+);
+
+CREATE TABLE "flow_bundle" (
+  "hash" text primary key,
+  "code" text not null,
+  "size" integer not null,
+  "created" text not null
+);
+
+CREATE TABLE "flow_run" (
+  "id" text primary key,
+  "flow_id" text not null references "flow" ("id") on delete cascade,
+  "name" text not null,
+  "parameters" text not null,
+  "context" text not null,
+  "labels" text not null,
+  "run_config" text,
+  "scheduled_start_time" text not null,
+  "state" text not null,
+  "state_message" text,
+  "state_version" integer not null,
+  "state_timestamp" text not null,
+  "start_time" text,
+  "end_time" text,
+  "idempotency_key" text,
+  "agent_id" text,
+  "heartbeat" text,
+  "restart_count" integer default 0 not null,
+  "created" text not null,
+  "updated" text not null
+);
+
+CREATE TABLE "flow_run_state" (
+  "id" text primary key,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "state" text not null,
+  "message" text,
+  "timestamp" text not null,
+  "data" text,
+  "version" integer not null
+);
+
+CREATE TABLE "kysely_migration" (
+  "name" varchar(255) not null primary key,
+  "timestamp" varchar(255) not null
+);
+
+CREATE TABLE "kysely_migration_lock" (
+  "id" varchar(255) not null primary key,
+  "is_locked" integer default 0 not null
+);
+
+CREATE TABLE "log" (
+  "seq" integer primary key autoincrement,
+  "id" text not null unique,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "task_run_id" text,
+  "level" text not null,
+  "message" text not null,
+  "timestamp" text not null
+);
+
+CREATE TABLE "project" (
+  "id" text primary key,
+  "name" text not null unique,
+  "description" text,
+  "created" text not null,
+  "updated" text not null
+);
+
+CREATE TABLE "task_run" (
+  "id" text primary key,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "task_key" text not null,
+  "task_name" text not null,
+  "map_index" integer not null,
+  "parent_task_run_id" text,
+  "upstream" text not null,
+  "tags" text not null,
+  "state" text not null,
+  "state_message" text,
+  "state_version" integer not null,
+  "state_timestamp" text not null,
+  "attempts" integer default 0 not null,
+  "cache_key" text,
+  "result_ref" text,
+  "start_time" text,
+  "end_time" text,
+  "created" text not null,
+  "updated" text not null
+);
+
+CREATE TABLE "task_run_state" (
+  "id" text primary key,
+  "task_run_id" text not null references "task_run" ("id") on delete cascade,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "state" text not null,
+  "message" text,
+  "timestamp" text not null,
+  "data" text,
+  "version" integer not null
+);
+
+CREATE INDEX "flow_project_name" on "flow" ("project_id", "name");
+
+CREATE INDEX "flow_run_claimable" on "flow_run" ("state", "scheduled_start_time");
+
+CREATE INDEX "flow_run_flow" on "flow_run" ("flow_id");
+
+CREATE UNIQUE INDEX "flow_run_idempotency" on "flow_run" ("flow_id", "idempotency_key") where "idempotency_key" is not null;
+
+CREATE INDEX "flow_run_state_owner" on "flow_run_state" ("flow_run_id", "version");
+
+CREATE INDEX "log_flow_run" on "log" ("flow_run_id", "seq");
+
+CREATE INDEX "task_run_flow_run" on "task_run" ("flow_run_id");
+
+CREATE INDEX "task_run_state_owner" on "task_run_state" ("task_run_id", "version");
