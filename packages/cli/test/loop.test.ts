@@ -1,59 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { BACKENDS, freshDatabase, REGENT_BIN, type TestDatabase, regentTest as test } from "@regent/testkit";
+import {
+  BACKENDS,
+  freshDatabase,
+  startRegentProcess,
+  stopRegentProcesses,
+  type TestDatabase,
+  regentTest as test,
+} from "@regent/testkit";
 import { afterEach, describe, expect } from "vitest";
 
 // The whole loop with real processes: server, local agent, `regent execute flow-run` children, CLI.
 
-interface Proc {
-  readonly child: ChildProcess;
-  output(): string;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-const procs: Proc[] = [];
 const databases: TestDatabase[] = [];
 afterEach(async () => {
-  for (const p of procs.splice(0).reverse())
-    if (p.child.exitCode === null && p.child.signalCode === null) await p.stop("SIGKILL");
+  await stopRegentProcesses();
   for (const d of databases.splice(0)) await d.dispose();
 });
 
-function start(args: readonly string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [REGENT_BIN, ...args], {
-    env: { ...process.env, NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr!.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const proc: Proc = {
-    child,
-    output: () => out,
-    async waitFor(pattern, timeoutMs = 30_000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const m = pattern.exec(out);
-        if (m) return m;
-        if (Date.now() > until) throw new Error(`timed out waiting for ${pattern} in:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    stop(signal = "SIGTERM") {
-      child.kill(signal);
-      return exited;
-    },
-  };
-  procs.push(proc);
-  return proc;
-}
+const start = startRegentProcess;
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -93,6 +58,7 @@ const waitForState = async (api: string, id: string, states: string[], timeoutMs
 };
 
 const fixtures = new URL("./fixtures/loop", import.meta.url).pathname;
+const examples = new URL("../../../examples", import.meta.url).pathname;
 
 for (const backend of BACKENDS) {
   describe(`server + local agent + executor on ${backend}`, () => {
@@ -115,11 +81,13 @@ for (const backend of BACKENDS) {
       const api = `http://127.0.0.1:${port}`;
       expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
 
-      const reg = await cli(["register", fixtures, "--project", "demo", "--api", api]);
+      const reg = await cli(["register", examples, "--project", "demo", "--api", api]);
       expect(reg.stderr).toMatch(/bundling/);
       expect(reg.stdout).toMatch(/registered hello v1 \([0-9a-f-]{36}\)/);
-      expect(reg.stdout).toMatch(/registered slow v1/);
-      const again = await cli(["register", join(fixtures, "hello.ts"), "--project", "demo", "--api", api]);
+      expect((await cli(["register", fixtures, "--project", "demo", "--api", api])).stdout).toMatch(
+        /registered slow v1/,
+      );
+      const again = await cli(["register", join(examples, "hello.ts"), "--project", "demo", "--api", api]);
       expect(again.stdout).toMatch(/unchanged {2}hello v1/);
 
       const agent = start(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
@@ -212,7 +180,7 @@ for (const backend of BACKENDS) {
       const server = start(["server", "start", "--db", await dbUrl(tmp), "--port", String(port)]);
       await server.waitFor(/API\s+http/);
       const api = `http://127.0.0.1:${port}`;
-      const missing = await cli(["register", join(fixtures, "hello.ts"), "--project", "nope", "--api", api]);
+      const missing = await cli(["register", join(examples, "hello.ts"), "--project", "nope", "--api", api]);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/PROJECT_NOT_FOUND.*regent project create nope/);
       await cli(["project", "create", "demo", "--api", api]);

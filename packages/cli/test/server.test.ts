@@ -1,62 +1,27 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { BACKENDS, freshDatabase, REGENT_BIN, type TestDatabase, regentTest as test } from "@regent/testkit";
+import {
+  BACKENDS,
+  freshDatabase,
+  startRegentProcess,
+  stopRegentProcesses,
+  type TestDatabase,
+  regentTest as test,
+} from "@regent/testkit";
 import { afterEach, describe, expect } from "vitest";
 
-interface ServerProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
-  output(): string;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/** `regent server start --port 0 …` as a real process; resolves once it prints its API URL. */
-function startServerProcess(args: readonly string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [REGENT_BIN, "server", "start", "--port", "0", ...args], {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`server did not start in 30 s:\n${out}`));
-    }, 30_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /API\s+(http:\/\/\S+)\/graphql/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          url: m[1]!,
-          output: () => out,
-          stop: () => {
-            child.kill("SIGTERM");
-            return exited;
-          },
-        });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before it was ready:\n${out}`));
-    });
-  });
-}
-
-const servers: ServerProcess[] = [];
 const databases: TestDatabase[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) if (s.child.exitCode === null) await s.stop();
+  await stopRegentProcesses();
   for (const d of databases.splice(0)) await d.dispose();
 });
+
+/** `regent server start --port 0 …`, once it prints its API URL. */
+async function startServerProcess(args: readonly string[]) {
+  const proc = startRegentProcess(["server", "start", "--port", "0", ...args]);
+  const m = await proc.waitFor(/API\s+(http:\/\/\S+)\/graphql/);
+  return { ...proc, url: m[1]! };
+}
 
 const gql = async (url: string, query: string, variables?: unknown) => {
   const res = await fetch(`${url}/graphql`, {
@@ -84,7 +49,6 @@ for (const backend of BACKENDS) {
         dbArg = database.url;
       }
       const server = await startServerProcess(["--db", dbArg]);
-      servers.push(server);
       expect(server.output()).toMatch(/UI\s+http:\/\/127\.0\.0\.1:\d+\//);
 
       const created = await cli(["project", "create", "hello-project", "--api", server.url, "--json"]);

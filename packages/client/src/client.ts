@@ -1,6 +1,6 @@
 import { ERROR_CODES, type ErrorCode, RegentError } from "@regent/core";
 import type { TadaDocumentNode } from "gql.tada";
-import { print } from "graphql";
+import { type DocumentNode, print } from "graphql";
 
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:4200` (the `/graphql` path is added when missing). */
@@ -46,30 +46,45 @@ export class RegentClient {
     this.url = endpoint(options.apiUrl);
   }
 
+  /** POSTs a GraphQL request; a request that cannot reach the server is SERVER_UNREACHABLE. */
+  private async post(
+    document: DocumentNode,
+    variables: unknown,
+    accept: string,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { "content-type": "application/json", accept };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    try {
+      return await fetch(this.url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query: print(document), variables }),
+        signal,
+      });
+    } catch (error) {
+      const cause =
+        (error as Error).cause instanceof Error
+          ? ((error as Error).cause as Error).message
+          : (error as Error).message;
+      throw new RegentError(
+        "SERVER_UNREACHABLE",
+        `cannot reach the Regent server at ${this.url}: ${cause}; is it running (regent server start)?`,
+        { cause: error },
+      );
+    }
+  }
+
   async request<Result, Variables>(
     document: TadaDocumentNode<Result, Variables>,
     variables?: Variables,
   ): Promise<Result> {
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      accept: "application/json",
-    };
-    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    let response: Response;
-    try {
-      response = await fetch(this.url, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query: print(document), variables: variables ?? {} }),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
-    } catch (error) {
-      throw new RegentError(
-        "SERVER_UNREACHABLE",
-        `cannot reach the Regent server at ${this.url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}; is it running (regent server start)?`,
-        { cause: error },
-      );
-    }
+    const response = await this.post(
+      document,
+      variables ?? {},
+      "application/json",
+      AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+    );
     let body: {
       data?: Result;
       errors?: Array<{ message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }>;
@@ -110,28 +125,12 @@ export class RegentClient {
     variables: Variables,
     options: { signal?: AbortSignal; onOpen?: () => void } = {},
   ): AsyncGenerator<Result> {
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      accept: "text/event-stream",
-    };
-    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     let response: Response;
     try {
-      response = await fetch(this.url, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query: print(document), variables }),
-        signal: options.signal,
-      });
+      response = await this.post(document, variables, "text/event-stream", options.signal);
     } catch (error) {
       if (options.signal?.aborted) return;
-      throw new RegentError(
-        "SERVER_UNREACHABLE",
-        `cannot reach the Regent server at ${this.url}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw error;
     }
     if (!response.ok || !response.body)
       throw new RegentError("API_ERROR", `subscribing at ${this.url} answered HTTP ${response.status}`);

@@ -89,6 +89,13 @@ describe("HTTP edge cases (sqlite)", () => {
     ).toBeUndefined();
   });
 
+  test("/ says where the API is (until the web UI is served there); other paths are 404", async () => {
+    const root = await fetch(`${api.server.url}/`);
+    expect(root.status).toBe(200);
+    expect(await root.text()).toMatch(/The GraphQL API is at <a href="\/graphql">/);
+    expect((await fetch(`${api.server.url}/nope`)).status).toBe(404);
+  });
+
   test("/health and /metrics", async () => {
     const health = await fetch(`${api.server.url}/health`);
     expect(health.status).toBe(200);

@@ -17,3 +17,4 @@ export {
   sqliteTest,
 } from "./fixtures.js";
 export { PG_BIN, type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";
+export { type RegentProcess, startRegentProcess, stopRegentProcesses } from "./processes.js";

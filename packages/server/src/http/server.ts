@@ -172,6 +172,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await yoga.handle(req, res);
         return;
       }
+      if (path === "/") {
+        // Until the web UI is served here, `/` says where things are instead of answering 404.
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "x-content-type-options": "nosniff",
+        });
+        res.end(
+          `<!doctype html><meta charset="utf-8"><title>Regent</title><h1>Regent server ${options.version ?? ""}</h1>` +
+            `<p>The GraphQL API is at <a href="/graphql">/graphql</a> (POST); health at <a href="/health">/health</a>, ` +
+            `metrics at <a href="/metrics">/metrics</a>. The web UI is not part of this release yet.</p>`,
+        );
+        metrics.requests.inc({ route: "/", status: 200 });
+        return;
+      }
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found: the API is at /graphql\n");
       metrics.requests.inc({ route: "other", status: 404 });

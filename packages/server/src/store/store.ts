@@ -16,7 +16,7 @@ import {
   StaleStateVersionError,
   serializeError,
 } from "@regent/core";
-import { sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import type { Row } from "../db/tables.js";
@@ -96,8 +96,6 @@ export interface LogItem {
 }
 
 type Tx = Transaction<Database>;
-
-const RUN_STATE_COLUMNS = ["id", "state", "state_version", "start_time"] as const;
 
 /**
  * The system of record: every write the API makes, each in one transaction, checked by core's transition
@@ -408,42 +406,53 @@ export class Store {
   /** Applies state writes to task runs in one transaction per batch; each item is judged on its own. */
   async setTaskRunStates(items: readonly SetStateItem[]): Promise<SetStateResult[]> {
     const events: StateEvent[] = [];
-    const results = await this.db.transaction().execute((tx) => this.applyTaskRunStates(tx, items, events));
+    const results = await this.db
+      .transaction()
+      .execute((tx) => this.applyRunStates(tx, "task_run", items, events));
     this.publishStates(events);
     return results;
   }
 
   /**
-   * The batch path of task-run state writes: the runs and already-applied write ids are read once for the
-   * whole batch, each write is judged in order against the state it leaves (so one batch may move a run
-   * several times), then the history is inserted in bulk and each changed run updated once. A batch of
-   * 100 is a handful of statements, not hundreds.
+   * State writes to flow runs or task runs, as one batch: the runs and the already-applied write ids are
+   * read once, each write is judged in order against the state the previous one left (so one batch may
+   * move a run several times), then the history is inserted in bulk and each changed run written back
+   * once. A batch of 100 is a handful of statements, not hundreds.
    */
-  private async applyTaskRunStates(
+  private async applyRunStates(
     tx: Tx,
+    table: "flow_run" | "task_run",
     items: readonly SetStateItem[],
     events: StateEvent[],
+    options: { userMark?: boolean } = {},
   ): Promise<SetStateResult[]> {
+    const historyTable = table === "flow_run" ? "flow_run_state" : "task_run_state";
     const runIds = [...new Set(items.map((i) => i.runId))];
     const writeIds = items.flatMap((i) => (i.id ? [i.id] : []));
     const applied = new Map<string, number>();
-    const current = new Map<string, { -readonly [K in keyof Row<"task_run">]: Row<"task_run">[K] }>();
+    const current = new Map<string, Record<string, unknown>>();
     for (let i = 0; i < Math.max(runIds.length, writeIds.length); i += 1000) {
       const ids = runIds.slice(i, i + 1000);
       if (ids.length > 0) {
-        let query = tx.selectFrom("task_run").selectAll().where("id", "in", ids).orderBy("id"); // one lock order for every batch, so concurrent batches cannot deadlock
+        // One lock order (by id) for every batch, so concurrent batches cannot deadlock.
+        let query = tx
+          .selectFrom(table as "task_run")
+          .selectAll()
+          .where("id", "in", ids)
+          .orderBy("id");
         if (this.dialect === "postgres") query = query.forUpdate();
-        for (const row of await query.execute()) current.set(row.id, decodeRow("task_run", row));
+        for (const row of (await query.execute()) as unknown as Record<string, unknown>[]) {
+          current.set(row.id as string, { ...decodeRow(table, row) });
+        }
       }
       const wids = writeIds.slice(i, i + 1000);
       if (wids.length > 0) {
-        for (const row of await tx
-          .selectFrom("task_run_state")
+        const rows = await tx
+          .selectFrom(historyTable)
           .select(["id", "version"])
           .where("id", "in", wids)
-          .execute()) {
-          applied.set(row.id, row.version);
-        }
+          .execute();
+        for (const row of rows) applied.set(row.id, row.version);
       }
     }
     const now = this.now();
@@ -479,9 +488,12 @@ export class Store {
       }
       const run = current.get(item.runId);
       if (!run) {
+        const code = table === "flow_run" ? "FLOW_RUN_NOT_FOUND" : "TASK_RUN_NOT_FOUND";
         results.push(
           fail(
-            new NotFoundError("TASK_RUN_NOT_FOUND", `no task run with id ${item.runId}`, { id: item.runId }),
+            new NotFoundError(code, `no ${table.replace("_", " ")} with id ${item.runId}`, {
+              id: item.runId,
+            }),
           ),
         );
         continue;
@@ -489,7 +501,13 @@ export class Store {
       const from = run.state as RunStateType;
       const to = parsed.data;
       const readAt = run.state_version as number;
-      const decision = decideTransition({ from, to, readVersion: item.version, currentVersion: readAt });
+      const decision = decideTransition({
+        from,
+        to,
+        readVersion: item.version,
+        currentVersion: readAt,
+        userMark: options.userMark,
+      });
       if (decision.verdict !== "accept") {
         results.push(
           fail(
@@ -512,29 +530,30 @@ export class Store {
         state_timestamp: timestamp,
         updated: now,
       });
-      if (to === "Running") {
-        run.attempts = (run.attempts as number) + 1;
-        run.start_time ??= timestamp;
-      }
+      if (to === "Running") run.start_time ??= timestamp;
       if (isFinal(to)) run.end_time = timestamp;
-      if (typeof item.state.data?.resultRef === "string") run.result_ref = item.state.data.resultRef;
+      if (table === "task_run") {
+        if (to === "Running") run.attempts = (run.attempts as number) + 1;
+        if (typeof item.state.data?.resultRef === "string") run.result_ref = item.state.data.resultRef;
+      }
       if (item.id) applied.set(item.id, version);
+      const flowRunId = (table === "flow_run" ? item.runId : run.flow_run_id) as string;
       history.push(
-        encodeRow("task_run_state", this.dialect, {
+        encodeRow(historyTable, this.dialect, {
           id: stateId,
-          task_run_id: item.runId,
-          flow_run_id: run.flow_run_id,
+          ...(table === "task_run" ? { task_run_id: item.runId } : {}),
+          flow_run_id: flowRunId,
           state: to,
           message: item.state.message ?? null,
           timestamp,
           data: item.state.data ?? null,
           version,
-        }),
+        } as never),
       );
       events.push({
-        kind: "task_run_state",
-        flow_run_id: run.flow_run_id as string,
-        task_run_id: item.runId,
+        kind: table === "flow_run" ? "flow_run_state" : "task_run_state",
+        flow_run_id: flowRunId,
+        task_run_id: table === "task_run" ? item.runId : null,
         state: to,
         message: item.state.message ?? null,
         version,
@@ -551,33 +570,32 @@ export class Store {
     }
     for (let i = 0; i < history.length; i += 500) {
       await tx
-        .insertInto("task_run_state")
+        .insertInto(historyTable)
         .values(history.slice(i, i + 500) as never)
         .execute();
     }
     // Every changed run in one statement per 200: an upsert whose insert never happens (the rows exist and
     // are locked) — the portable multi-row UPDATE of SQLite and PostgreSQL.
-    const rows = [...changed].map((id) => encodeRow("task_run", this.dialect, current.get(id)! as never));
-    const updated = [
+    const rows = [...changed].map((id) => encodeRow(table, this.dialect, current.get(id)! as never));
+    const written = [
       "state",
       "state_message",
       "state_version",
       "state_timestamp",
-      "attempts",
       "start_time",
       "end_time",
-      "result_ref",
       "updated",
-    ] as const;
+    ];
+    if (table === "task_run") written.push("attempts", "result_ref");
     for (let i = 0; i < rows.length; i += 200) {
       await tx
-        .insertInto("task_run")
+        .insertInto(table)
         .values(rows.slice(i, i + 200) as never)
         .onConflict((oc) =>
           oc
             .column("id")
             .doUpdateSet(
-              (eb) => Object.fromEntries(updated.map((c) => [c, eb.ref(`excluded.${c}`)])) as never,
+              (eb) => Object.fromEntries(written.map((c) => [c, eb.ref(`excluded.${c}` as never)])) as never,
             ),
         )
         .execute();
@@ -585,6 +603,7 @@ export class Store {
     return results;
   }
 
+  /** One state write, inside the caller's transaction. */
   private async applyState(
     tx: Tx,
     table: "flow_run" | "task_run",
@@ -593,125 +612,7 @@ export class Store {
     /** Accepted changes are added here, for the caller to publish after commit. */
     events: StateEvent[],
   ): Promise<SetStateResult> {
-    const stateId = item.id ?? newId();
-    const historyTable = table === "flow_run" ? "flow_run_state" : "task_run_state";
-    const fail = (error: RegentError): SetStateResult => ({
-      id: stateId,
-      runId: item.runId,
-      status: "ERROR",
-      version: null,
-      message: error.message,
-      code: error.code,
-    });
-    const parsed = RunStateTypeSchema.safeParse(item.state.type);
-    if (!parsed.success) {
-      return fail(new InvalidUsageError(`unknown state type ${JSON.stringify(item.state.type)}`));
-    }
-    if (item.id) {
-      const applied = await tx
-        .selectFrom(historyTable)
-        .select(["id", "version"])
-        .where("id", "=", item.id)
-        .executeTakeFirst();
-      if (applied)
-        return {
-          id: stateId,
-          runId: item.runId,
-          status: "SUCCESS",
-          version: applied.version,
-          message: "already applied",
-          code: null,
-        };
-    }
-    let query = tx
-      .selectFrom(table)
-      .select([...RUN_STATE_COLUMNS, ...(table === "task_run" ? (["flow_run_id"] as const) : [])])
-      .where("id", "=", item.runId);
-    if (this.dialect === "postgres") query = query.forUpdate();
-    const current = (await query.executeTakeFirst()) as
-      | { id: string; state: string; state_version: number; start_time: unknown; flow_run_id?: string }
-      | undefined;
-    if (!current) {
-      const code = table === "flow_run" ? "FLOW_RUN_NOT_FOUND" : "TASK_RUN_NOT_FOUND";
-      return fail(
-        new NotFoundError(code, `no ${table.replace("_", " ")} with id ${item.runId}`, { id: item.runId }),
-      );
-    }
-    const from = current.state as RunStateType;
-    const to = parsed.data;
-    const decision = decideTransition({
-      from,
-      to,
-      readVersion: item.version,
-      currentVersion: current.state_version,
-      userMark: options.userMark,
-    });
-    if (decision.verdict !== "accept") {
-      return fail(
-        decision.rule === "stale-version"
-          ? new StaleStateVersionError(item.version, current.state_version)
-          : new InvalidTransitionError(from, to, decision.reason),
-      );
-    }
-    const version = current.state_version + 1;
-    const timestamp = item.state.timestamp ? toIsoTimestamp(item.state.timestamp) : this.now();
-    const updates: Record<string, unknown> = {
-      state: to,
-      state_message: item.state.message ?? null,
-      state_version: version,
-      state_timestamp: timestamp,
-      updated: this.now(),
-    };
-    if (to === "Running" && current.start_time == null) updates.start_time = timestamp;
-    if (isFinal(to)) updates.end_time = timestamp;
-    if (table === "task_run" && to === "Running") {
-      await tx
-        .updateTable("task_run")
-        .set({ attempts: sql`attempts + 1` } as never)
-        .where("id", "=", item.runId)
-        .execute();
-    }
-    if (table === "task_run" && typeof item.state.data?.resultRef === "string")
-      updates.result_ref = item.state.data.resultRef;
-    await tx
-      .updateTable(table)
-      .set(encodeRow(table, this.dialect, updates as never) as never)
-      .where("id", "=", item.runId)
-      .execute();
-    const history: Record<string, unknown> = {
-      id: stateId,
-      state: to,
-      message: item.state.message ?? null,
-      timestamp,
-      data: item.state.data ?? null,
-      version,
-    };
-    if (table === "flow_run") history.flow_run_id = item.runId;
-    else {
-      history.task_run_id = item.runId;
-      history.flow_run_id = current.flow_run_id;
-    }
-    await tx
-      .insertInto(historyTable)
-      .values(encodeRow(historyTable, this.dialect, history as never) as never)
-      .execute();
-    events.push({
-      kind: table === "flow_run" ? "flow_run_state" : "task_run_state",
-      flow_run_id: (table === "flow_run" ? item.runId : current.flow_run_id) as string,
-      task_run_id: table === "task_run" ? item.runId : null,
-      state: to,
-      message: item.state.message ?? null,
-      version,
-      timestamp,
-    });
-    return {
-      id: stateId,
-      runId: item.runId,
-      status: "SUCCESS",
-      version,
-      message: decision.reason,
-      code: null,
-    };
+    return (await this.applyRunStates(tx, table, [item], events, options))[0]!;
   }
 
   /**
