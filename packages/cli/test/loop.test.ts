@@ -1,8 +1,9 @@
-import { createServer } from "node:net";
 import { join } from "node:path";
 import {
   BACKENDS,
+  freePort,
   freshDatabase,
+  graphqlData,
   startRegentProcess,
   stopRegentProcesses,
   type TestDatabase,
@@ -20,24 +21,7 @@ afterEach(async () => {
 
 const start = startRegentProcess;
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-
-const gql = async (api: string, query: string, variables?: unknown) => {
-  const res = await fetch(`${api}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-};
+const gql = graphqlData;
 
 const waitForState = async (api: string, id: string, states: string[], timeoutMs = 30_000) => {
   const until = Date.now() + timeoutMs;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   BACKENDS,
   freshDatabase,
+  graphqlData,
   startRegentProcess,
   stopRegentProcesses,
   type TestDatabase,
@@ -23,16 +24,7 @@ async function startServerProcess(args: readonly string[]) {
   return { ...proc, url: m[1]! };
 }
 
-const gql = async (url: string, query: string, variables?: unknown) => {
-  const res = await fetch(`${url}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-};
+const gql = graphqlData;
 
 for (const backend of BACKENDS) {
   describe(`regent server start on ${backend}`, () => {

@@ -1,7 +1,6 @@
-import { createServer } from "node:net";
 import { RegentClient } from "@regent/client";
 import { type Store, startServer } from "@regent/server";
-import { BACKENDS, backendTest } from "@regent/testkit";
+import { BACKENDS, backendTest, freePort } from "@regent/testkit";
 import { describe, expect } from "vitest";
 import { flow, serverReporter, task } from "../src/index.js";
 
@@ -29,14 +28,6 @@ async function seedRun(store: Store) {
   const run = await store.createFlowRun({ flowId: f.id as string });
   return run.id as string;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 for (const backend of BACKENDS) {
   describe(`serverReporter on ${backend}`, () => {

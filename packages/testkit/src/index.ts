@@ -16,5 +16,6 @@ export {
   regentTest,
   sqliteTest,
 } from "./fixtures.js";
+export { freePort, graphqlData } from "./network.js";
 export { PG_BIN, type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";
 export { type RegentProcess, startRegentProcess, stopRegentProcesses } from "./processes.js";

@@ -290,13 +290,8 @@ export class Store {
       );
     }
     if (input.idempotencyKey) {
-      const existing = await this.db
-        .selectFrom("flow_run")
-        .selectAll()
-        .where("flow_id", "=", flow.id)
-        .where("idempotency_key", "=", input.idempotencyKey)
-        .executeTakeFirst();
-      if (existing) return decodeRow("flow_run", existing);
+      const existing = await this.runByIdempotencyKey(flow.id as string, input.idempotencyKey);
+      if (existing) return existing;
     }
     const parameters = { ...(input.parameters ?? {}) };
     if (flow.parameters_schema) {
@@ -359,16 +354,21 @@ export class Store {
     } catch (error) {
       // Two requests with one idempotency key at once: the unique index lets one in; return its run.
       if (input.idempotencyKey) {
-        const existing = await this.db
-          .selectFrom("flow_run")
-          .selectAll()
-          .where("flow_id", "=", flow.id)
-          .where("idempotency_key", "=", input.idempotencyKey)
-          .executeTakeFirst();
-        if (existing) return decodeRow("flow_run", existing);
+        const existing = await this.runByIdempotencyKey(flow.id as string, input.idempotencyKey);
+        if (existing) return existing;
       }
       throw error;
     }
+  }
+
+  private async runByIdempotencyKey(flowId: string, key: string): Promise<Row<"flow_run"> | undefined> {
+    const row = await this.db
+      .selectFrom("flow_run")
+      .selectAll()
+      .where("flow_id", "=", flowId)
+      .where("idempotency_key", "=", key)
+      .executeTakeFirst();
+    return row && decodeRow("flow_run", row);
   }
 
   private async newestVersion(versionGroupId: string): Promise<Row<"flow">> {
