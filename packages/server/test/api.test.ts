@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { BACKENDS } from "@regent/testkit";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { type Api, seedFlow, startApi } from "./helpers.js";
@@ -240,6 +241,24 @@ for (const backend of BACKENDS) {
         { id: create_flow_run.id },
       );
       expect(codeOf(again)).toBe("INVALID_TRANSITION");
+    });
+
+    test("bundles are kept by their sha256; bad hashes and unknown runs are refused", async () => {
+      const code = "export default 1;\n";
+      const hash = createHash("sha256").update(code).digest("hex");
+      const upload = `mutation($hash: String!, $code: String!) { upload_flow_bundle(input: { hash: $hash, code: $code }) { hash created } }`;
+      expect((await api.ok(upload, { hash, code })).upload_flow_bundle).toEqual({ hash, created: true });
+      expect((await api.ok(upload, { hash, code })).upload_flow_bundle).toEqual({ hash, created: false });
+      const damaged = await api.gql(upload, { hash, code: `${code} ` });
+      expect(codeOf(damaged)).toBe("INVALID_USAGE");
+      expect(damaged.errors?.[0].message).toMatch(/damaged on the way/);
+      const read = `query($hash: String!) { flow_bundle(hash: $hash) { code size } }`;
+      expect((await api.ok(read, { hash })).flow_bundle).toEqual({ code, size: code.length });
+      expect((await api.ok(read, { hash: "0".repeat(64) })).flow_bundle).toBeNull();
+      const beat = await api.gql(
+        `mutation { flow_run_heartbeat(input: { flow_run_id: "00000000-0000-4000-8000-000000000000" }) { success } }`,
+      );
+      expect(codeOf(beat)).toBe("FLOW_RUN_NOT_FOUND");
     });
 
     test("agents claim only runs whose labels they carry, each run once", async () => {
