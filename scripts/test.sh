@@ -22,8 +22,8 @@ if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.packa
   npm ci --no-audit --no-fund
 fi
 
-step "building (tsc -b)"
-npx tsc -b
+step "building (tsc -b, then the CLI bundle)"
+npm run --silent build
 step "type-checking the tests"
 npx tsc -p tsconfig.test.json
 step "linting and format check (biome)"

@@ -19,6 +19,12 @@ export interface LocalAgentOptions {
    * `[process.execPath, "/…/regent.js", "execute", "flow-run"]`.
    */
   readonly executorCommand: readonly string[];
+  /**
+   * Executors kept started ahead of runs (default 0): `executorCommand` plus `--stdin`, a process that gets
+   * ready and then reads its run from standard input (core's ExecutorAssignmentSchema), so a claimed run
+   * skips process start-up. Each runs one flow run; the pool starts a replacement when one is taken.
+   */
+  readonly prestarted?: number | undefined;
   /** Extra environment for launched runs (over the agent's own; under the run config's). */
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** Poll for claimable runs this often (default 10 s); the subscription usually wakes the agent first. */
@@ -54,6 +60,9 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
   const maxConcurrent = options.maxConcurrent ?? 4;
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 1000)
     throw new InvalidUsageError(`maxConcurrent must be a whole number from 1 to 1000 (got ${maxConcurrent})`);
+  const prestarted = options.prestarted ?? 0;
+  if (!Number.isInteger(prestarted) || prestarted < 0 || prestarted > 100)
+    throw new InvalidUsageError(`prestarted must be a whole number from 0 to 100 (got ${prestarted})`);
   const duration = (name: string, value: number | undefined, fallback: number) => {
     const ms = value ?? fallback;
     if (!Number.isFinite(ms) || ms < 0 || (ms === 0 && name !== "stopTimeoutMs"))
@@ -79,6 +88,7 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       apiKey: options.apiKey,
       executorCommand: [command, ...args],
       env: options.env ?? {},
+      poolSize: prestarted,
       log,
     }),
   );

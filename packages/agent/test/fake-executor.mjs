@@ -6,9 +6,29 @@
 //   sleep    Running, starts a grandchild in its process group, then waits to be stopped
 // FAKE_LAUNCHES names a file it appends its run id to (one line per launch); FAKE_PRINT_ENV is a comma
 // list of variables it prints as `env NAME=value` (plus `cwd …`), so tests read them from the agent's log.
+// FAKE_PIDS names a file it appends its pid to as it starts.
+// With --stdin it is a pre-started executor: it reads its run from the first line of standard input
+// (core's ExecutorAssignmentSchema), applies the env and working_dir given there, and says
+// "(pre-started)" (or "(pre-started for <flow id>)" when started with --preload <flow id>); it exits 0 when the input ends without a line, and FAKE_IDLE_EXIT=<code> makes it exit
+// with that code before reading anything (an executor that keeps dying while idle).
 import { spawn } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import { request } from "node:http";
+
+if (process.env.FAKE_PIDS) appendFileSync(process.env.FAKE_PIDS, `${process.pid}\n`);
+const preStarted = process.argv.includes("--stdin");
+if (preStarted) {
+  if (process.env.FAKE_IDLE_EXIT) process.exit(Number(process.env.FAKE_IDLE_EXIT));
+  let input = "";
+  for await (const chunk of process.stdin) {
+    input += chunk;
+    if (input.includes("\n")) break;
+  }
+  if (!input.includes("\n")) process.exit(0);
+  const assignment = JSON.parse(input.slice(0, input.indexOf("\n")));
+  Object.assign(process.env, assignment.env, { REGENT__FLOW_RUN_ID: assignment.flow_run_id });
+  if (assignment.working_dir) process.chdir(assignment.working_dir);
+}
 
 const api = (process.env.REGENT__API ?? "").replace(/\/+$/, "");
 const url = api.endsWith("/graphql") ? api : `${api}/graphql`;
@@ -58,7 +78,10 @@ for (const name of (process.env.FAKE_PRINT_ENV ?? "").split(",").filter(Boolean)
   console.log(`env ${name}=${process.env[name] ?? "<unset>"}`);
 }
 if (process.env.FAKE_PRINT_ENV) console.log(`cwd ${process.cwd()}`);
-console.error(`fake executor: ${mode}`);
+const preload = process.argv.includes("--preload") ? process.argv[process.argv.indexOf("--preload") + 1] : "";
+console.error(
+  `fake executor: ${mode}${preStarted ? ` (pre-started${preload ? ` for ${preload}` : ""})` : ""}`,
+);
 
 let version = (await gql("query($id: uuid!) { flow_run_by_pk(id: $id) { version } }", { id: runId }))
   .flow_run_by_pk.version;

@@ -52,6 +52,15 @@ export async function waitFor<T>(
   }
 }
 
+/** The non-empty lines of a file; none when there is no such file. */
+function linesOf(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
 /** Whether a process is still running (a zombie nobody reaped counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
@@ -80,6 +89,7 @@ export function agentTest(backend: Backend) {
       let server = await startServer({ database, port: 0 });
       const agents: TestAgent[] = [];
       const launchesFile = join(tmp, "launches.txt");
+      const pidsFile = join(tmp, "pids.txt");
       let projectId: string | undefined;
       const ok = async (query: string, variables?: unknown) => {
         const res = await fetch(server.graphqlUrl, {
@@ -97,13 +107,7 @@ export function agentTest(backend: Backend) {
       const h: Harness = {
         server,
         launchesFile,
-        launches: () => {
-          try {
-            return readFileSync(launchesFile, "utf8").split("\n").filter(Boolean);
-          } catch {
-            return [];
-          }
-        },
+        launches: () => linesOf(launchesFile),
         ok,
         async seedFlow(name, overrides = {}) {
           projectId ??= (await ok(`mutation { create_project(input: { name: "p" }) { id } }`)).create_project
@@ -153,7 +157,7 @@ export function agentTest(backend: Backend) {
             heartbeatMs: 60_000,
             stopTimeoutMs: 5_000,
             ...options,
-            env: { FAKE_LAUNCHES: launchesFile, ...options.env },
+            env: { FAKE_LAUNCHES: launchesFile, FAKE_PIDS: pidsFile, ...options.env },
             log: (line) => {
               lines.push(line);
               options.log?.(line);
@@ -182,7 +186,11 @@ export function agentTest(backend: Backend) {
         await Promise.all(agents.map((a) => a.stop()));
         await server.close();
       }
-      const left = agents.flatMap((a) => launchedPids(a.lines)).filter(isAlive);
+      // Every executor, launched for a run or pre-started, is gone once its agent has stopped.
+      const started = linesOf(pidsFile).map(Number);
+      const left = [...new Set([...agents.flatMap((a) => launchedPids(a.lines)), ...started])].filter(
+        isAlive,
+      );
       for (const pid of left) process.kill(pid, "SIGKILL");
       expect(left, "processes launched by an agent and still running after stop()").toEqual([]);
     },

@@ -204,8 +204,9 @@ for (const backend of BACKENDS) {
     }, async ({ h }) => {
       const flowId = await h.seedFlow("many");
       const started = Date.now();
+      // One of them hands runs to pre-started executors when it has some ready.
       const [a, b] = await Promise.all([
-        h.startAgent({ name: "a", maxConcurrent: 8 }),
+        h.startAgent({ name: "a", maxConcurrent: 8, prestarted: 2 }),
         h.startAgent({ name: "b", maxConcurrent: 8 }),
       ]);
       const ids: string[] = [];

@@ -39,7 +39,8 @@ function readEnvValue(path: readonly string[], text: string): unknown {
       .map((s) => s.trim())
       .filter(Boolean);
   }
-  if (key === "server.port") return /^\d+$/.test(text.trim()) ? Number(text) : text;
+  if (key === "server.port" || key === "agent.prestarted")
+    return /^\d+$/.test(text.trim()) ? Number(text) : text;
   return text;
 }
 

@@ -166,6 +166,8 @@ export async function loadFlowFile(file: string): Promise<LoadedFlow> {
   const bundle = await bundleFlowFile(file);
   const bundleUrl = pathToFileURL(bundle).href;
   let mod: Record<string, unknown>;
+  // Stack traces from the flow name its TypeScript sources (the bundle's inline source map).
+  process.setSourceMapsEnabled(true);
   try {
     mod = (await import(bundleUrl)) as Record<string, unknown>;
   } catch (error) {

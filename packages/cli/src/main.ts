@@ -181,6 +181,11 @@ export function buildProgram(): Command {
     .option("--name <name>", "agent name (default: local-<host>)")
     .option("--max-concurrent <n>", "runs at once (default 4)", (v) => Number(v))
     .option("--accept-unlabeled", "also take runs without labels")
+    .option(
+      "--prestarted <n>",
+      "executors kept started ahead of runs, so a run skips process start-up (default 2; 0 for none)",
+      (v) => Number(v),
+    )
     .option("--key <key>", "API key (when the server requires one)")
     .action(
       async (options: {
@@ -188,10 +193,11 @@ export function buildProgram(): Command {
         name?: string;
         maxConcurrent?: number;
         acceptUnlabeled?: boolean;
+        prestarted?: number;
         key?: string;
       }) => {
         const { agentLocalStart } = await import("./commands/agent-local.js");
-        const cfg = await config({ api_key: options.key });
+        const cfg = await config({ api_key: options.key, "agent.prestarted": options.prestarted });
         process.exitCode = await agentLocalStart(cfg, options);
       },
     );
@@ -200,18 +206,25 @@ export function buildProgram(): Command {
     .command("execute")
     .description("(used by agents) execute the flow run named by REGENT__FLOW_RUN_ID")
     .argument("<what>", "flow-run")
-    .action(async (what: string) => {
+    .option(
+      "--stdin",
+      "get ready first, then read the run from standard input (agents' pre-started executors)",
+    )
+    .option("--preload <flow-id>", "with --stdin: load this flow version's code while waiting")
+    .action(async (what: string, options: { stdin?: boolean; preload?: string }) => {
       if (what !== "flow-run") throw new InvalidUsageError(`regent execute takes flow-run (got "${what}")`);
+      if (options.preload && !options.stdin) throw new InvalidUsageError("--preload goes with --stdin");
       const { executeFlowRun } = await import("./commands/execute.js");
-      process.exitCode = await executeFlowRun(await config());
+      process.exitCode = await executeFlowRun(await config(), {
+        stdin: options.stdin === true,
+        preload: options.preload,
+      });
     });
 
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // Stack traces point into the user's .ts files through the bundles' inline source maps.
-  process.setSourceMapsEnabled(true);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

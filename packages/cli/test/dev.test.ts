@@ -41,3 +41,24 @@ test("`regent execute flow-run` without a run to execute says what it needs", as
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/needs REGENT__FLOW_RUN_ID in its environment/);
 });
+
+test("a pre-started `regent execute flow-run --stdin` exits 0 when its input ends without a run", async ({
+  cli,
+}) => {
+  // No server at that address: a pre-started executor waits for its run all the same.
+  const r = await cli(["execute", "flow-run", "--stdin", "--api", "http://127.0.0.1:9"], { input: "" });
+  expect(r).toMatchObject({ code: 0, stderr: "" });
+});
+
+test("`regent execute flow-run --stdin` refuses a first line that is not an assignment, saying what it wants", async ({
+  cli,
+}) => {
+  const r = await cli(["execute", "flow-run", "--stdin", "--api", "http://127.0.0.1:9"], {
+    input: '{"run": "x"}\n',
+  });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/the first line must be a JSON assignment \{"flow_run_id": …\}/);
+  const preload = await cli(["execute", "flow-run", "--preload", "f"]);
+  expect(preload.code).toBe(2);
+  expect(preload.stderr).toMatch(/--preload goes with --stdin/);
+});

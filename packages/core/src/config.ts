@@ -20,6 +20,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       labels: z.array(z.string().min(1)).default([]),
       name: z.string().min(1).optional(),
+      /** Executors a local agent keeps started ahead of runs, so a run skips process start-up; 0 for none. */
+      prestarted: z.number().int().min(0).max(100).default(2),
     })
     .prefault({}),
 });

@@ -2,6 +2,7 @@ export * from "./assert-never.js";
 export * from "./config.js";
 export * from "./durations.js";
 export * from "./errors.js";
+export * from "./executor.js";
 export * from "./ids.js";
 export * from "./labels.js";
 export * from "./params.js";

@@ -1,7 +1,8 @@
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { FlowLoadError, InvalidUsageError } from "@regent/core";
-import { ensureFile } from "./internal/files.js";
+import { ensureFile, writeFileAtomic } from "./internal/files.js";
 import { sha256 } from "./internal/hash.js";
 
 export interface LoadBundleOptions {
@@ -25,6 +26,42 @@ export interface LoadBundleOptions {
  * file. The same code is written once and, within a process, imported once.
  */
 export async function loadBundle(code: string, options: LoadBundleOptions): Promise<Record<string, unknown>> {
+  const home = await bundleHome(options);
+  const file = join(home, `${sha256(code)}.mjs`);
+  await ensureFile(file, code);
+  return importBundle(file);
+}
+
+/**
+ * `loadBundle` for a bundle known by its hash (a bundle's hash is the sha256 of its code): a bundle that
+ * an earlier load wrote to the same `dir` is imported from there without calling `fetch`, so a run of
+ * an unchanged flow does not download it again. Returns undefined when `fetch` finds no bundle; throws a
+ * FlowLoadError when what it returns does not have that hash.
+ */
+export async function loadBundleByHash(
+  hash: string,
+  fetch: () => Promise<string | undefined>,
+  options: LoadBundleOptions,
+): Promise<Record<string, unknown> | undefined> {
+  if (!/^[0-9a-f]{64}$/.test(hash))
+    throw new InvalidUsageError(`a bundle hash is 64 lowercase hex digits (sha256), got "${hash}"`);
+  const home = await bundleHome(options);
+  const file = join(home, `${hash}.mjs`);
+  if (!existsSync(file)) {
+    const code = await fetch();
+    if (code === undefined) return undefined;
+    const got = sha256(code);
+    if (got !== hash)
+      throw new FlowLoadError(`storage returned other code for bundle ${hash} (its sha256 is ${got})`, {
+        details: { hash, got },
+      });
+    await writeFileAtomic(file, code);
+  }
+  return importBundle(file);
+}
+
+/** `<dir>/<key>/`, with the `@regent/sdk` package that re-exports `sdkUrl` below it. */
+async function bundleHome(options: LoadBundleOptions): Promise<string> {
   let sdk: URL;
   try {
     sdk = new URL(options.sdkUrl);
@@ -40,8 +77,13 @@ export async function loadBundle(code: string, options: LoadBundleOptions): Prom
     `${JSON.stringify({ name: "@regent/sdk", private: true, type: "module", exports: "./index.mjs" }, null, 2)}\n`,
   );
   await ensureFile(join(shim, "index.mjs"), `export * from ${JSON.stringify(sdk.href)};\n`);
-  const file = join(home, `${sha256(code)}.mjs`);
-  await ensureFile(file, code);
+  return home;
+}
+
+async function importBundle(file: string): Promise<Record<string, unknown>> {
+  // Stack traces from the flow then name its TypeScript sources (the bundle's inline source map). Only
+  // modules loaded from here on pay for it, so processes that never load a flow keep their memory.
+  process.setSourceMapsEnabled(true);
   try {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {

@@ -7,7 +7,7 @@ import { FlowLoadError, InvalidUsageError } from "@regent/core";
 import { isFlow } from "@regent/sdk";
 import { regentTest as test } from "@regent/testkit";
 import { describe, expect } from "vitest";
-import { bundleFlow, loadBundle, localFolderStore } from "../src/index.js";
+import { bundleFlow, loadBundle, loadBundleByHash, localFolderStore } from "../src/index.js";
 import { bundledSdk, example, NATIVE_PROJECT, REPO, writeFiles } from "./helpers.js";
 
 type RunnableFlow = {
@@ -127,5 +127,47 @@ export default sdk.flow({ name: "shared" }, async () => "ran");
     await expect(loadBundle("export {};\n", { dir: tmp, sdkUrl: "@regent/sdk" })).rejects.toThrow(
       InvalidUsageError,
     );
+  });
+});
+
+describe("loadBundleByHash", () => {
+  const sdkUrl = bundledSdk();
+
+  test("fetches a bundle once; later loads in the same folder read it from there", async ({ tmp }) => {
+    const bundle = await bundleFlow(example("hello.ts"));
+    let fetches = 0;
+    const fetch = async () => {
+      fetches++;
+      return bundle.code;
+    };
+    const mod = await loadBundleByHash(bundle.hash, fetch, { dir: tmp, sdkUrl: sdkUrl() });
+    const run = await (await loadFlow(mod!)).run({ name: "Ada" });
+    expect(run.state.type).toBe("Success");
+    expect(await loadBundleByHash(bundle.hash, fetch, { dir: tmp, sdkUrl: sdkUrl() })).toBe(mod);
+    expect(fetches).toBe(1);
+    // The file is the one loadBundle writes for the same code.
+    expect(await loadBundle(bundle.code, { dir: tmp, sdkUrl: sdkUrl() })).toBe(mod);
+  });
+
+  test("undefined when storage has no such bundle", async ({ tmp }) => {
+    const hash = "a".repeat(64);
+    expect(await loadBundleByHash(hash, async () => undefined, { dir: tmp, sdkUrl: sdkUrl() })).toBe(
+      undefined,
+    );
+  });
+
+  test("code whose sha256 is not the hash asked for is refused, and not written", async ({ tmp }) => {
+    const hash = "b".repeat(64);
+    const load = () =>
+      loadBundleByHash(hash, async () => "export default 1;\n", { dir: tmp, sdkUrl: sdkUrl() });
+    await expect(load()).rejects.toThrow(FlowLoadError);
+    await expect(load()).rejects.toThrow(/storage returned other code for bundle b{64}/);
+  });
+
+  test("a hash that is not sha256 hex is refused before any file is touched", async ({ tmp }) => {
+    await expect(
+      loadBundleByHash("../../etc/passwd", async () => "", { dir: join(tmp, "x"), sdkUrl: sdkUrl() }),
+    ).rejects.toThrow(InvalidUsageError);
+    expect(await readdir(tmp)).toEqual([]);
   });
 });

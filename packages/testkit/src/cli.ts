@@ -16,6 +16,8 @@ export interface CliOptions {
   readonly env?: Record<string, string | undefined>;
   /** Kill the process (SIGKILL) after this long; the result then has `signal` set. Default 60 s. */
   readonly timeoutMs?: number;
+  /** Written to its standard input, which then ends (default: no input at all). */
+  readonly input?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -29,15 +31,16 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
     const child = spawn(process.execPath, [REGENT_BIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
     live.add(child);
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
     });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       stderr += d;
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);

@@ -216,6 +216,7 @@ export class AgentLoop {
           id: r.id,
           name: r.name,
           version: r.version,
+          flowId: r.flow_id,
           runConfig: r.run_config,
           flowRunConfig: r.flow?.run_config ?? null,
         }));
@@ -390,6 +391,7 @@ export class AgentLoop {
     this.abort.abort();
     await this.pumping; // a claim under way gives its runs back
     await this.subscription;
+    const closing = this.launcher.close?.();
     const running = [...this.active.values()];
     if (running.length > 0) {
       log(
@@ -410,6 +412,7 @@ export class AgentLoop {
       }
     }
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await closing;
     if (this.agentId) log(`agent ${name}: stopped`);
   }
 }

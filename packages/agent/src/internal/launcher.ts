@@ -4,6 +4,8 @@ export interface ClaimedRun {
   readonly name: string;
   /** The run's state version after the claim (Submitted to this agent). */
   readonly version: number;
+  /** The flow version it runs. */
+  readonly flowId: string;
   /** The run's own run config (an override), if it was created with one. */
   readonly runConfig: unknown;
   /** The flow version's run config. */
@@ -44,4 +46,6 @@ export interface Launcher {
    * this kind of agent; failures of the infrastructure come back through `ended` instead.
    */
   launch(run: ClaimedRun): Launched;
+  /** Lets go of what it keeps ready for runs (e.g. pre-started executors); runs under way go on. */
+  close?(): Promise<void>;
 }

@@ -1,11 +1,8 @@
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
 import { startLocalAgent } from "@regent/agent";
 import { type Config, InvalidUsageError } from "@regent/core";
+import { REGENT_BIN } from "../bin-path.js";
 import { stylerFor } from "../style.js";
-
-/** The `regent` command itself (bin/regent.js), from src/commands or dist/commands alike. */
-const REGENT_JS = fileURLToPath(new URL("../../bin/regent.js", import.meta.url));
 
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -18,6 +15,7 @@ export async function agentLocalStart(
   config: Config,
   options: { label: string[]; name?: string; maxConcurrent?: number; acceptUnlabeled?: boolean },
 ): Promise<number> {
+  const prestarted = config.agent.prestarted;
   const { maxConcurrent } = options;
   if (
     maxConcurrent !== undefined &&
@@ -45,14 +43,15 @@ export async function agentLocalStart(
       labels,
       acceptUnlabeled: options.acceptUnlabeled ?? false,
       maxConcurrent,
-      executorCommand: [process.execPath, REGENT_JS, "execute", "flow-run"],
+      executorCommand: [process.execPath, REGENT_BIN, "execute", "flow-run"],
+      prestarted,
       stopTimeoutMs: STOP_TIMEOUT_MS,
       log,
     });
     log(
       `${paint("green", "Regent local agent")} ${name} (${agent.id}) on ${config.api}: waiting for flow runs${
         labels.length ? ` labelled ${labels.join(", ")}` : " without labels"
-      } (Ctrl-C to stop)`,
+      }${prestarted ? `, ${prestarted} executor${prestarted === 1 ? "" : "s"} started ahead` : ""} (Ctrl-C to stop)`,
     );
     await new Promise<void>((resolve) => {
       let stopping = false;

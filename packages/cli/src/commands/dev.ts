@@ -1,11 +1,9 @@
-import { fileURLToPath } from "node:url";
 import { startLocalAgent } from "@regent/agent";
 import type { Config } from "@regent/core";
 import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from "@regent/server";
+import { REGENT_BIN } from "../bin-path.js";
 import { stylerFor } from "../style.js";
 import { register } from "./register.js";
-
-const REGENT_BIN = fileURLToPath(new URL("../../bin/regent.js", import.meta.url));
 
 export interface DevOptions {
   folder: string;
@@ -38,6 +36,7 @@ export async function dev(config: Config, options: DevOptions, version: string):
       labels: [...new Set(labels)],
       acceptUnlabeled: true,
       executorCommand: [process.execPath, REGENT_BIN, "execute", "flow-run"],
+      prestarted: config.agent.prestarted,
       log: (line) => out(paint("gray", line)),
     });
     out("");

@@ -1,9 +1,15 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { graphql, RegentClient } from "@regent/client";
-import { type Config, InvalidUsageError, RegentError, serializeError } from "@regent/core";
+import {
+  type Config,
+  ExecutorAssignmentSchema,
+  InvalidUsageError,
+  RegentError,
+  serializeError,
+} from "@regent/core";
 import { isFlow, serverReporter } from "@regent/sdk";
-import { loadBundle, localFolderStore } from "@regent/storage";
+import { loadBundleByHash, localFolderStore } from "@regent/storage";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
 
@@ -22,6 +28,12 @@ const FailRun = graphql(`
     }
   }
 `);
+const Warm = graphql(`
+  query Warm { __typename }
+`);
+const PreloadFlow = graphql(`
+  query PreloadFlow($id: uuid!) { flow_by_pk(id: $id) { storage } }
+`);
 const Heartbeat = graphql(`
   mutation Heartbeat($id: uuid!) { flow_run_heartbeat(input: { flow_run_id: $id }) { success } }
 `);
@@ -32,22 +44,117 @@ interface StoredFlow {
   bundle?: { hash?: string; ref?: string };
 }
 
+/** Where bundles are written to be imported; one that is there already is not fetched again. */
+const BUNDLE_DIR = {
+  dir: join(tmpdir(), `regent-${process.getuid?.() ?? "user"}`, "runs"),
+  sdkUrl: SDK_URL,
+};
+
+/** Reads a flow's bundle from the storage its record names. */
+function bundleFetcher(client: RegentClient, storage: StoredFlow): () => Promise<string | undefined> {
+  const hash = storage.bundle?.hash ?? "";
+  return async () => {
+    if (storage.type === "local" && storage.path)
+      return localFolderStore({ dir: storage.path }).get({
+        kind: "local",
+        ref: storage.bundle?.ref ?? "",
+        hash,
+      });
+    return (await client.request(Bundle, { hash })).flow_bundle?.code;
+  };
+}
+
+export interface ExecuteOptions {
+  readonly heartbeatMs?: number;
+  /**
+   * Start before a run is assigned: get ready (code loaded, a connection to the API open), then read
+   * the run from standard input as one JSON line (core's ExecutorAssignmentSchema). What agents'
+   * pools of pre-started executors run.
+   */
+  readonly stdin?: boolean;
+  /**
+   * With `stdin`: the flow version whose code to load while waiting (the agent expects a run of it);
+   * a run of that version then starts without loading it. Best effort: the run reports any problem.
+   */
+  readonly preload?: string | undefined;
+}
+
 /**
  * `regent execute flow-run`: what an agent launches for a run (`REGENT__FLOW_RUN_ID`, `REGENT__API` in the
- * environment). Loads the run, fetches its bundle from storage, runs the flow with the SDK engine and
- * reports every state and log line in batches; heartbeats while it runs. A run that cannot start (bundle
- * missing, parameters invalid) ends Failed with the reason instead of staying stuck.
+ * environment, or the run on standard input with `--stdin`). Loads the run, fetches its bundle from
+ * storage, runs the flow with the SDK engine and reports every state and log line in batches; heartbeats
+ * while it runs. A run that cannot start (bundle missing, parameters invalid) ends Failed with the reason
+ * instead of staying stuck.
  */
-export async function executeFlowRun(
-  config: Config,
-  options: { heartbeatMs?: number } = {},
-): Promise<number> {
-  const flowRunId = process.env.REGENT__FLOW_RUN_ID;
-  if (!flowRunId)
-    throw new InvalidUsageError(
-      "regent execute flow-run needs REGENT__FLOW_RUN_ID in its environment (agents set it)",
-    );
+export async function executeFlowRun(config: Config, options: ExecuteOptions = {}): Promise<number> {
   const client = new RegentClient({ apiUrl: config.api, apiKey: config.api_key });
+  if (!options.stdin) {
+    const flowRunId = process.env.REGENT__FLOW_RUN_ID;
+    if (!flowRunId)
+      throw new InvalidUsageError(
+        "regent execute flow-run needs REGENT__FLOW_RUN_ID in its environment (agents set it), or --stdin",
+      );
+    return executeRun(client, flowRunId, options);
+  }
+  // Opening the connection (and loading the expected flow's code) now saves that work once a run
+  // arrives; a server that is not up yet is no reason to stop waiting.
+  const warm = (async () => {
+    await client.request(Warm, {});
+    if (options.preload) {
+      const { flow_by_pk } = await client.request(PreloadFlow, { id: options.preload });
+      const storage = (flow_by_pk?.storage ?? {}) as StoredFlow;
+      if (storage.bundle?.hash)
+        await loadBundleByHash(storage.bundle.hash, bundleFetcher(client, storage), BUNDLE_DIR);
+    }
+  })().catch(() => undefined);
+  const line = await firstLine(process.stdin);
+  await warm;
+  if (line === undefined) return 0; // the agent let this executor go without a run
+  let assignment: ReturnType<typeof ExecutorAssignmentSchema.parse>;
+  try {
+    assignment = ExecutorAssignmentSchema.parse(JSON.parse(line));
+  } catch (error) {
+    throw new InvalidUsageError(
+      `regent execute flow-run --stdin: the first line must be a JSON assignment {"flow_run_id": …}: ${(error as Error).message}`,
+    );
+  }
+  process.env.REGENT__FLOW_RUN_ID = assignment.flow_run_id;
+  return executeRun(client, assignment.flow_run_id, options, () => {
+    // As a process started for the run would have them: the run config's environment and folder.
+    Object.assign(process.env, assignment.env);
+    if (assignment.working_dir) process.chdir(assignment.working_dir);
+  });
+}
+
+/** The first line of a stream (without its newline), or undefined when it ends before one. */
+function firstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const done = (value: string | undefined) => {
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", reject);
+      stream.pause();
+      resolve(value);
+    };
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      const end = text.indexOf("\n");
+      if (end >= 0) done(text.slice(0, end));
+    };
+    const onEnd = () => done(text.trim() ? text : undefined);
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", reject);
+  });
+}
+
+async function executeRun(
+  client: RegentClient,
+  flowRunId: string,
+  options: ExecuteOptions,
+  prepare?: () => void,
+): Promise<number> {
   const { flow_run_by_pk: run } = await client.request(LoadRun, { id: flowRunId });
   if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${flowRunId} at ${client.url}`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -67,34 +174,35 @@ export async function executeFlowRun(
   const hash = storage.bundle?.hash;
   if (!hash)
     return failBeforeStart(`flow ${run.flow?.name} has no bundle in its storage record; register it again`);
-  let code: string | undefined;
-  try {
-    if (storage.type === "local" && storage.path) {
-      code = await localFolderStore({ dir: storage.path }).get({
-        kind: "local",
-        ref: storage.bundle?.ref ?? "",
-        hash,
-      });
-    } else {
-      code = (await client.request(Bundle, { hash })).flow_bundle?.code;
+  if (prepare) {
+    try {
+      prepare();
+    } catch (error) {
+      return failBeforeStart(`the run's environment could not be set up: ${(error as Error).message}`, error);
     }
-  } catch (error) {
-    return failBeforeStart(
-      `the flow's bundle ${hash} could not be read from ${storage.type ?? "database"} storage: ${(error as Error).message}`,
-      error,
-    );
   }
-  if (code === undefined)
-    return failBeforeStart(`the flow's bundle ${hash} is missing from ${storage.type ?? "database"} storage`);
-
+  const where = `${storage.type ?? "database"} storage`;
+  let readError: unknown;
+  const fetchBundle = bundleFetcher(client, storage);
+  const fetchCode = async (): Promise<string | undefined> => {
+    try {
+      return await fetchBundle();
+    } catch (error) {
+      readError = error;
+      throw error;
+    }
+  };
   let flow: unknown;
   try {
-    const mod = await loadBundle(code, {
-      dir: join(tmpdir(), `regent-${process.getuid?.() ?? "user"}`, "runs"),
-      sdkUrl: SDK_URL,
-    });
-    flow = (mod as { default?: unknown }).default;
+    const mod = await loadBundleByHash(hash, fetchCode, BUNDLE_DIR);
+    if (!mod) return failBeforeStart(`the flow's bundle ${hash} is missing from ${where}`);
+    flow = mod.default;
   } catch (error) {
+    if (readError !== undefined)
+      return failBeforeStart(
+        `the flow's bundle ${hash} could not be read from ${where}: ${(error as Error).message}`,
+        error,
+      );
     return failBeforeStart(`the flow's code failed while loading: ${(error as Error).message}`, error);
   }
   if (!isFlow(flow)) return failBeforeStart("the flow's bundle has no flow as its default export");

@@ -1,22 +1,32 @@
 import type { ParameterIssue } from "@regent/core";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import type { Ajv2020 } from "ajv/dist/2020.js";
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
-const byText = new Map<string, ReturnType<typeof ajv.compile>>();
+type Validate = ReturnType<Ajv2020["compile"]>;
+const compiled = new WeakMap<object, Validate>();
+const byText = new Map<string, Validate>();
+
+/** Loaded and made on first use: Ajv and its compiled meta-schemas cost memory an idle server should not hold. */
+let ajv: Ajv2020 | undefined;
 
 /**
  * Checks parameters against a flow version's JSON Schema (derived at register) and fills in its
  * defaults in place. Unknown parameters are issues when the schema lists its properties.
  */
-export function validateAgainstJsonSchema(
+export async function validateAgainstJsonSchema(
   schema: unknown,
   params: Record<string, unknown>,
-): ParameterIssue[] {
+): Promise<ParameterIssue[]> {
   if (!schema || typeof schema !== "object") return [];
   const text = JSON.stringify(schema);
   let validate = compiled.get(schema as object) ?? byText.get(text);
   if (!validate) {
+    if (!ajv) {
+      const mod = await import("ajv/dist/2020.js");
+      // The CommonJS module itself is the class: `default` in Node and in the CLI's esbuild bundle alike
+      // (the bundle's dynamic import has no named `Ajv2020`).
+      const Ajv = mod.default as unknown as typeof mod.Ajv2020;
+      ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+    }
     validate = ajv.compile(stripDialect(schema as Record<string, unknown>));
     compiled.set(schema as object, validate);
     byText.set(text, validate);

@@ -295,7 +295,7 @@ export class Store {
     }
     const parameters = { ...(input.parameters ?? {}) };
     if (flow.parameters_schema) {
-      const issues: ParameterIssue[] = validateAgainstJsonSchema(flow.parameters_schema, parameters);
+      const issues: ParameterIssue[] = await validateAgainstJsonSchema(flow.parameters_schema, parameters);
       if (issues.length > 0) throw new InvalidParametersError(issues, flow.name ?? undefined);
     }
     const runConfig = input.runConfig ?? null;

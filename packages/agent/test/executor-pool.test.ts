@@ -1,0 +1,168 @@
+import { mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import { BACKENDS } from "@regent/testkit";
+import { describe, expect, test as plainTest } from "vitest";
+import { startLocalAgent } from "../src/index.js";
+import { agentTest, FAKE_EXECUTOR, isAlive, launchedPids, waitFor } from "./helpers.js";
+
+/** Pids the fake executors wrote as they started, in order. */
+const startedPids = (tmp: string): number[] => {
+  try {
+    return readFileSync(join(tmp, "pids.txt"), "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+
+const waitForPids = (tmp: string, n: number) =>
+  waitFor(`${n} executors started`, () => (startedPids(tmp).length >= n ? startedPids(tmp) : undefined));
+
+for (const backend of BACKENDS) {
+  describe(`pre-started executors, local agent on ${backend}`, () => {
+    const test = agentTest(backend);
+
+    test("a run goes to a pre-started executor, which takes on the run's environment and folder; another takes its place", async ({
+      h,
+      tmp,
+    }) => {
+      const workDir = join(tmp, "work");
+      mkdirSync(workDir);
+      const flowId = await h.seedFlow("env", {
+        run_config: { type: "local", env: { FLOW_VAR: "flow", SHARED: "flow" } },
+      });
+      const agent = await h.startAgent({
+        prestarted: 1,
+        apiKey: "key-123",
+        env: {
+          AGENT_VAR: "agent",
+          SHARED: "agent",
+          FAKE_PRINT_ENV: "AGENT_VAR,FLOW_VAR,RUN_VAR,SHARED,REGENT__API,REGENT__FLOW_RUN_ID,REGENT__API_KEY",
+        },
+      });
+      const [preStarted] = await waitForPids(tmp, 1);
+      const run = await h.createRun(flowId, {
+        run_config: {
+          env: {
+            RUN_VAR: "run",
+            SHARED: "run",
+            REGENT__FLOW_RUN_ID: "spoofed",
+            REGENT__API: "http://spoofed",
+          },
+          workingDir: workDir,
+        },
+      });
+      await h.waitForState(run.id, "Success");
+      await agent.waitForLine(/ended Success/);
+      expect(launchedPids(agent.lines)).toEqual([preStarted]);
+      const printed = agent.lines
+        .filter((l) => l.startsWith(`[${run.name}] `))
+        .map((l) => l.slice(run.name.length + 3));
+      expect(printed).toEqual(
+        expect.arrayContaining([
+          "env AGENT_VAR=agent",
+          "env FLOW_VAR=flow",
+          "env RUN_VAR=run",
+          "env SHARED=run",
+          `env REGENT__API=${h.server.url}`, // the agent's own variables win, as for a process started for the run
+          `env REGENT__FLOW_RUN_ID=${run.id}`,
+          "env REGENT__API_KEY=key-123",
+          `cwd ${realpathSync(workDir)}`,
+          "fake executor: success (pre-started)",
+        ]),
+      );
+      // The pool started a replacement once the first was taken.
+      const [, replacement] = await waitForPids(tmp, 2);
+      expect(isAlive(replacement!)).toBe(true);
+    });
+
+    test("a run that sets variables Node reads at start-up gets a process of its own", async ({ h, tmp }) => {
+      const plain = await h.seedFlow("plain");
+      const nodeOptions = await h.seedFlow("node-options", {
+        run_config: { type: "local", env: { NODE_OPTIONS: "--no-deprecation" } },
+      });
+      const agent = await h.startAgent({ prestarted: 1 });
+      await waitForPids(tmp, 1);
+      const fresh = await h.createRun(nodeOptions);
+      await h.waitForState(fresh.id, "Success");
+      expect(agent.lines).toContain(`[${fresh.name}] fake executor: success`);
+      // The pre-started executor is still there for the next run.
+      const next = await h.createRun(plain);
+      await h.waitForState(next.id, "Success");
+      expect(agent.lines).toContain(`[${next.name}] fake executor: success (pre-started)`);
+    });
+
+    test("the replacement for an executor taken for a flow loads that flow; a run of another flow trades for it", async ({
+      h,
+      tmp,
+    }) => {
+      const a = await h.seedFlow("a");
+      const b = await h.seedFlow("b");
+      const agent = await h.startAgent({ prestarted: 1 });
+      await waitForPids(tmp, 1);
+      const said = async (flowId: string) => {
+        const run = await h.createRun(flowId);
+        await h.waitForState(run.id, "Success");
+        const line = await agent.waitForLine(new RegExp(`^\\[${run.name}\\] fake executor: `));
+        return line.slice(run.name.length + 3);
+      };
+      expect(await said(a)).toBe("fake executor: success (pre-started)");
+      await waitForPids(tmp, 2);
+      expect(await said(a)).toBe(`fake executor: success (pre-started for ${a})`);
+      await waitForPids(tmp, 3);
+      // None ready for b: a process of its own, and the pool trades its executor for one that loads b.
+      expect(await said(b)).toBe("fake executor: success");
+      await waitForPids(tmp, 5);
+      expect(await said(b)).toBe(`fake executor: success (pre-started for ${b})`);
+    });
+
+    test("a pre-started executor killed mid-run fails the run, naming the signal", async ({ h, tmp }) => {
+      const flowId = await h.seedFlow("sigkill", {
+        run_config: { type: "local", env: { FAKE_MODE: "sigkill" } },
+      });
+      const agent = await h.startAgent({ prestarted: 1 });
+      await waitForPids(tmp, 1);
+      const run = await h.createRun(flowId);
+      const failed = await h.waitForState(run.id, "Failed");
+      expect(failed.state_message).toBe(
+        "the flow-run process was killed by signal SIGKILL without reaching a final state",
+      );
+      expect(agent.lines).toContain(`[${run.name}] fake executor: sigkill (pre-started)`);
+    });
+
+    test("executors that keep dying while idle turn the pool off, saying why; runs still run", async ({
+      h,
+    }) => {
+      const flowId = await h.seedFlow("plain");
+      const agent = await h.startAgent({ prestarted: 2, env: { FAKE_IDLE_EXIT: "7" } });
+      const off = await agent.waitForLine(/executor pool: .* the pool is off/);
+      expect(off).toMatch(
+        /3 pre-started executors in a row ended before a run \(the last exited with code 7\)/,
+      );
+      const run = await h.createRun(flowId);
+      await h.waitForState(run.id, "Success");
+      expect(agent.lines).toContain(`[${run.name}] fake executor: success`);
+    });
+
+    test("stop() lets the idle executors go", async ({ h, tmp }) => {
+      const agent = await h.startAgent({ prestarted: 3 });
+      const pids = await waitForPids(tmp, 3);
+      expect(pids.every(isAlive)).toBe(true);
+      await agent.stop();
+      expect(pids.filter(isAlive)).toEqual([]);
+      expect(agent.lines.filter((l) => l.startsWith("[executor pool]"))).toEqual([]);
+    });
+  });
+}
+
+plainTest.for([-1, 1.5, 101])("prestarted %s is refused", async (prestarted) => {
+  await expect(
+    startLocalAgent({
+      apiUrl: "http://127.0.0.1:9",
+      name: "x",
+      labels: [],
+      executorCommand: [process.execPath, FAKE_EXECUTOR],
+      prestarted,
+      log: () => {},
+    }),
+  ).rejects.toThrow(/prestarted must be a whole number from 0 to 100/);
+});
