@@ -15,10 +15,12 @@
 // `performance.timeOrigin + performance.now()`, wall-clock ms with sub-ms precision, on the same machine).
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { CLI, type CliChild, childEnv, startCliChild } from "./children.js";
+import { machine, percentile, round } from "./figures.js";
 
 /** Flow runs wanted per mode; fewer when they would not fit in the mode's budget. */
 const RUNS = 200;
@@ -33,8 +35,6 @@ const MODES = [
 const RUN_TIMEOUT_MS = 15_000;
 /** How often the timestamp file is read while waiting (does not affect the measured figure). */
 const POLL_MS = 2;
-const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 const CLI_TIMEOUT_MS = 60_000;
 /** Everything is killed if the benchmark takes longer than this. */
@@ -42,23 +42,14 @@ const WATCHDOG_MS = 280_000;
 
 const TARGETS = { p50Ms: 30, p95Ms: 100 } as const;
 
-const CLI = fileURLToPath(new URL("../../packages/cli/bin/regent.js", import.meta.url));
 /** The bench folder of the repository (the generated flow lives below it so that its imports resolve). */
 const BENCH_DIR = fileURLToPath(new URL("..", import.meta.url));
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
-
-/** Nearest-rank percentile (p in 0–100) of unsorted samples. */
-function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Cleanup: children are killed and temporary files removed whatever happens (errors, signals, watchdog).
@@ -95,76 +86,9 @@ process.once("SIGTERM", () => abort("terminated (SIGTERM)", 143));
 // ---------------------------------------------------------------------------------------------------
 // Children
 
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("REGENT__")) env[k] = v;
-  env.NO_COLOR = "1";
-  return env;
-}
-
-interface LongChild {
-  readonly pid: number;
-  /** The first match of `pattern` in its output. */
-  readonly match: RegExpExecArray;
-  output(): string;
-  status(): string;
-  stop(): Promise<void>;
-}
-
-/** Starts a long-running CLI child and waits until its stdout or stderr matches `ready`. */
-function startChild(what: string, args: readonly string[], ready: RegExp): Promise<LongChild> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: childEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let out = "";
-  const exited = new Promise<void>((res) => child.once("exit", () => res()));
-  child.once("exit", () => children.delete(child));
-  const onData = (d: string) => {
-    out = (out + d).slice(-16_000);
-  };
-  child.stdout!.setEncoding("utf8").on("data", onData);
-  child.stderr!.setEncoding("utf8").on("data", onData);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise<LongChild>((resolvePromise, reject) => {
-    let settled = false;
-    const fail = (why: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${what} ${why}\n  output: ${out.trim()}`));
-    };
-    const timer = setTimeout(() => fail(`was not ready in ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
-    child.once("error", (error) => fail(`could not be started: ${error.message}`));
-    child.once("exit", (code, signal) => fail(`exited with ${signal ?? `code ${code}`} before it was ready`));
-    const check = () => {
-      const match = ready.exec(out);
-      if (settled || !match || child.pid === undefined) return;
-      settled = true;
-      clearTimeout(timer);
-      resolvePromise({
-        pid: child.pid,
-        match,
-        output: () => out.trim(),
-        status: () =>
-          child.exitCode === null && child.signalCode === null
-            ? "running"
-            : `exited with ${child.signalCode ?? `code ${child.exitCode}`}`,
-        stop,
-      });
-    };
-    child.stdout!.on("data", check);
-    child.stderr!.on("data", check);
-  });
-}
+/** Starts a long-running CLI child and waits until its standard output matches `ready`. */
+const startChild = (what: string, args: readonly string[], ready: RegExp) =>
+  startCliChild({ what, args, ready, children });
 
 /** Runs a short CLI command to its end and returns its stdout (throws on a non-zero exit). */
 function runCli(args: readonly string[]): Promise<string> {
@@ -272,7 +196,7 @@ async function main(): Promise<void> {
   writeFileSync(flowFile, flowSource(stampFile));
   const noConfig = ["--config", join(scratch, "no-config.toml")];
 
-  let server: LongChild | undefined;
+  let server: CliChild | undefined;
   const results: ModeResult[] = [];
   try {
     progress("starting the server (SQLite, temporary directory)…");
@@ -317,9 +241,10 @@ async function main(): Promise<void> {
       ? x.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits })
       : "n/a";
   const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+  const host = machine();
   const out = [
     "",
-    `Regent dispatch latency — node ${process.version}, ${process.platform}-${process.arch}, ${cpus().length} CPUs (${cpus()[0]?.model ?? "unknown"})`,
+    `Regent dispatch latency — node ${host.node}, ${host.platform}, ${host.cpus} CPUs (${host.cpuModel})`,
     "",
     `  create_flow_run returned → the flow function's first line ran (local agent, SQLite, 127.0.0.1);`,
     `  runs one at a time, at most one every ${PACE_MS} ms`,
@@ -409,7 +334,7 @@ async function measureMode(
       if (t1 === undefined) {
         timedOut++;
         progress(`  run ${runId}: no line after ${RUN_TIMEOUT_MS / 1000} s (agent ${agent.status()})`);
-        if (timedOut >= 3) throw new Error(`3 runs timed out; agent output:\n${agent.output()}`);
+        if (timedOut >= 3) throw new Error(`3 runs timed out; agent output:\n  ${agent.output()}`);
         continue;
       }
       latencies.push(t1 - t0);

@@ -7,10 +7,10 @@
 // included, spread over its task runs. The peak RSS is measured in a fresh child process (`--rss-child`)
 // so that nothing the other measurements allocated counts towards it.
 import { spawn } from "node:child_process";
-import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { flow, task } from "@regent/sdk";
+import { machine, round } from "./figures.js";
 
 const CHAIN_TASKS = 1_000;
 const MAP_ITEMS = 10_000;
@@ -80,7 +80,6 @@ const median = (xs: readonly number[]): number => {
 };
 
 const MB = (kib: number) => kib / 1024;
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
 interface RunnableFlow {
   readonly name: string;
@@ -219,13 +218,7 @@ async function main(): Promise<void> {
   const mapUs = (map.medianMs * 1000) / MAP_ITEMS;
 
   const figures = {
-    environment: {
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? "unknown",
-      gcExposed: gc !== undefined,
-    },
+    environment: { ...machine(), gcExposed: gc !== undefined },
     chain: {
       tasks: CHAIN_TASKS,
       usPerTaskMedian: round(chainUs),

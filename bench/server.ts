@@ -7,15 +7,16 @@
 // read from /proc/<pid>/status, and all traffic goes to 127.0.0.1 through fetch (keep-alive). PostgreSQL is
 // measured when REGENT_TEST_PG_URL names a server where a database may be created (a fresh one is created
 // and dropped afterwards): `eval "$(bash scripts/testbed/postgres.sh start)"` gives a throwaway cluster.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { type Database, openDatabase, type RegentDatabase } from "@regent/server";
 import { type Insertable, sql } from "kysely";
+import { CLI, type CliChild, startCliChild } from "./children.js";
+import { machine, percentile, round } from "./figures.js";
 
 /** create_flow_run mutations measured (after the warm-ups), spread over CLIENTS concurrent clients. */
 const CREATE_RUNS = 2_000;
@@ -49,8 +50,6 @@ const PHASE_BUDGET_MS = 8_000;
  */
 const IDLE_JUST_STARTED_MS = 1_000;
 const IDLE_SETTLED_MS = 12_000;
-const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Everything is killed (server children, PostgreSQL database dropped) if the run takes longer than this. */
 const WATCHDOG_MS = 200_000;
@@ -58,20 +57,10 @@ const WATCHDOG_MS = 200_000;
 /** The issue's targets, printed next to the figures. */
 const TARGETS = { batchedTaskRunWritesPerSecond: 5_000, idleRssMB: 80 } as const;
 
-const CLI = fileURLToPath(new URL("../../packages/cli/bin/regent.js", import.meta.url));
-
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Nearest-rank percentile (p in 0–100) of unsorted samples. */
-function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 interface Latency {
   readonly samples: number;
@@ -164,94 +153,38 @@ process.once("SIGTERM", () => void abort("terminated (SIGTERM)", 143));
 // ---------------------------------------------------------------------------------------------------
 // The server child
 
-interface ServerChild {
-  readonly pid: number;
+interface ServerChild extends CliChild {
   readonly graphqlUrl: string;
-  /** The last lines the server wrote on stderr (for error messages). */
-  stderrTail(): string;
-  /** "running", or how it exited. */
-  status(): string;
-  /** SIGTERM (the CLI stops cleanly, writing a CPU profile if asked), SIGKILL after STOP_TIMEOUT_MS. */
-  stop(): Promise<void>;
 }
 
 /** Starts `regent server start --db <url> --port 0` in a child process and waits for its `API …` line. */
-function startServerChild(
+async function startServerChild(
   dbUrl: string,
   scratch: string,
   cpuProfDir: string | undefined,
 ): Promise<ServerChild> {
   checkNotAborting();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("REGENT__")) env[k] = v;
-  env.NO_COLOR = "1";
-  const args = [
+  const child = await startCliChild({
+    what: "the server child",
     // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line of the child.
-    ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : []),
-    CLI,
-    // A config file that does not exist: the user's ~/.regent/config.toml must not change what is measured.
-    "--config",
-    join(scratch, "no-config.toml"),
-    "server",
-    "start",
-    "--db",
-    dbUrl,
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-  ];
-  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let stdout = "";
-  let stderr = "";
-  const exited = new Promise<void>((res) => child.once("exit", () => res()));
-  child.once("exit", () => children.delete(child));
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    if (stdout.length < 64_000) stdout += d;
+    nodeArgs: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
+    args: [
+      // A config file that does not exist: the user's ~/.regent/config.toml must not change what is measured.
+      "--config",
+      join(scratch, "no-config.toml"),
+      "server",
+      "start",
+      "--db",
+      dbUrl,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ],
+    ready: /API\s+(http:\/\/127\.0\.0\.1:\d+\/graphql)/,
+    children,
   });
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-    stderr = (stderr + d).slice(-8_000);
-  });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise<ServerChild>((resolvePromise, reject) => {
-    let settled = false;
-    const fail = (why: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`the server child ${why}\n  stdout: ${stdout.trim()}\n  stderr: ${stderr.trim()}`));
-    };
-    const timer = setTimeout(
-      () => fail(`printed no API line in ${START_TIMEOUT_MS / 1000} s`),
-      START_TIMEOUT_MS,
-    );
-    child.once("error", (error) => fail(`could not be started: ${error.message}`));
-    child.once("exit", (code, signal) => fail(`exited with ${signal ?? `code ${code}`} before serving`));
-    child.stdout!.on("data", () => {
-      const match = /API\s+(http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(stdout);
-      if (settled || !match || child.pid === undefined) return;
-      settled = true;
-      clearTimeout(timer);
-      resolvePromise({
-        pid: child.pid,
-        graphqlUrl: match[1]!,
-        stderrTail: () => stderr.trim(),
-        status: () =>
-          child.exitCode === null && child.signalCode === null
-            ? "running"
-            : `exited with ${child.signalCode ?? `code ${child.exitCode}`}`,
-        stop,
-      });
-    });
-  });
+  return { ...child, graphqlUrl: child.match[1]! };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -293,7 +226,7 @@ class Api {
       throw new Error(
         `request to ${this.url} failed: ${(error as Error).message}` +
           `${cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})` : ""}; server ${this.server.status()}` +
-          `\n${this.server.stderrTail()}`,
+          `\n${this.server.output()}`,
       );
     }
     const text = await res.text();
@@ -305,7 +238,7 @@ class Api {
     }
     if (body.errors?.length) {
       const e = body.errors[0]!;
-      throw new Error(`GraphQL error ${e.extensions?.code ?? ""}: ${e.message}\n${this.server.stderrTail()}`);
+      throw new Error(`GraphQL error ${e.extensions?.code ?? ""}: ${e.message}\n${this.server.output()}`);
     }
     if (!body.data) throw new Error(`HTTP ${res.status} without data: ${text.slice(0, 300)}`);
     return body.data;
@@ -765,12 +698,7 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
 
   const figures = {
-    environment: {
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? "unknown",
-    },
+    environment: machine(),
     settings: {
       clients: CLIENTS,
       createFlowRuns: CREATE_RUNS,
