@@ -1,79 +1,11 @@
-import { mkdirSync, readFileSync, realpathSync } from "node:fs";
-import { join } from "node:path";
 import { BACKENDS } from "@regent/testkit";
 import { describe, expect, test as plainTest } from "vitest";
 import { startLocalAgent } from "../src/index.js";
-import { agentTest, FAKE_EXECUTOR, isAlive, launchedPids, waitFor } from "./helpers.js";
-
-/** Pids the fake executors wrote as they started, in order. */
-const startedPids = (tmp: string): number[] => {
-  try {
-    return readFileSync(join(tmp, "pids.txt"), "utf8").split("\n").filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
-
-const waitForPids = (tmp: string, n: number) =>
-  waitFor(`${n} executors started`, () => (startedPids(tmp).length >= n ? startedPids(tmp) : undefined));
+import { agentTest, FAKE_EXECUTOR, isAlive, waitForPids } from "./helpers.js";
 
 for (const backend of BACKENDS) {
   describe(`pre-started executors, local agent on ${backend}`, () => {
     const test = agentTest(backend);
-
-    test("a run goes to a pre-started executor, which takes on the run's environment and folder; another takes its place", async ({
-      h,
-      tmp,
-    }) => {
-      const workDir = join(tmp, "work");
-      mkdirSync(workDir);
-      const flowId = await h.seedFlow("env", {
-        run_config: { type: "local", env: { FLOW_VAR: "flow", SHARED: "flow" } },
-      });
-      const agent = await h.startAgent({
-        prestarted: 1,
-        apiKey: "key-123",
-        env: {
-          AGENT_VAR: "agent",
-          SHARED: "agent",
-          FAKE_PRINT_ENV: "AGENT_VAR,FLOW_VAR,RUN_VAR,SHARED,REGENT__API,REGENT__FLOW_RUN_ID,REGENT__API_KEY",
-        },
-      });
-      const [preStarted] = await waitForPids(tmp, 1);
-      const run = await h.createRun(flowId, {
-        run_config: {
-          env: {
-            RUN_VAR: "run",
-            SHARED: "run",
-            REGENT__FLOW_RUN_ID: "spoofed",
-            REGENT__API: "http://spoofed",
-          },
-          workingDir: workDir,
-        },
-      });
-      await h.waitForState(run.id, "Success");
-      await agent.waitForLine(/ended Success/);
-      expect(launchedPids(agent.lines)).toEqual([preStarted]);
-      const printed = agent.lines
-        .filter((l) => l.startsWith(`[${run.name}] `))
-        .map((l) => l.slice(run.name.length + 3));
-      expect(printed).toEqual(
-        expect.arrayContaining([
-          "env AGENT_VAR=agent",
-          "env FLOW_VAR=flow",
-          "env RUN_VAR=run",
-          "env SHARED=run",
-          `env REGENT__API=${h.server.url}`, // the agent's own variables win, as for a process started for the run
-          `env REGENT__FLOW_RUN_ID=${run.id}`,
-          "env REGENT__API_KEY=key-123",
-          `cwd ${realpathSync(workDir)}`,
-          "fake executor: success (pre-started)",
-        ]),
-      );
-      // The pool started a replacement once the first was taken.
-      const [, replacement] = await waitForPids(tmp, 2);
-      expect(isAlive(replacement!)).toBe(true);
-    });
 
     test("a run that sets variables Node reads at start-up gets a process of its own", async ({ h, tmp }) => {
       const plain = await h.seedFlow("plain");

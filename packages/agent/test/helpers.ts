@@ -52,6 +52,13 @@ export async function waitFor<T>(
   }
 }
 
+/** Pids the fake executors of a test (its `tmp`) wrote as they started, in order. */
+export const startedPids = (tmp: string): number[] => linesOf(join(tmp, "pids.txt")).map(Number);
+
+/** Waits until at least `n` fake executors have started (bounded); returns all their pids. */
+export const waitForPids = (tmp: string, n: number): Promise<number[]> =>
+  waitFor(`${n} executors started`, () => (startedPids(tmp).length >= n ? startedPids(tmp) : undefined));
+
 /** The non-empty lines of a file; none when there is no such file. */
 function linesOf(file: string): string[] {
   try {
@@ -187,7 +194,7 @@ export function agentTest(backend: Backend) {
         await server.close();
       }
       // Every executor, launched for a run or pre-started, is gone once its agent has stopped.
-      const started = linesOf(pidsFile).map(Number);
+      const started = startedPids(tmp);
       const left = [...new Set([...agents.flatMap((a) => launchedPids(a.lines)), ...started])].filter(
         isAlive,
       );

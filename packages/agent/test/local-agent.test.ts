@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { BACKENDS } from "@regent/testkit";
 import { describe, expect, test as plainTest } from "vitest";
 import { startLocalAgent } from "../src/index.js";
-import { agentTest, isAlive, waitFor } from "./helpers.js";
+import { agentTest, isAlive, launchedPids, waitFor, waitForPids } from "./helpers.js";
 
 const PRINTED = "AGENT_VAR,FLOW_VAR,RUN_VAR,SHARED,REGENT__API,REGENT__FLOW_RUN_ID,REGENT__API_KEY";
 
@@ -34,56 +34,73 @@ for (const backend of BACKENDS) {
       );
     });
 
-    test("launches a claimed run with the agent's, the flow's and the run's environment, in its working directory", async ({
-      h,
-      tmp,
-    }) => {
-      const workDir = join(tmp, "work");
-      mkdirSync(workDir);
-      const flowId = await h.seedFlow("env", {
-        run_config: { type: "local", env: { FLOW_VAR: "flow", SHARED: "flow" } },
+    for (const { prestarted, how } of [
+      { prestarted: 0, how: "a process started for it" },
+      { prestarted: 1, how: "a pre-started executor" },
+    ])
+      test(`launches a claimed run (${how}) with the agent's, the flow's and the run's environment, in its working directory`, async ({
+        h,
+        tmp,
+      }) => {
+        const workDir = join(tmp, "work");
+        mkdirSync(workDir);
+        const flowId = await h.seedFlow("env", {
+          run_config: { type: "local", env: { FLOW_VAR: "flow", SHARED: "flow" } },
+        });
+        const agent = await h.startAgent({
+          prestarted,
+          apiKey: "key-123",
+          env: { AGENT_VAR: "agent", SHARED: "agent", FAKE_PRINT_ENV: PRINTED },
+        });
+        const [preStarted] = await waitForPids(tmp, prestarted);
+        const run = await h.createRun(flowId, {
+          run_config: {
+            env: {
+              RUN_VAR: "run",
+              SHARED: "run",
+              REGENT__FLOW_RUN_ID: "spoofed",
+              REGENT__API: "http://spoofed",
+            },
+            workingDir: workDir,
+          },
+        });
+        await h.waitForState(run.id, "Success");
+        await agent.waitForLine(/ended Success/);
+        const printed = agent.lines
+          .filter((l) => l.startsWith(`[${run.name}] `))
+          .map((l) => l.slice(run.name.length + 3));
+        expect(printed).toEqual(
+          expect.arrayContaining([
+            "env AGENT_VAR=agent",
+            "env FLOW_VAR=flow",
+            "env RUN_VAR=run",
+            "env SHARED=run", // the run's config over the flow's over the agent's
+            `env REGENT__API=${h.server.url}`, // the agent's own variables win
+            `env REGENT__FLOW_RUN_ID=${run.id}`,
+            "env REGENT__API_KEY=key-123",
+            `cwd ${realpathSync(workDir)}`,
+            `fake executor: success${prestarted ? " (pre-started)" : ""}`, // stderr too
+          ]),
+        );
+        expect(h.launches()).toEqual([run.id]);
+        expect((await h.run(run.id)).agent_id).toBe(agent.id);
+        const { flow_run_state } = await h.ok(
+          `query($id: uuid!) { flow_run_state(where: { flow_run_id: { _eq: $id } }, order_by: [{ version: asc }]) { state } }`,
+          { id: run.id },
+        );
+        expect(flow_run_state.map((s: { state: string }) => s.state)).toEqual([
+          "Scheduled",
+          "Submitted",
+          "Running",
+          "Success",
+        ]);
+        if (prestarted) {
+          // The run went to the executor started before it; the pool started a replacement.
+          expect(launchedPids(agent.lines)).toEqual([preStarted]);
+          const [, replacement] = await waitForPids(tmp, 2);
+          expect(isAlive(replacement!)).toBe(true);
+        }
       });
-      const agent = await h.startAgent({
-        apiKey: "key-123",
-        env: { AGENT_VAR: "agent", SHARED: "agent", FAKE_PRINT_ENV: PRINTED },
-      });
-      const run = await h.createRun(flowId, {
-        run_config: {
-          env: { RUN_VAR: "run", SHARED: "run", REGENT__FLOW_RUN_ID: "spoofed" },
-          workingDir: workDir,
-        },
-      });
-      await h.waitForState(run.id, "Success");
-      await agent.waitForLine(/ended Success/);
-      const printed = agent.lines
-        .filter((l) => l.startsWith(`[${run.name}] `))
-        .map((l) => l.slice(run.name.length + 3));
-      expect(printed).toEqual(
-        expect.arrayContaining([
-          "env AGENT_VAR=agent",
-          "env FLOW_VAR=flow",
-          "env RUN_VAR=run",
-          "env SHARED=run", // the run's config over the flow's over the agent's
-          `env REGENT__API=${h.server.url}`,
-          `env REGENT__FLOW_RUN_ID=${run.id}`, // the agent's own variables win
-          "env REGENT__API_KEY=key-123",
-          `cwd ${realpathSync(workDir)}`,
-          "fake executor: success", // stderr too
-        ]),
-      );
-      expect(h.launches()).toEqual([run.id]);
-      expect((await h.run(run.id)).agent_id).toBe(agent.id);
-      const { flow_run_state } = await h.ok(
-        `query($id: uuid!) { flow_run_state(where: { flow_run_id: { _eq: $id } }, order_by: [{ version: asc }]) { state } }`,
-        { id: run.id },
-      );
-      expect(flow_run_state.map((s: { state: string }) => s.state)).toEqual([
-        "Scheduled",
-        "Submitted",
-        "Running",
-        "Success",
-      ]);
-    });
 
     test("a process that exits without a final state fails the run with its exit code", async ({ h }) => {
       const flowId = await h.seedFlow("exit3", {
