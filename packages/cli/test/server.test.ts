@@ -118,3 +118,19 @@ test("configuration errors name the key and where it came from", async ({ cli, t
   expect(r.stderr).toMatch(/server\.port \(from env REGENT__SERVER__PORT\)/);
   expect(r.stderr).toMatch(/nope \(from env REGENT__NOPE\): unknown key/);
 });
+
+test("--prestarted and agent.prestarted take a whole number from 0 to 100, and say so", async ({
+  cli,
+  tmp,
+}) => {
+  const flag = await cli(["agent", "local", "start", "--prestarted", "two", "--api", "http://127.0.0.1:9"], {
+    env: { HOME: tmp },
+  });
+  expect(flag.code).toBe(2);
+  expect(flag.stderr).toMatch(/agent\.prestarted \(from flag --prestarted\): .*expected number/);
+  const env = await cli(["agent", "local", "start", "--api", "http://127.0.0.1:9"], {
+    env: { HOME: tmp, REGENT__AGENT__PRESTARTED: "500" },
+  });
+  expect(env.code).toBe(2);
+  expect(env.stderr).toMatch(/agent\.prestarted \(from env REGENT__AGENT__PRESTARTED\): .*(<=|100)/);
+});
