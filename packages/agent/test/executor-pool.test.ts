@@ -47,6 +47,27 @@ for (const backend of BACKENDS) {
       expect(await said(b)).toBe(`fake executor: success (pre-started for ${b})`);
     });
 
+    test("a run that sets env of its own is not given an executor that loaded its flow without it", async ({
+      h,
+      tmp,
+    }) => {
+      const a = await h.seedFlow("a");
+      const agent = await h.startAgent({ prestarted: 1 });
+      await waitForPids(tmp, 1);
+      const said = async (input?: Record<string, unknown>) => {
+        const run = await h.createRun(a, input);
+        await h.waitForState(run.id, "Success");
+        const line = await agent.waitForLine(new RegExp(`^\\[${run.name}\\] fake executor: `));
+        return line.slice(run.name.length + 3);
+      };
+      expect(await said()).toBe("fake executor: success (pre-started)");
+      const [, loadedA] = await waitForPids(tmp, 2);
+      expect(await said({ run_config: { env: { OWN: "1" } } })).toBe("fake executor: success");
+      // The executor that loaded a is kept for the next run that adds nothing.
+      expect(isAlive(loadedA!)).toBe(true);
+      expect(await said()).toBe(`fake executor: success (pre-started for ${a})`);
+    });
+
     test("a pre-started executor killed mid-run fails the run, naming the signal", async ({ h, tmp }) => {
       const flowId = await h.seedFlow("sigkill", {
         run_config: { type: "local", env: { FAKE_MODE: "sigkill" } },

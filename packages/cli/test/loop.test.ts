@@ -43,6 +43,7 @@ const waitForState = async (api: string, id: string, states: string[], timeoutMs
 
 const fixtures = new URL("./fixtures/loop", import.meta.url).pathname;
 const examples = new URL("../../../examples", import.meta.url).pathname;
+const importEnv = new URL("./fixtures/import-env/import-env.ts", import.meta.url).pathname;
 
 for (const backend of BACKENDS) {
   describe(`server + local agent + executor on ${backend}`, () => {
@@ -53,6 +54,53 @@ for (const backend of BACKENDS) {
       await database.close();
       return database.url;
     };
+
+    test("a flow's module sees its run config's env at import, also in executors started ahead of the run", async ({
+      cli,
+      tmp,
+    }) => {
+      const port = await freePort();
+      const server = start(["server", "start", "--db", await dbUrl(tmp), "--port", String(port)]);
+      await server.waitFor(/API\s+http/);
+      const api = `http://127.0.0.1:${port}`;
+      expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+      expect((await cli(["register", importEnv, "--project", "demo", "--api", api])).code).toBe(0);
+      const { flow } = await gql(api, `{ flow(where: { name: { _eq: "import-env" } }) { id } }`);
+      const agent = start([
+        "agent",
+        "local",
+        "start",
+        "--accept-unlabeled",
+        "--prestarted",
+        "1",
+        "--api",
+        api,
+      ]);
+      await agent.waitFor(/waiting for flow runs/);
+      const said = async (runConfig?: unknown) => {
+        // Time for the pool to start its executor and (after the first run) load the flow in it.
+        await new Promise((r) => setTimeout(r, 2_000));
+        const { create_flow_run } = await gql(
+          api,
+          `mutation($id: uuid!, $rc: jsonb) { create_flow_run(input: { flow_id: $id, run_config: $rc }) { id } }`,
+          { id: flow[0].id, rc: runConfig ?? null },
+        );
+        expect((await waitForState(api, create_flow_run.id, ["Success", "Failed"])).state).toBe("Success");
+        const { log } = await gql(
+          api,
+          `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id }, message: { _like: "at import%" } }) { message } }`,
+          { id: create_flow_run.id },
+        );
+        return log.map((l: { message: string }) => l.message);
+      };
+      // A pre-started executor that had not loaded the flow, then one that loaded it ahead of the run.
+      expect(await said()).toEqual(["at import: from the flow; at run: from the flow"]);
+      expect(await said()).toEqual(["at import: from the flow; at run: from the flow"]);
+      // A run that sets the variable itself is not given an executor that loaded the flow without it.
+      expect(await said({ env: { IMPORT_ENV_GREETING: "from the run" } })).toEqual([
+        "at import: from the run; at run: from the run",
+      ]);
+    }, 60_000);
 
     test("register, run from the CLI with --watch and from a curl-style POST; kills and restarts lose nothing", async ({
       cli,

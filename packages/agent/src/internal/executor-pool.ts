@@ -51,17 +51,21 @@ export class ExecutorPool {
   }
 
   /**
-   * An idle executor for a run of `flowId`: one that has loaded that flow version, else one that can
-   * take any run; undefined when there is neither (start a process for the run). Either way the pool
-   * then starts an executor with `flowId` loaded: a replacement, or in trade for its longest-idle one.
+   * An idle executor for a run of `flowId`: one that has loaded that flow version (unless `loadedOk` is
+   * false: the run sets env or a folder of its own, which the flow's module must see at import), else
+   * one that can take any run; undefined when there is neither (start a process for the run). The pool
+   * then starts an executor with `flowId` loaded: a replacement, or, when it has none for that flow, in
+   * trade for its longest-idle one.
    */
-  take(flowId: string): ExecutorProcess | undefined {
+  take(flowId: string, loadedOk = true): ExecutorProcess | undefined {
     this.idle = this.idle.filter((i) => i.executor.alive());
-    const found = this.idle.find((i) => i.flowId === flowId) ?? this.idle.find((i) => i.flowId === undefined);
+    const found =
+      (loadedOk ? this.idle.find((i) => i.flowId === flowId) : undefined) ??
+      this.idle.find((i) => i.flowId === undefined);
     if (found) {
       this.idle = this.idle.filter((i) => i !== found);
       this.deathsInARow = 0;
-    } else {
+    } else if (!this.idle.some((i) => i.flowId === flowId)) {
       this.idle.shift()?.executor.send("");
     }
     // A little after the run has started: a starting process takes a core for a while, which the run's

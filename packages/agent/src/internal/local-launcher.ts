@@ -58,9 +58,12 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
       const cwd = config.workingDir;
       const label = `[${run.name}] `;
 
+      // An executor that loaded the flow did so in the flow's run config: fit for runs that add nothing to it.
+      const own = (run.runConfig ?? {}) as { env?: Record<string, unknown>; workingDir?: unknown };
+      const addsNothing = Object.keys(own.env ?? {}).length === 0 && own.workingDir === undefined;
       const pooled =
         !needsFreshProcess(runEnv) && (cwd === undefined || existsSync(cwd))
-          ? pool?.take(run.flowId)
+          ? pool?.take(run.flowId, addsNothing)
           : undefined;
       if (pooled) {
         pooled.label(label);

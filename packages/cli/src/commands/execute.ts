@@ -5,6 +5,8 @@ import {
   type Config,
   ExecutorAssignmentSchema,
   InvalidUsageError,
+  LocalRunConfigSchema,
+  needsFreshProcess,
   RegentError,
   serializeError,
 } from "@regent/core";
@@ -32,7 +34,7 @@ const Warm = graphql(`
   query Warm { __typename }
 `);
 const PreloadFlow = graphql(`
-  query PreloadFlow($id: uuid!) { flow_by_pk(id: $id) { storage } }
+  query PreloadFlow($id: uuid!) { flow_by_pk(id: $id) { storage run_config } }
 `);
 const Heartbeat = graphql(`
   mutation Heartbeat($id: uuid!) { flow_run_heartbeat(input: { flow_run_id: $id }) { success } }
@@ -100,12 +102,7 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
   // arrives; a server that is not up yet is no reason to stop waiting.
   const warm = (async () => {
     await client.request(Warm, {});
-    if (options.preload) {
-      const { flow_by_pk } = await client.request(PreloadFlow, { id: options.preload });
-      const storage = (flow_by_pk?.storage ?? {}) as StoredFlow;
-      if (storage.bundle?.hash)
-        await loadBundleByHash(storage.bundle.hash, bundleFetcher(client, storage), BUNDLE_DIR);
-    }
+    if (options.preload) await preload(client, options.preload);
   })().catch(() => undefined);
   const line = await firstLine(process.stdin);
   await warm;
@@ -124,6 +121,31 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
     Object.assign(process.env, assignment.env);
     if (assignment.working_dir) process.chdir(assignment.working_dir);
   });
+}
+
+/**
+ * Loads a flow version's code ahead of its run, in the environment and folder of the flow's run config
+ * (what its module sees at import, as in a process started for the run). The agent gives such an
+ * executor only runs that add no env or folder of their own. Skipped when that config could not be
+ * taken on here (variables read at start-up, a missing folder, not a local config).
+ */
+async function preload(client: RegentClient, flowId: string): Promise<void> {
+  const { flow_by_pk } = await client.request(PreloadFlow, { id: flowId });
+  const storage = (flow_by_pk?.storage ?? {}) as StoredFlow;
+  const config = LocalRunConfigSchema.safeParse({ type: "local", ...(flow_by_pk?.run_config ?? {}) });
+  if (!storage.bundle?.hash || !config.success) return;
+  const env = config.data.env ?? {};
+  if (needsFreshProcess(env)) return;
+  const dir = config.data.workingDir;
+  if (dir) {
+    try {
+      process.chdir(dir);
+    } catch {
+      return;
+    }
+  }
+  Object.assign(process.env, env);
+  await loadBundleByHash(storage.bundle.hash, bundleFetcher(client, storage), BUNDLE_DIR);
 }
 
 /** The first line of a stream (without its newline), or undefined when it ends before one. */
