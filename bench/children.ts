@@ -98,3 +98,48 @@ export function startCliChild(options: CliChildOptions): Promise<CliChild> {
     });
   });
 }
+
+export interface CliCommandOptions {
+  /** Arguments of `regent`. */
+  readonly args: readonly string[];
+  /** The caller's set of live children (killed on abort); the child is in it until it exits. */
+  readonly children: Set<ChildProcess>;
+  /** Killed after this long (default 60 s). */
+  readonly timeoutMs?: number;
+}
+
+/** Runs a short `regent …args` command to its end and returns its standard output; throws on a non-zero exit. */
+export function runCliCommand(options: CliCommandOptions): Promise<string> {
+  const { args, children } = options;
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: childEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+    stderr = (stderr + d).slice(-8_000);
+  });
+  return new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise(stdout);
+      else
+        reject(
+          new Error(
+            `regent ${args.join(" ")} exited with ${signal ?? `code ${code}`}\n  stdout: ${stdout.trim()}\n  stderr: ${stderr.trim()}`,
+          ),
+        );
+    });
+  });
+}

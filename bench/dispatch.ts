@@ -13,13 +13,13 @@
 // run appends `<flowRunId> <epoch ms>` to a file as its first statement, and the latency of a run is that
 // timestamp minus the time its create_flow_run POST returned (both read as
 // `performance.timeOrigin + performance.now()`, wall-clock ms with sub-ms precision, on the same machine).
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { CLI, type CliChild, childEnv, startCliChild } from "./children.js";
+import { type CliChild, runCliCommand, startCliChild } from "./children.js";
 import { machine, percentile, round } from "./figures.js";
 
 /** Flow runs wanted per mode; fewer when they would not fit in the mode's budget. */
@@ -90,40 +90,8 @@ process.once("SIGTERM", () => abort("terminated (SIGTERM)", 143));
 const startChild = (what: string, args: readonly string[], ready: RegExp) =>
   startCliChild({ what, args, ready, children });
 
-/** Runs a short CLI command to its end and returns its stdout (throws on a non-zero exit). */
-function runCli(args: readonly string[]): Promise<string> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: childEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-    stderr = (stderr + d).slice(-8_000);
-  });
-  return new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise(stdout);
-      else
-        reject(
-          new Error(
-            `regent ${args.join(" ")} exited with ${signal ?? `code ${code}`}\n  stdout: ${stdout.trim()}\n  stderr: ${stderr.trim()}`,
-          ),
-        );
-    });
-  });
-}
+/** Runs a short CLI command to its end and returns its standard output. */
+const runCli = (args: readonly string[]) => runCliCommand({ args, children, timeoutMs: CLI_TIMEOUT_MS });
 
 // ---------------------------------------------------------------------------------------------------
 // The benchmark

@@ -7,16 +7,18 @@
 // read from /proc/<pid>/status, and all traffic goes to 127.0.0.1 through fetch (keep-alive). PostgreSQL is
 // measured when REGENT_TEST_PG_URL names a server where a database may be created (a fresh one is created
 // and dropped afterwards): `eval "$(bash scripts/testbed/postgres.sh start)"` gives a throwaway cluster.
-import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Database, openDatabase, type RegentDatabase } from "@regent/server";
-import { type Insertable, sql } from "kysely";
+import type { Insertable } from "kysely";
+import { Api } from "./api.js";
 import { CLI, type CliChild, startCliChild } from "./children.js";
+import { abort, checkNotAborting, children, guardProcess, onCleanup } from "./cleanup.js";
 import { machine, percentile, round } from "./figures.js";
+import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
 
 /** create_flow_run mutations measured (after the warm-ups), spread over CLIENTS concurrent clients. */
 const CREATE_RUNS = 2_000;
@@ -50,7 +52,6 @@ const PHASE_BUDGET_MS = 8_000;
  */
 const IDLE_JUST_STARTED_MS = 1_000;
 const IDLE_SETTLED_MS = 12_000;
-const REQUEST_TIMEOUT_MS = 30_000;
 /** Everything is killed (server children, PostgreSQL database dropped) if the run takes longer than this. */
 const WATCHDOG_MS = 200_000;
 
@@ -104,53 +105,6 @@ function memoryOf(pid: number): { rssMB: number; hwmMB: number } | null {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Cleanup: server children are killed and databases dropped whatever happens (errors, signals, watchdog).
-
-const children = new Set<ChildProcess>();
-const cleanups = new Set<() => Promise<void>>();
-
-/**
- * Registers an async cleanup; the returned function runs it once (later calls get the same promise) and
- * unregisters it when it has finished, so that an abort also waits for a cleanup already under way.
- */
-function onCleanup(fn: () => Promise<void>): () => Promise<void> {
-  let promise: Promise<void> | undefined;
-  const run = () => {
-    promise ??= fn().finally(() => cleanups.delete(run));
-    return promise;
-  };
-  cleanups.add(run);
-  return run;
-}
-
-let aborting: Promise<never> | undefined;
-/** Kills the server children, runs the cleanups (waiting for those under way), then exits; once. */
-function abort(reason: string, exitCode: number): Promise<never> {
-  aborting ??= (async () => {
-    process.stderr.write(`\nbench/server: ${reason}: stopping the servers and cleaning up…\n`);
-    for (const child of children) child.kill("SIGKILL");
-    // A few passes: a cleanup registered while this runs (a database created meanwhile) is run too.
-    for (let pass = 0; pass < 3 && cleanups.size > 0; pass++) {
-      for (const cleanup of [...cleanups].reverse()) {
-        await Promise.race([cleanup().catch(() => {}), sleep(10_000)]);
-      }
-    }
-    process.exit(exitCode);
-  })();
-  return aborting;
-}
-const checkNotAborting = () => {
-  if (aborting) throw new Error("aborted");
-};
-
-// The last resort: whatever is still running when this process exits goes with it.
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
-process.once("SIGINT", () => void abort("interrupted (SIGINT)", 130));
-process.once("SIGTERM", () => void abort("terminated (SIGTERM)", 143));
-
-// ---------------------------------------------------------------------------------------------------
 // The server child
 
 interface ServerChild extends CliChild {
@@ -185,64 +139,6 @@ async function startServerChild(
     children,
   });
   return { ...child, graphqlUrl: child.match[1]! };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// GraphQL over fetch
-
-interface GraphQLResponse<T> {
-  data?: T;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
-}
-
-class Api {
-  constructor(
-    readonly url: string,
-    private readonly server: ServerChild,
-  ) {}
-
-  /**
-   * POSTs one operation. A read whose connection fails is sent once more: a kept-alive socket may have been
-   * closed by the server while this process was busy (the SQLite seeding blocks its event loop for seconds).
-   * Mutations are never resent.
-   */
-  async request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-    const init = () => ({
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query, variables }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    let res: Response;
-    try {
-      try {
-        res = await fetch(this.url, init());
-      } catch (error) {
-        if (query.trimStart().startsWith("mutation")) throw error;
-        res = await fetch(this.url, init());
-      }
-    } catch (error) {
-      const cause = (error as { cause?: { message?: string; code?: string } }).cause;
-      throw new Error(
-        `request to ${this.url} failed: ${(error as Error).message}` +
-          `${cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})` : ""}; server ${this.server.status()}` +
-          `\n${this.server.output()}`,
-      );
-    }
-    const text = await res.text();
-    let body: GraphQLResponse<T>;
-    try {
-      body = JSON.parse(text) as GraphQLResponse<T>;
-    } catch {
-      throw new Error(`HTTP ${res.status} with a body that is not JSON: ${text.slice(0, 300)}`);
-    }
-    if (body.errors?.length) {
-      const e = body.errors[0]!;
-      throw new Error(`GraphQL error ${e.extensions?.code ?? ""}: ${e.message}\n${this.server.output()}`);
-    }
-    if (!body.data) throw new Error(`HTTP ${res.status} without data: ${text.slice(0, 300)}`);
-    return body.data;
-  }
 }
 
 const M = {
@@ -596,42 +492,8 @@ async function benchDatabase(
   }
 }
 
-/** Creates a fresh database in the cluster at `adminUrl`; the returned drop() removes it (once). */
-async function createPostgresDatabase(
-  adminUrl: string,
-): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  checkNotAborting();
-  const admin = await openDatabase(adminUrl);
-  const name = `regent_bench_${process.pid}_${Date.now().toString(36)}`;
-  try {
-    await sql`CREATE DATABASE ${sql.id(name)}`.execute(admin.db);
-  } catch (error) {
-    await admin.close();
-    throw error;
-  }
-  const drop = onCleanup(async () => {
-    try {
-      try {
-        await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(admin.db);
-      } catch {
-        // Before PostgreSQL 13 there is no WITH (FORCE); the server child is stopped by now anyway.
-        await sql`DROP DATABASE IF EXISTS ${sql.id(name)}`.execute(admin.db);
-      }
-    } finally {
-      await admin.close();
-    }
-  });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), name, drop };
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Main
-
-const PG_HOWTO =
-  'eval "$(bash scripts/testbed/postgres.sh start)" (a throwaway local cluster; `bash scripts/testbed/postgres.sh stop` after), ' +
-  "or set REGENT_TEST_PG_URL=postgres://… to a server where databases may be created";
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -649,7 +511,7 @@ async function main(): Promise<void> {
   const progress = (what: string) => {
     if (!json) process.stderr.write(`… ${what}\n`);
   };
-  setTimeout(() => void abort(`still running after ${WATCHDOG_MS / 1000} s`, 1), WATCHDOG_MS).unref();
+  guardProcess("bench/server", WATCHDOG_MS);
 
   const scratch = mkdtempSync(join(tmpdir(), "regent-bench-server-"));
   const removeScratch = onCleanup(async () => rmSync(scratch, { recursive: true, force: true }));

@@ -9,10 +9,10 @@ const ReportBatch = graphql(`
     $logs: [write_run_log_input!]!
     $flowStates: [set_flow_run_state_input!]!
   ) {
-    create_task_runs(input: { task_runs: $taskRuns }) { count }
-    set_task_run_states(input: { states: $taskStates }) { states { id status code message version } }
+    create_task_runs(input: { task_runs: $taskRuns }) { refused { run_id code message } }
+    set_task_run_states(input: { states: $taskStates }) { refused { run_id code message } }
     write_run_logs(input: { logs: $logs }) { count }
-    set_flow_run_states(input: { states: $flowStates }) { states { id status code message version } }
+    set_flow_run_states(input: { states: $flowStates }) { refused { run_id code message } }
   }
 `);
 
@@ -37,7 +37,9 @@ const RETRYABLE = new Set(["SERVER_UNREACHABLE", "DATABASE_UNAVAILABLE", "API_ER
 
 /**
  * Reports a run's engine events to the server in batches — one HTTP request carries task-run creations,
- * task-run states, log lines and flow-run states, in that order — never one round trip per task. Every
+ * task-run states, log lines and flow-run states, in that order — never one round trip per task. A task
+ * run created in the batch under way carries the states it enters before the batch goes (a short task's
+ * Running and Success), so the server writes it once, as they left it. Every
  * write has a client-generated id, so a batch retried after a lost answer is harmless; a batch the server
  * could not take (unreachable, database down) is retried with backoff, never dropped. `flush()` resolves
  * once everything recorded so far is on the server.
@@ -60,24 +62,28 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
     logs: [],
     flowStates: [],
   };
+  /** Task runs created in `queue`, by id: their later states go with their creation. */
+  let created = new Map<string, Item<"taskRuns">>();
   let size = 0;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let idleWaiters: Array<() => void> = [];
   const iso = (ms: number) => new Date(ms).toISOString();
-  const stateInput = (s: EngineState) => ({
-    type: s.type,
-    message: s.message ?? null,
-    timestamp: iso(s.timestamp),
-    data:
-      s.error || s.data || s.resultRef
-        ? {
-            ...s.data,
-            ...(s.error ? { error: s.error } : {}),
-            ...(s.resultRef ? { resultRef: s.resultRef } : {}),
-          }
-        : null,
-  });
+  // Fields without a value are left out: each one sent is one more value the server's GraphQL checks.
+  const stateInput = (s: EngineState) => {
+    const input: { type: EngineState["type"]; timestamp: string; message?: string; data?: object } = {
+      type: s.type,
+      timestamp: iso(s.timestamp),
+    };
+    if (s.message != null) input.message = s.message;
+    if (s.error || s.data || s.resultRef)
+      input.data = {
+        ...s.data,
+        ...(s.error ? { error: s.error } : {}),
+        ...(s.resultRef ? { resultRef: s.resultRef } : {}),
+      };
+    return input;
+  };
 
   const schedule = () => {
     if (size >= maxBatch) void pump();
@@ -101,8 +107,12 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await client.request(ReportBatch, variables);
-        for (const r of [...result.set_task_run_states.states, ...result.set_flow_run_states.states]) {
-          if (r.status !== "SUCCESS") warn(`the server refused a state write (${r.code}): ${r.message}`);
+        for (const r of [
+          ...result.create_task_runs.refused,
+          ...result.set_task_run_states.refused,
+          ...result.set_flow_run_states.refused,
+        ]) {
+          warn(`the server refused a state write of run ${r.run_id} (${r.code}): ${r.message}`);
         }
         return;
       } catch (error) {
@@ -125,6 +135,7 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
       while (size > 0) {
         const batch = queue;
         queue = { taskRuns: [], taskStates: [], logs: [], flowStates: [] };
+        created = new Map();
         size = 0;
         await send(batch);
       }
@@ -153,22 +164,30 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
         case "task_run_created": {
           const t = event.taskRun;
           taskVersions.set(t.id, 1);
-          queue.taskRuns.push({
+          const item: Item<"taskRuns"> = {
             id: t.id,
             flow_run_id: flowRunId,
             task_key: t.taskKey,
             task_name: t.taskName,
             map_index: t.mapIndex,
-            parent_task_run_id: t.parentTaskRunId ?? null,
-            upstream: [...t.upstream],
-            tags: [...t.tags],
-          });
+          };
+          if (t.parentTaskRunId) item.parent_task_run_id = t.parentTaskRunId;
+          if (t.upstream.length > 0) item.upstream = [...t.upstream];
+          if (t.tags.length > 0) item.tags = [...t.tags];
+          queue.taskRuns.push(item);
+          created.set(t.id, item);
           break;
         }
         case "task_run_state": {
           if (event.state.type === "Pending") return; // every task run is created Pending
           const version = taskVersions.get(event.taskRunId) ?? 1;
           taskVersions.set(event.taskRunId, version + 1);
+          const creation = created.get(event.taskRunId);
+          if (creation) {
+            // Entered while its creation waits to go: versions 2, 3, … in the order they arrive.
+            creation.states = [...(creation.states ?? []), stateInput(event.state)];
+            break;
+          }
           queue.taskStates.push({
             id: newId(),
             task_run_id: event.taskRunId,

@@ -95,6 +95,67 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test("states go with a task run created in the same batch, or on their own after it; refusals are told", async ({
+      database,
+    }) => {
+      const server = await startServer({ database, port: 0 });
+      try {
+        const flowRunId = await seedRun(server.store);
+        const warnings: string[] = [];
+        const reporter = serverReporter({
+          client: new RegentClient({ apiUrl: server.url }),
+          flowRunId,
+          flowRunVersion: 1,
+          onWarning: (w) => warnings.push(w),
+        });
+        const taskRun = (id: string) => ({
+          id,
+          flowRunId,
+          taskName: "t",
+          taskKey: "t",
+          mapIndex: -1,
+          upstream: [],
+          tags: [],
+        });
+        const state = (taskRunId: string, type: "Pending" | "Running" | "Success") =>
+          reporter.record({
+            type: "task_run_state",
+            flowRunId,
+            taskRunId,
+            state: { type, timestamp: Date.now() },
+          });
+        const [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+        for (const id of [a, b, c]) {
+          reporter.record({ type: "task_run_created", taskRun: taskRun(id) });
+          state(id, "Pending");
+        }
+        state(a, "Running");
+        state(a, "Success");
+        state(c, "Success"); // Pending → Success: refused by the server
+        await reporter.flush();
+        state(b, "Running"); // b was sent already: this write goes on its own
+        state(b, "Success");
+        await reporter.flush();
+
+        const rows = await database.db
+          .selectFrom("task_run_state")
+          .select(["task_run_id", "state", "version"])
+          .where("flow_run_id", "=", flowRunId)
+          .orderBy("task_run_id")
+          .orderBy("version")
+          .execute();
+        const history = (id: string) => rows.filter((r) => r.task_run_id === id).map((r) => r.state);
+        expect(history(a)).toEqual(["Pending", "Running", "Success"]);
+        expect(history(b)).toEqual(["Pending", "Running", "Success"]);
+        expect(history(c)).toEqual(["Pending"]);
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain(`run ${c}`);
+        expect(warnings[0]).toContain("INVALID_TRANSITION");
+      } finally {
+        await server.close();
+      }
+    });
+
     test("a server that is briefly unreachable delays reports but loses none", async ({ database }) => {
       const seeded = await startServer({ database, port: 0 });
       const flowRunId = await seedRun(seeded.store);

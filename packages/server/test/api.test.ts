@@ -205,6 +205,79 @@ for (const backend of BACKENDS) {
       expect(read.log).toEqual([{ message: "boom" }]);
     });
 
+    test("create_task_runs takes the states a task run entered since Pending, judged like any state write", async () => {
+      const { flowId } = await seedFlow(api);
+      const { create_flow_run } = await api.ok(
+        `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+        { id: flowId },
+      );
+      const [done, refused, plain] = Array.from({ length: 3 }, () => crypto.randomUUID());
+      const create = `mutation($runs: [create_task_run_input!]!) {
+        create_task_runs(input: { task_runs: $runs }) { count refused { run_id status code version } }
+      }`;
+      const runs = [
+        {
+          id: done,
+          flow_run_id: create_flow_run.id,
+          task_key: "t",
+          task_name: "t",
+          states: [
+            { type: "Running", timestamp: "2026-11-27T10:00:00.000Z" },
+            { type: "Success", timestamp: "2026-11-27T10:00:00.250Z", data: { resultRef: "memory://1" } },
+          ],
+        },
+        // Success straight from Pending is not a transition core allows: the run stays as far as it got.
+        {
+          id: refused,
+          flow_run_id: create_flow_run.id,
+          task_key: "t",
+          task_name: "t",
+          states: [{ type: "Success" }],
+        },
+        { id: plain, flow_run_id: create_flow_run.id, task_key: "t", task_name: "t" },
+      ];
+      const first = await api.ok(create, { runs });
+      expect(first.create_task_runs.count).toBe(3);
+      expect(first.create_task_runs.refused).toEqual([
+        { run_id: refused, status: "ERROR", code: "INVALID_TRANSITION", version: null },
+      ]);
+      // A replayed batch (its answer lost) creates nothing and writes no state twice.
+      const replay = await api.ok(create, { runs });
+      expect(replay.create_task_runs).toEqual({ count: 0, refused: [] });
+
+      const read = await api.ok(
+        `query($ids: [uuid!]!) {
+          task_run(where: { id: { _in: $ids } }) { id state state_version attempts result_ref start_time end_time
+            states(order_by: [{ version: asc }]) { state version timestamp } }
+        }`,
+        { ids: [done, refused, plain] },
+      );
+      const byId = new Map(read.task_run.map((r: { id: string }) => [r.id, r]));
+      expect(byId.get(done)).toMatchObject({
+        state: "Success",
+        state_version: 3,
+        attempts: 1,
+        result_ref: "memory://1",
+        start_time: "2026-11-27T10:00:00.000Z",
+        end_time: "2026-11-27T10:00:00.250Z",
+      });
+      expect((byId.get(done) as { states: unknown[] }).states).toEqual([
+        { state: "Pending", version: 1, timestamp: expect.any(String) },
+        { state: "Running", version: 2, timestamp: "2026-11-27T10:00:00.000Z" },
+        { state: "Success", version: 3, timestamp: "2026-11-27T10:00:00.250Z" },
+      ]);
+      for (const id of [refused, plain]) {
+        expect(byId.get(id)).toMatchObject({ state: "Pending", state_version: 1, attempts: 0 });
+        expect((byId.get(id) as { states: unknown[] }).states).toHaveLength(1);
+      }
+      // Later states of a run created that way go on from the version it reached.
+      const later = await api.ok(
+        `mutation($s: [set_task_run_state_input!]!) { set_task_run_states(input: { states: $s }) { refused { run_id code } states { status version } } }`,
+        { s: [{ task_run_id: refused, version: 1, state: { type: "Running" } }] },
+      );
+      expect(later.set_task_run_states).toEqual({ refused: [], states: [{ status: "SUCCESS", version: 2 }] });
+    });
+
     test("reads filter through relations, page, and count", async () => {
       const { flowId } = await seedFlow(api);
       for (let i = 0; i < 5; i++)

@@ -16,8 +16,16 @@ export function encodeValue(kind: ColumnKind, dialect: Dialect, value: unknown):
   }
 }
 
+/**
+ * What `Date#toISOString()` gives, for any day of any month (days 29–31 may roll over into the next
+ * month, and are left to `Date`): such a string is its own normal form.
+ */
+const CANONICAL = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
 /** ISO 8601 UTC with milliseconds, so timestamps stored as text on SQLite compare in time order. */
 export function toIsoTimestamp(value: unknown): string {
+  // Most timestamps arrive in normal form already (every state of a batch passes here two or three times).
+  if (typeof value === "string" && CANONICAL.test(value)) return value;
   const date = value instanceof Date ? value : new Date(value as string | number);
   if (Number.isNaN(date.getTime())) throw new TypeError(`not a timestamp: ${JSON.stringify(value)}`);
   return date.toISOString();

@@ -36,6 +36,11 @@ const stateInput = builder.inputType("state_input", {
 const stateResult = builder.objectRef<SetStateResult>("set_state_result").implement({
   fields: (t) => ({
     id: t.field({ type: "uuid", resolve: (r) => r.id }),
+    run_id: t.field({
+      type: "uuid",
+      description: "the flow run or task run written",
+      resolve: (r) => r.runId,
+    }),
     status: t.exposeString("status", { description: "SUCCESS or ERROR" }),
     version: t.exposeInt("version", {
       nullable: true,
@@ -45,8 +50,16 @@ const stateResult = builder.objectRef<SetStateResult>("set_state_result").implem
     code: t.exposeString("code", { nullable: true, description: "error code when status is ERROR" }),
   }),
 });
+const refused = (results: readonly SetStateResult[]) => results.filter((r) => r.status !== "SUCCESS");
 const statesPayload = builder.objectRef<{ states: SetStateResult[] }>("set_states_payload").implement({
-  fields: (t) => ({ states: t.field({ type: [stateResult], resolve: (p) => p.states }) }),
+  fields: (t) => ({
+    states: t.field({ type: [stateResult], resolve: (p) => p.states }),
+    refused: t.field({
+      type: [stateResult],
+      description: "the writes not applied (status ERROR): all a batch writer needs to read back",
+      resolve: (p) => refused(p.states),
+    }),
+  }),
 });
 
 builder.mutationType({});
@@ -276,11 +289,18 @@ builder.mutationFields((t) => ({
   }),
 
   create_task_runs: t.field({
-    type: builder.objectRef<{ count: number }>("create_task_runs_payload").implement({
-      fields: (f) => ({
-        count: f.exposeInt("count", { description: "task runs created (replayed ids are not counted)" }),
+    type: builder
+      .objectRef<{ count: number; refused: SetStateResult[] }>("create_task_runs_payload")
+      .implement({
+        fields: (f) => ({
+          count: f.exposeInt("count", { description: "task runs created (replayed ids are not counted)" }),
+          refused: f.field({
+            type: [stateResult],
+            description: "states given with the created task runs that were not applied",
+            resolve: (p) => p.refused,
+          }),
+        }),
       }),
-    }),
     args: {
       input: t.arg({
         required: true,
@@ -300,6 +320,12 @@ builder.mutationFields((t) => ({
                     upstream: g.field({ type: ["uuid"], required: false }),
                     tags: g.stringList({ required: false }),
                     timestamp: g.field({ type: "timestamptz", required: false }),
+                    states: g.field({
+                      type: [stateInput],
+                      required: false,
+                      description:
+                        "states the task run entered after Pending, in order (versions 2, 3, …): written with it, so a short task run is one item",
+                    }),
                   }),
                 }),
               ],
@@ -308,8 +334,8 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => ({
-      count: await ctx.store.createTaskRuns(
+    resolve: async (_root, { input }, ctx) =>
+      ctx.store.createTaskRuns(
         input.task_runs.map((r) => ({
           id: r.id,
           flowRunId: r.flow_run_id,
@@ -320,9 +346,12 @@ builder.mutationFields((t) => ({
           upstream: r.upstream,
           tags: r.tags,
           timestamp: r.timestamp,
+          states: r.states?.map((state) => ({
+            ...state,
+            data: state.data as Record<string, unknown> | null,
+          })),
         })),
       ),
-    }),
   }),
 
   write_run_logs: t.field({

@@ -1,4 +1,5 @@
 import { GraphQLError, Kind, type ValueNode } from "graphql";
+import { toIsoTimestamp } from "../db/codec.js";
 import { builder } from "./builder.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -17,8 +18,9 @@ builder.scalarType("uuid", {
 
 const timestampValue = (value: unknown): string => {
   if (typeof value === "string" || typeof value === "number") {
-    const d = new Date(value);
-    if (!Number.isNaN(d.getTime())) return d.toISOString();
+    try {
+      return toIsoTimestamp(value);
+    } catch {}
   }
   throw new GraphQLError(`not a timestamp (ISO 8601 expected): ${JSON.stringify(value)}`, {
     extensions: { code: "BAD_USER_INPUT" },

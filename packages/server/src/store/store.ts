@@ -19,7 +19,7 @@ import {
 import type { Transaction } from "kysely";
 import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
-import type { Row } from "../db/tables.js";
+import { type Row, TABLES } from "../db/tables.js";
 import type { ServerEvents, StateEvent } from "../events.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
 
@@ -84,6 +84,8 @@ export interface CreateTaskRunItem {
   upstream?: readonly string[] | null;
   tags?: readonly string[] | null;
   timestamp?: string | null;
+  /** States entered after Pending, in order (versions 2, 3, …), written with the task run. */
+  states?: readonly StateInput[] | null;
 }
 
 export interface LogItem {
@@ -96,6 +98,14 @@ export interface LogItem {
 }
 
 type Tx = Transaction<Database>;
+
+/**
+ * Rows per multi-row INSERT of `table`: as many as keep its bound values under 30,000 (SQLite allows
+ * 32,766, PostgreSQL 65,535). Fewer, larger statements: each one is a round trip, and on PostgreSQL the
+ * server waits for it with nothing else to do.
+ */
+const rowsPerInsert = (table: keyof typeof TABLES): number =>
+  Math.floor(30_000 / Object.keys(TABLES[table]).length);
 
 /**
  * The system of record: every write the API makes, each in one transaction, checked by core's transition
@@ -311,7 +321,7 @@ export class Store {
     const row = encodeRow("flow_run", this.dialect, {
       id,
       flow_id: flow.id,
-      name: input.flowRunName?.trim() || `${flow.name as string}-${id.slice(0, 8)}`,
+      name: input.flowRunName?.trim() || `${flow.name as string}-${id.slice(-8)}`,
       parameters,
       context: input.context ?? {},
       labels,
@@ -455,10 +465,62 @@ export class Store {
         for (const row of rows) applied.set(row.id, row.version);
       }
     }
+    const judged = this.judgeStateWrites(table, items, current, applied, options);
+    events.push(...judged.events);
+    await this.insertHistory(tx, historyTable, judged.history);
+    // Every changed run in one statement per 200: an upsert whose insert never happens (the rows exist and
+    // are locked) — the portable multi-row UPDATE of SQLite and PostgreSQL.
+    const rows = [...judged.changed].map((id) => encodeRow(table, this.dialect, current.get(id)! as never));
+    const written = [
+      "state",
+      "state_message",
+      "state_version",
+      "state_timestamp",
+      "start_time",
+      "end_time",
+      "updated",
+    ];
+    if (table === "task_run") written.push("attempts", "result_ref");
+    const perInsert = rowsPerInsert(table);
+    for (let i = 0; i < rows.length; i += perInsert) {
+      await tx
+        .insertInto(table)
+        .values(rows.slice(i, i + perInsert) as never)
+        .onConflict((oc) =>
+          oc
+            .column("id")
+            .doUpdateSet(
+              (eb) => Object.fromEntries(written.map((c) => [c, eb.ref(`excluded.${c}` as never)])) as never,
+            ),
+        )
+        .execute();
+    }
+    return judged.results;
+  }
+
+  /**
+   * Judges state writes in order against runs held in memory (decoded rows, changed in place): each by
+   * core's transition rules and the version its writer read, a write id already applied succeeding again
+   * without a change. Returns what to persist and publish; reads and writes nothing itself.
+   */
+  private judgeStateWrites(
+    table: "flow_run" | "task_run",
+    items: readonly SetStateItem[],
+    current: Map<string, Record<string, unknown>>,
+    applied: Map<string, number>,
+    options: { userMark?: boolean },
+  ): {
+    results: SetStateResult[];
+    history: Record<string, unknown>[];
+    changed: Set<string>;
+    events: StateEvent[];
+  } {
+    const historyTable = table === "flow_run" ? "flow_run_state" : "task_run_state";
     const now = this.now();
     const history: Record<string, unknown>[] = [];
     const changed = new Set<string>();
     const results: SetStateResult[] = [];
+    const events: StateEvent[] = [];
     for (const item of items) {
       const stateId = item.id ?? newId();
       const fail = (error: RegentError): SetStateResult => ({
@@ -568,39 +630,21 @@ export class Store {
         code: null,
       });
     }
-    for (let i = 0; i < history.length; i += 500) {
-      await tx
-        .insertInto(historyTable)
-        .values(history.slice(i, i + 500) as never)
-        .execute();
-    }
-    // Every changed run in one statement per 200: an upsert whose insert never happens (the rows exist and
-    // are locked) — the portable multi-row UPDATE of SQLite and PostgreSQL.
-    const rows = [...changed].map((id) => encodeRow(table, this.dialect, current.get(id)! as never));
-    const written = [
-      "state",
-      "state_message",
-      "state_version",
-      "state_timestamp",
-      "start_time",
-      "end_time",
-      "updated",
-    ];
-    if (table === "task_run") written.push("attempts", "result_ref");
-    for (let i = 0; i < rows.length; i += 200) {
+    return { results, history, changed, events };
+  }
+
+  private async insertHistory(
+    tx: Tx,
+    table: "flow_run_state" | "task_run_state",
+    rows: readonly Record<string, unknown>[],
+  ): Promise<void> {
+    const perInsert = rowsPerInsert(table);
+    for (let i = 0; i < rows.length; i += perInsert) {
       await tx
         .insertInto(table)
-        .values(rows.slice(i, i + 200) as never)
-        .onConflict((oc) =>
-          oc
-            .column("id")
-            .doUpdateSet(
-              (eb) => Object.fromEntries(written.map((c) => [c, eb.ref(`excluded.${c}` as never)])) as never,
-            ),
-        )
+        .values(rows.slice(i, i + perInsert) as never)
         .execute();
     }
-    return results;
   }
 
   /** One state write, inside the caller's transaction. */
@@ -649,9 +693,16 @@ export class Store {
 
   // ── task runs and logs ───────────────────────────────────────────────────
 
-  /** Creates task runs (Pending, version 1); ids are the client's, so a replayed batch changes nothing. */
-  async createTaskRuns(items: readonly CreateTaskRunItem[]): Promise<number> {
-    if (items.length === 0) return 0;
+  /**
+   * Creates task runs (Pending, version 1); ids are the client's, so a replayed batch changes nothing.
+   * An item may carry the states its task run entered since (`states`: versions 2, 3, …), judged like
+   * any state write: the run is then inserted as those states left it, with its whole history, instead
+   * of being inserted, read back and rewritten. Returns the count created and the states refused.
+   */
+  async createTaskRuns(
+    items: readonly CreateTaskRunItem[],
+  ): Promise<{ count: number; refused: SetStateResult[] }> {
+    if (items.length === 0) return { count: 0, refused: [] };
     const now = this.now();
     const runIds = [...new Set(items.map((i) => i.flowRunId))];
     const found = await this.db.selectFrom("flow_run").select("id").where("id", "in", runIds).execute();
@@ -661,12 +712,19 @@ export class Store {
       throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${missing.join(", ")}`, {
         ids: missing,
       });
-    return this.db.transaction().execute(async (tx) => {
-      let created = 0;
-      for (let i = 0; i < items.length; i += 200) {
-        const chunk = items.slice(i, i + 200);
-        const taskRows = chunk.map((item) =>
-          encodeRow("task_run", this.dialect, {
+    const events: StateEvent[] = [];
+    const result = await this.db.transaction().execute(async (tx) => {
+      let count = 0;
+      const refused: SetStateResult[] = [];
+      const perInsert = rowsPerInsert("task_run");
+      for (let i = 0; i < items.length; i += perInsert) {
+        const chunk = items.slice(i, i + perInsert);
+        const current = new Map<string, Record<string, unknown>>();
+        const pending: Record<string, unknown>[] = [];
+        const later: SetStateItem[] = [];
+        for (const item of chunk) {
+          const timestamp = item.timestamp ? toIsoTimestamp(item.timestamp) : now;
+          current.set(item.id, {
             id: item.id,
             flow_run_id: item.flowRunId,
             task_key: item.taskKey,
@@ -676,44 +734,59 @@ export class Store {
             upstream: item.upstream ?? [],
             tags: item.tags ?? [],
             state: "Pending",
+            state_message: null,
             state_version: 1,
-            state_timestamp: item.timestamp ? toIsoTimestamp(item.timestamp) : now,
+            state_timestamp: timestamp,
             attempts: 0,
+            cache_key: null,
+            result_ref: null,
+            start_time: null,
+            end_time: null,
             created: now,
             updated: now,
-          }),
-        );
+          });
+          pending.push({
+            id: newId(),
+            task_run_id: item.id,
+            flow_run_id: item.flowRunId,
+            state: "Pending",
+            message: null,
+            timestamp,
+            data: null,
+            version: 1,
+          });
+          item.states?.forEach((state, n) => {
+            later.push({ id: null, runId: item.id, version: n + 1, state });
+          });
+        }
+        const judged = this.judgeStateWrites("task_run", later, current, new Map(), {});
         const inserted = await tx
           .insertInto("task_run")
-          .values(taskRows as never)
+          .values(
+            [...current.values()].map((row) => encodeRow("task_run", this.dialect, row as never)) as never,
+          )
           .onConflict((oc) => oc.column("id").doNothing())
           .returning("id")
           .execute();
-        created += inserted.length;
+        count += inserted.length;
         if (inserted.length === 0) continue;
+        // Runs whose id existed already (a replayed batch) keep what they have: none of their states is
+        // written again.
         const fresh = new Set(inserted.map((r) => r.id));
-        await tx
-          .insertInto("task_run_state")
-          .values(
-            chunk
-              .filter((item) => fresh.has(item.id))
-              .map((item) =>
-                encodeRow("task_run_state", this.dialect, {
-                  id: newId(),
-                  task_run_id: item.id,
-                  flow_run_id: item.flowRunId,
-                  state: "Pending",
-                  message: null,
-                  timestamp: item.timestamp ? toIsoTimestamp(item.timestamp) : now,
-                  data: null,
-                  version: 1,
-                }),
-              ) as never,
-          )
-          .execute();
+        const history = [
+          ...pending
+            .filter((h) => fresh.has(h.task_run_id as string))
+            .map((h) => encodeRow("task_run_state", this.dialect, h as never)),
+          ...judged.history.filter((h) => fresh.has(h.task_run_id as string)),
+        ];
+        await this.insertHistory(tx, "task_run_state", history);
+        events.push(...judged.events.filter((e) => fresh.has(e.task_run_id as string)));
+        refused.push(...judged.results.filter((r) => r.status !== "SUCCESS" && fresh.has(r.runId)));
       }
-      return created;
+      return { count, refused };
     });
+    this.publishStates(events);
+    return result;
   }
 
   /** Appends log lines; ids are the client's (or made here), so a replayed batch adds nothing twice. */
@@ -721,8 +794,9 @@ export class Store {
     if (items.length === 0) return 0;
     const now = this.now();
     let written = 0;
-    for (let i = 0; i < items.length; i += 500) {
-      const rows = items.slice(i, i + 500).map((item) =>
+    const perInsert = rowsPerInsert("log");
+    for (let i = 0; i < items.length; i += perInsert) {
+      const rows = items.slice(i, i + perInsert).map((item) =>
         encodeRow("log", this.dialect, {
           id: item.id ?? newId(),
           flow_run_id: item.flowRunId,
