@@ -143,3 +143,23 @@ export function runCliCommand(options: CliCommandOptions): Promise<string> {
     });
   });
 }
+
+/** Starts `regent …cli agent local start` taking unlabeled runs, and waits until it waits for runs. */
+export function startAgentChild(options: {
+  /** Arguments before `agent` (config file, `--api URL`). */
+  readonly cli: readonly string[];
+  readonly maxConcurrent: number;
+  readonly prestarted: number;
+  readonly children: Set<ChildProcess>;
+}): Promise<CliChild> {
+  return startCliChild({
+    what: "the agent child",
+    args: [
+      ...options.cli,
+      ...["agent", "local", "start", "--accept-unlabeled"],
+      ...["--max-concurrent", String(options.maxConcurrent), "--prestarted", String(options.prestarted)],
+    ],
+    ready: /waiting for flow runs/,
+    children: options.children,
+  });
+}

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { type CliChild, runCliCommand, startCliChild } from "./children.js";
+import { type CliChild, runCliCommand, startAgentChild, startCliChild } from "./children.js";
 import { machine, percentile, round } from "./figures.js";
 
 /** Flow runs wanted per mode; fewer when they would not fit in the mode's budget. */
@@ -265,21 +265,7 @@ async function measureMode(
   progress: (line: string) => void,
 ): Promise<ModeResult> {
   progress(`${mode.name}: starting the local agent (--max-concurrent 4)…`);
-  const agent = await startChild(
-    "the agent child",
-    [
-      ...cli,
-      "agent",
-      "local",
-      "start",
-      "--accept-unlabeled",
-      "--max-concurrent",
-      "4",
-      "--prestarted",
-      String(mode.prestarted),
-    ],
-    /waiting for flow runs/,
-  );
+  const agent = await startAgentChild({ cli, maxConcurrent: 4, prestarted: mode.prestarted, children });
   const latencies: number[] = [];
   let created = 0;
   let timedOut = 0;

@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Api } from "./api.js";
-import { runCliCommand, startCliChild } from "./children.js";
+import { runCliCommand, startAgentChild, startCliChild } from "./children.js";
 import { abort, checkNotAborting, children, guardProcess, onCleanup } from "./cleanup.js";
 import { machine, round } from "./figures.js";
 import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
@@ -224,22 +224,7 @@ async function benchRegent(
       version_group_id: string;
     }>;
     progress(`${label}: starting the local agent (--prestarted 0 --max-concurrent 1)…`);
-    const agent = await startCliChild({
-      what: "the agent child",
-      args: [
-        ...cli,
-        "agent",
-        "local",
-        "start",
-        "--accept-unlabeled",
-        "--max-concurrent",
-        "1",
-        "--prestarted",
-        "0",
-      ],
-      ready: /waiting for flow runs/,
-      children,
-    });
+    const agent = await startAgentChild({ cli, maxConcurrent: 1, prestarted: 0, children });
     const stopAgent = onCleanup(() => agent.stop());
     try {
       const results: FlowResult[] = [];
@@ -381,7 +366,8 @@ async function main(): Promise<void> {
     }
   };
   try {
-    if (only !== "postgres")
+    if (only === "postgres") databases.sqlite = { skipped: "--only postgres" };
+    else
       databases.sqlite = await attempt(async () => ({
         flows: await benchRegent("SQLite", join(scratch, "regent.db"), flowDir, scratch, progress),
       }));
