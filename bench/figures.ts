@@ -1,4 +1,5 @@
 // Small helpers the benchmarks share for the figures they print.
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
@@ -19,3 +20,23 @@ export function machine(): { node: string; platform: string; cpus: number; cpuMo
     cpuModel: cpus()[0]?.model ?? "unknown",
   };
 }
+
+/**
+ * CPU time a process has used so far (user + system), in ms, from /proc/<pid>/stat; null where there is no
+ * /proc. Its resolution is the kernel's clock tick (10 ms at the usual 100 Hz).
+ */
+export function cpuMsOf(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? ticks * (1000 / CLOCK_TICKS_PER_SECOND) : null;
+}
+
+/** USER_HZ: 100 on Linux on every architecture Node runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { Api } from "./api.js";
 import { runCliCommand, startAgentChild, startCliChild } from "./children.js";
 import { abort, checkNotAborting, children, guardProcess, onCleanup } from "./cleanup.js";
-import { machine, round } from "./figures.js";
+import { cpuMsOf, machine, round } from "./figures.js";
 import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
 
 const CHAIN_TASKS = 1_000;
@@ -126,12 +126,23 @@ interface RunFigure {
   readonly endToEndUsPerTask: number;
   readonly runMs: number;
   readonly dispatchMs: number;
+  /**
+   * CPU the server used from create_flow_run to the final state, per task run, µs (null without /proc):
+   * the run's claim and the executor's loading of it included.
+   */
+  readonly serverCpuUsPerTask: number | null;
   readonly stateWrites: number;
 }
 
 /** Creates a run of the flow, waits for its final state, checks that everything it reported is stored. */
-async function measureRun(api: Api, versionGroupId: string, flow: FlowSpec): Promise<RunFigure> {
+async function measureRun(
+  api: Api,
+  serverPid: number,
+  versionGroupId: string,
+  flow: FlowSpec,
+): Promise<RunFigure> {
   checkNotAborting();
+  const cpuBefore = cpuMsOf(serverPid);
   const { create_flow_run } = await api.request<{ create_flow_run: { id: string } }>(Q.create, {
     g: versionGroupId,
   });
@@ -148,6 +159,7 @@ async function measureRun(api: Api, versionGroupId: string, flow: FlowSpec): Pro
       throw new Error(`flow run ${id} of ${flow.name} still ${run.state} after ${RUN_TIMEOUT_MS / 1000} s`);
     await sleep(POLL_MS);
   }
+  const cpuAfter = cpuMsOf(serverPid);
   const { flow_run_by_pk: t } = await api.request<{
     flow_run_by_pk: { created: string; start_time: string; updated: string };
   }>(Q.times, { id });
@@ -181,6 +193,8 @@ async function measureRun(api: Api, versionGroupId: string, flow: FlowSpec): Pro
     endToEndUsPerTask: ((written - created) * 1000) / flow.taskRuns,
     runMs: written - started,
     dispatchMs: started - created,
+    serverCpuUsPerTask:
+      cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / flow.taskRuns,
     stateWrites: n(p.history),
   };
 }
@@ -233,9 +247,9 @@ async function benchRegent(
         if (!group) throw new Error(`regent register did not register ${flow.name}`);
         const runs: RunFigure[] = [];
         for (let i = 0; i < WARMUPS + REPS[flow.key]; i++) {
-          const figure = await measureRun(api, group, flow);
+          const figure = await measureRun(api, server.pid, group, flow);
           progress(
-            `  ${flow.name} run ${i + 1}${i < WARMUPS ? " (warm-up)" : ""}: ${round(figure.runUsPerTask, 0)} µs/task, ${round(figure.runMs, 0)} ms (dispatch ${round(figure.dispatchMs, 0)} ms)`,
+            `  ${flow.name} run ${i + 1}${i < WARMUPS ? " (warm-up)" : ""}: ${round(figure.runUsPerTask, 0)} µs/task, ${round(figure.runMs, 0)} ms (dispatch ${round(figure.dispatchMs, 0)} ms; server CPU ${figure.serverCpuUsPerTask === null ? "n/a" : `${round(figure.serverCpuUsPerTask, 0)} µs/task`})`,
           );
           if (i >= WARMUPS) runs.push(figure);
         }
@@ -424,7 +438,8 @@ function report(
     "",
     "  µs per task run, median of the measured runs (min–max): the run's Running state → its final state",
     "  written by the server, after every task-run state and log line of the run; end to end adds the",
-    "  agent starting a process for the run (create_flow_run → final state written).",
+    "  agent starting a process for the run (create_flow_run → final state written); server CPU is the CPU",
+    "  time the server process used over that span, per task run (the database's own is not in it).",
     "",
     `  ${"".padEnd(34)}${"chain (1,000 tasks)".padEnd(34)}${"map (10,000 items)".padEnd(34)}`,
   ];
@@ -451,6 +466,7 @@ function report(
     out.push(
       `  ${`${label}, run`.padEnd(34)}${cell(chain, (x) => x.runUsPerTask, true)}${cell(map, (x) => x.runUsPerTask, true)}`,
       `  ${`${label}, end to end`.padEnd(34)}${cell(chain, (x) => x.endToEndUsPerTask, false)}${cell(map, (x) => x.endToEndUsPerTask, false)}`,
+      `  ${`${label}, server CPU`.padEnd(34)}${cell(chain, (x) => x.serverCpuUsPerTask ?? Number.NaN, false)}${cell(map, (x) => x.serverCpuUsPerTask ?? Number.NaN, false)}`,
     );
   }
   if ("skipped" in dbos || "error" in dbos) {

@@ -415,6 +415,7 @@ export class Store {
 
   /** Applies state writes to task runs in one transaction per batch; each item is judged on its own. */
   async setTaskRunStates(items: readonly SetStateItem[]): Promise<SetStateResult[]> {
+    if (items.length === 0) return []; // batch writers send the field empty most of the time
     const events: StateEvent[] = [];
     const results = await this.db
       .transaction()
