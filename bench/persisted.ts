@@ -32,7 +32,8 @@ const REPS = { chain: 5, map: 3 } as const;
 /** DBOS repetitions, after one warm-up each (its map is ~10 s a run). */
 const DBOS_REPS = { chain: 3, map: 2 } as const;
 const RUN_TIMEOUT_MS = 120_000;
-const POLL_MS = 50;
+/** How often the run's state is read while waiting: seldom, so as not to load the server measured. */
+const POLL_MS = 250;
 const WATCHDOG_MS = 480_000;
 
 const TARGETS = { usPerTask: 300 } as const;

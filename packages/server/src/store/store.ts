@@ -107,6 +107,17 @@ type Tx = Transaction<Database>;
 const rowsPerInsert = (table: keyof typeof TABLES): number =>
   Math.floor(30_000 / Object.keys(TABLES[table]).length);
 
+const HISTORY_PER_INSERT = rowsPerInsert("task_run_state");
+
+/** Task runs per chunk of create_task_runs: smaller than one statement allows, so chunks pipeline. */
+const CREATE_CHUNK = 500;
+
+const historyInsert = (tx: Tx, rows: readonly Record<string, unknown>[]) =>
+  tx
+    .insertInto("task_run_state")
+    .values(rows as never)
+    .compile();
+
 /**
  * The system of record: every write the API makes, each in one transaction, checked by core's transition
  * rules and the version the writer read. SQL lives here and in `filters.ts` only.
@@ -717,9 +728,16 @@ export class Store {
     const result = await this.db.transaction().execute(async (tx) => {
       let count = 0;
       const refused: SetStateResult[] = [];
-      const perInsert = rowsPerInsert("task_run");
-      for (let i = 0; i < items.length; i += perInsert) {
-        const chunk = items.slice(i, i + perInsert);
+      // Chunks go to the database one statement at a time, but the next statement is built while the
+      // database runs the one before (on PostgreSQL the two then overlap; SQLite runs each at once).
+      let underway: Promise<unknown> | undefined;
+      const settle = async () => {
+        const statement = underway;
+        underway = undefined;
+        await statement;
+      };
+      for (let i = 0; i < items.length; i += CREATE_CHUNK) {
+        const chunk = items.slice(i, i + CREATE_CHUNK);
         const current = new Map<string, Record<string, unknown>>();
         const pending: Record<string, unknown>[] = [];
         const later: SetStateItem[] = [];
@@ -746,44 +764,58 @@ export class Store {
             created: now,
             updated: now,
           });
-          pending.push({
-            id: newId(),
-            task_run_id: item.id,
-            flow_run_id: item.flowRunId,
-            state: "Pending",
-            message: null,
-            timestamp,
-            data: null,
-            version: 1,
-          });
+          pending.push(
+            encodeRow("task_run_state", this.dialect, {
+              id: newId(),
+              task_run_id: item.id,
+              flow_run_id: item.flowRunId,
+              state: "Pending",
+              message: null,
+              timestamp,
+              data: null,
+              version: 1,
+            }),
+          );
           item.states?.forEach((state, n) => {
             later.push({ id: null, runId: item.id, version: n + 1, state });
           });
         }
         const judged = this.judgeStateWrites("task_run", later, current, new Map(), {});
-        const inserted = await tx
+        const runs = tx
           .insertInto("task_run")
           .values(
             [...current.values()].map((row) => encodeRow("task_run", this.dialect, row as never)) as never,
           )
           .onConflict((oc) => oc.column("id").doNothing())
           .returning("id")
-          .execute();
+          .compile();
+        await settle();
+        const inserting = tx.executeQuery(runs);
+        // Built while the runs go in, for the usual case that every one of them is new.
+        const history = [...pending, ...judged.history];
+        const allHistory = history.length <= HISTORY_PER_INSERT ? historyInsert(tx, history) : undefined;
+        const inserted = (await inserting).rows as Array<{ id: string }>;
         count += inserted.length;
         if (inserted.length === 0) continue;
         // Runs whose id existed already (a replayed batch) keep what they have: none of their states is
         // written again.
-        const fresh = new Set(inserted.map((r) => r.id));
-        const history = [
-          ...pending
-            .filter((h) => fresh.has(h.task_run_id as string))
-            .map((h) => encodeRow("task_run_state", this.dialect, h as never)),
-          ...judged.history.filter((h) => fresh.has(h.task_run_id as string)),
-        ];
-        await this.insertHistory(tx, "task_run_state", history);
-        events.push(...judged.events.filter((e) => fresh.has(e.task_run_id as string)));
-        refused.push(...judged.results.filter((r) => r.status !== "SUCCESS" && fresh.has(r.runId)));
+        const fresh = inserted.length === chunk.length ? undefined : new Set(inserted.map((r) => r.id));
+        const isFresh = (id: unknown) => !fresh || fresh.has(id as string);
+        if (!fresh && allHistory) {
+          underway = tx.executeQuery(allHistory);
+          // Awaited before the next statement or at the end; until then its failure must not go unhandled.
+          underway.catch(() => {});
+        } else {
+          await this.insertHistory(
+            tx,
+            "task_run_state",
+            history.filter((h) => isFresh(h.task_run_id)),
+          );
+        }
+        events.push(...judged.events.filter((e) => isFresh(e.task_run_id)));
+        refused.push(...judged.results.filter((r) => r.status !== "SUCCESS" && isFresh(r.runId)));
       }
+      await settle();
       return { count, refused };
     });
     this.publishStates(events);
