@@ -58,6 +58,16 @@ describe("task run states", () => {
     ]);
   });
 
+  test("runs made one after another get default names that differ (ids begin with the time)", async () => {
+    const reporter = memoryReporter();
+    const f = flow({ name: "named" }, async () => 1);
+    for (let i = 0; i < 5; i++) await f.run(undefined, { reporter });
+    const names = reporter.events.flatMap((e) => (e.type === "flow_run_created" ? [e.flowRun.name] : []));
+    expect(names).toHaveLength(5);
+    for (const name of names) expect(name).toMatch(/^named-[0-9a-f]{8}$/);
+    expect(new Set(names).size).toBe(5);
+  });
+
   test("a run that throws ends Failed and keeps the error", async () => {
     const r = await flow({ name: "states-failed" }, async () => {
       await boom();

@@ -278,6 +278,20 @@ for (const backend of BACKENDS) {
       expect(later.set_task_run_states).toEqual({ refused: [], states: [{ status: "SUCCESS", version: 2 }] });
     });
 
+    test("runs made one after another get default names that differ (ids begin with the time)", async () => {
+      const { flowId } = await seedFlow(api);
+      const names = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const { create_flow_run } = await api.ok(
+          `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { flow_run { name } } }`,
+          { id: flowId },
+        );
+        expect(create_flow_run.flow_run.name).toMatch(/^hello-[0-9a-f]{8}$/);
+        names.add(create_flow_run.flow_run.name);
+      }
+      expect(names.size).toBe(5);
+    });
+
     test("reads filter through relations, page, and count", async () => {
       const { flowId } = await seedFlow(api);
       for (let i = 0; i < 5; i++)

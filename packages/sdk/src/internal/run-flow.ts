@@ -95,7 +95,7 @@ export async function runFlow<R>(
   const id = options.flowRunId ?? newId();
   const info: FlowRunInfo = {
     id,
-    name: options.flowRunName ?? `${flow.name}-${id.slice(0, 8)}`,
+    name: options.flowRunName ?? `${flow.name}-${id.slice(-8)}`, // the random end: ids begin with the time
     flowName: flow.name,
     parameters,
     parentTaskRunId: options.parentTaskRunId,
