@@ -480,8 +480,8 @@ export class Store {
     const judged = this.judgeStateWrites(table, items, current, applied, options);
     events.push(...judged.events);
     await this.insertHistory(tx, historyTable, judged.history);
-    // Every changed run in one statement per 200: an upsert whose insert never happens (the rows exist and
-    // are locked) — the portable multi-row UPDATE of SQLite and PostgreSQL.
+    // The changed runs in as few statements as the bound-value limit allows: an upsert whose insert never
+    // happens (the rows exist and are locked) — the portable multi-row UPDATE of SQLite and PostgreSQL.
     const rows = [...judged.changed].map((id) => encodeRow(table, this.dialect, current.get(id)! as never));
     const written = [
       "state",
