@@ -27,7 +27,7 @@ export interface ServerReporterOptions {
   readonly flowRunVersion: number;
   /** How long events gather before a batch goes out (default 20 ms). */
   readonly batchMs?: number;
-  /** Events per batch at most (default 2,000). */
+  /** Events gathered that send a batch without waiting for `batchMs` (default 2,000). */
   readonly maxBatch?: number;
   /** Told of write failures the server refused (they are not retried) and of retries. */
   readonly onWarning?: (message: string) => void;
@@ -85,9 +85,16 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
     return input;
   };
 
+  let soon: NodeJS.Immediate | undefined;
   const schedule = () => {
-    if (size >= maxBatch) void pump();
-    else if (!timer && !inFlight) timer = setTimeout(() => void pump(), batchMs);
+    if (size >= maxBatch) {
+      // At the event loop's next turn, not at once: a burst the engine makes in one go (a map creating
+      // its children, then running them) then goes out with each child's states on its creation.
+      soon ??= setImmediate(() => {
+        soon = undefined;
+        void pump();
+      });
+    } else if (!timer && !inFlight) timer = setTimeout(() => void pump(), batchMs);
   };
 
   async function send(batch: typeof queue): Promise<void> {
