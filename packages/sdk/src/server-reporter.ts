@@ -90,10 +90,11 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
     if (size >= maxBatch) {
       // At the event loop's next turn, not at once: a burst the engine makes in one go (a map creating
       // its children, then running them) then goes out with each child's states on its creation.
-      soon ??= setImmediate(() => {
-        soon = undefined;
-        void pump();
-      });
+      if (!soon)
+        soon = setImmediate(() => {
+          soon = undefined;
+          void pump();
+        });
     } else if (!timer && !inFlight) timer = setTimeout(() => void pump(), batchMs);
   };
 
