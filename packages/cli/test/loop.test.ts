@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   BACKENDS,
@@ -225,8 +226,40 @@ for (const backend of BACKENDS) {
       const bad = await cli(["register", broken, "--project", "demo", "--api", api]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/broken\.ts:2:\d+: error/);
+      // A schedule is checked before anything is registered: every wrong clock is named.
+      const folder = join(tmp, "scheduled");
+      const { mkdir } = await import("node:fs/promises");
+      await mkdir(folder);
+      const scheduled = (name: string, schedule: string) =>
+        `import { cron, flow, interval } from "@regent/sdk";\nexport default flow({ name: "${name}", schedule: ${schedule} }, async () => 1);\n`;
+      await writeFile(
+        join(folder, "a.ts"),
+        scheduled("good", `cron("0 9 * * 1-5", { timezone: "Europe/Paris" })`),
+      );
+      await writeFile(
+        join(folder, "b.ts"),
+        scheduled(
+          "wrong",
+          `[cron("0 25 * * *"), interval("1h"), cron("0 9 * * *", { timezone: "Mars/Base" })]`,
+        ),
+      );
+      const wrong = await cli(["register", folder, "--project", "demo", "--api", api]);
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toMatch(
+        /b\.ts: flow wrong: invalid schedule: clock 1 \(cron\): .*hour.*clock 3 \(cron\): unknown time zone "Mars\/Base"/,
+      );
       const { flow_aggregate } = await gql(api, `{ flow_aggregate { aggregate { count } } }`);
       expect(flow_aggregate.aggregate.count).toBe(0);
+      await rm(join(folder, "b.ts"));
+      const good = await cli(["register", folder, "--project", "demo", "--api", api]);
+      expect(good.code, good.stderr).toBe(0);
+      const { flow } = await gql(api, `{ flow { name schedule } }`);
+      expect(flow).toEqual([
+        {
+          name: "good",
+          schedule: { clocks: [{ type: "cron", cron: "0 9 * * 1-5", timezone: "Europe/Paris" }] },
+        },
+      ]);
     });
   });
 }

@@ -8,6 +8,7 @@ import {
   parseDuration,
   type RunConfig,
   RunConfigSchema,
+  type ScheduleInput,
   type Storage,
   StorageSchema,
 } from "@regent/core";
@@ -37,6 +38,11 @@ export interface FlowOptions<S extends ParamsSchema | undefined> {
   resultStorage?: ResultStorage;
   /** The whole run is cancelled (Cancelled, reason: timeout) after this long. */
   timeout?: Duration;
+  /**
+   * When the server starts runs of this flow on its own: `cron(…)`, `interval(…)`, `rrule(…)`, or a list
+   * of them (each clock with its own parameter values and labels). Checked by `regent register`.
+   */
+  schedule?: ScheduleInput;
 }
 
 type Input<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, never>;

@@ -1,13 +1,18 @@
 export {
+  cron,
   type Duration,
   databaseStorage,
   InvalidParametersError,
+  interval,
   type LocalRunConfig,
   localRun,
   localStorage,
   RegentError,
   type RunConfig,
   type RunStateType,
+  rrule,
+  type ScheduleClock,
+  type ScheduleInput,
   type Storage,
   type Trigger,
 } from "@regent/core";

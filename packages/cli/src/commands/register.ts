@@ -2,7 +2,15 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { graphql, RegentClient } from "@regent/client";
-import { type Config, FlowNotFoundError, NotFoundError, type Storage } from "@regent/core";
+import {
+  type Config,
+  checkSchedule,
+  FlowNotFoundError,
+  InvalidUsageError,
+  NotFoundError,
+  type Schedule,
+  type Storage,
+} from "@regent/core";
 import { isFlow } from "@regent/sdk";
 import { bundleFlow, type FlowBundle, loadBundle, localFolderStore } from "@regent/storage";
 import { findFlowFiles } from "../flow-files.js";
@@ -31,7 +39,7 @@ interface Found {
   readonly runConfig: unknown;
   readonly labels: string[];
   readonly storage: Storage;
-  readonly schedule: unknown;
+  readonly schedule: Schedule | null;
 }
 
 export interface RegisterOptions {
@@ -82,6 +90,14 @@ export async function register(config: Config, target: string, options: Register
       storage?: Storage;
       schedule?: unknown;
     };
+    let schedule: Schedule | null = null;
+    if (o.schedule != null) {
+      try {
+        schedule = await checkSchedule(o.schedule);
+      } catch (error) {
+        throw new InvalidUsageError(`${file}: flow ${flow.name}: ${(error as Error).message}`);
+      }
+    }
     found.push({
       file,
       bundle,
@@ -91,7 +107,7 @@ export async function register(config: Config, target: string, options: Register
       runConfig: o.runConfig ?? null,
       labels: [...new Set([...(o.labels ?? []), ...options.label])].sort(),
       storage: o.storage ?? { type: "database" },
-      schedule: o.schedule ?? null,
+      schedule,
     });
   }
   if (found.length === 0) throw new FlowNotFoundError(`no flows found in ${target}`);
