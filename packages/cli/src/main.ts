@@ -157,6 +157,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("schedule")
+    .description("Show a flow's schedule and next fire times, or pause and resume it")
+    .argument("<action>", "show | pause | resume")
+    .requiredOption("--name <flow>", "the flow (its newest version)")
+    .requiredOption("--project <name>", "the flow's project")
+    .option("--count <n>", "show: how many fire times (default 5)")
+    .option("--json", "print JSON")
+    .action(
+      async (action: string, options: { name: string; project: string; count?: string; json?: boolean }) => {
+        const { schedule } = await import("./commands/schedule.js");
+        process.exitCode = await schedule(await config(), action, options);
+      },
+    );
+
+  program
     .command("dev")
     .description(
       "Server (embedded SQLite) + local agent + the flows of a folder registered into a project, in one process",

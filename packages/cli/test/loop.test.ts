@@ -260,6 +260,42 @@ for (const backend of BACKENDS) {
           schedule: { clocks: [{ type: "cron", cron: "0 9 * * 1-5", timezone: "Europe/Paris" }] },
         },
       ]);
+      // regent schedule: the next fire times of the newest version, pause and resume.
+      const show = await cli([
+        "schedule",
+        "show",
+        "--name",
+        "good",
+        "--project",
+        "demo",
+        "--count",
+        "3",
+        "--json",
+        "--api",
+        api,
+      ]);
+      expect(show.code, show.stderr).toBe(0);
+      const shown = JSON.parse(show.stdout);
+      expect(shown.schedule_active).toBe(true);
+      expect(shown.next).toHaveLength(3);
+      for (const f of shown.next) {
+        const at = new Date(f.at);
+        expect(at.getTime()).toBeGreaterThan(Date.now() - 60_000);
+        // 09:00 in Paris on a weekday: 07:00 or 08:00 UTC, Monday to Friday.
+        expect([7, 8]).toContain(at.getUTCHours());
+        expect(at.getUTCMinutes()).toBe(0);
+        expect([1, 2, 3, 4, 5]).toContain(at.getUTCDay());
+      }
+      const paused = await cli(["schedule", "pause", "--name", "good", "--project", "demo", "--api", api]);
+      expect(paused.stdout).toMatch(/schedule of good \(version 1\) paused/);
+      expect((await gql(api, `{ flow { schedule_active } }`)).flow).toEqual([{ schedule_active: false }]);
+      const table = await cli(["schedule", "show", "--name", "good", "--project", "demo", "--api", api]);
+      expect(table.stdout).toMatch(/good \(version 1\): schedule paused\n\nnext +clock/);
+      await cli(["schedule", "resume", "--name", "good", "--project", "demo", "--api", api]);
+      expect((await gql(api, `{ flow { schedule_active } }`)).flow).toEqual([{ schedule_active: true }]);
+      const unknown = await cli(["schedule", "show", "--name", "nope", "--project", "demo", "--api", api]);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toMatch(/no flow nope in project demo \(see regent get flows --project demo\)/);
     });
   });
 }
