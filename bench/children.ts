@@ -163,3 +163,34 @@ export function startAgentChild(options: {
     children: options.children,
   });
 }
+
+/** A server child, with the GraphQL URL it printed. */
+export interface ServerChild extends CliChild {
+  readonly graphqlUrl: string;
+}
+
+/**
+ * Starts `regent --config <configFile> server start --db <db> --host 127.0.0.1 --port 0` and waits for its
+ * `API …` line. `configFile` should not exist: the user's ~/.regent/config.toml must not change what is
+ * measured.
+ */
+export async function startServerChild(options: {
+  readonly db: string;
+  readonly configFile: string;
+  readonly children: Set<ChildProcess>;
+  /** Writes a .cpuprofile there when it stops (Node 20 refuses --cpu-prof in NODE_OPTIONS). */
+  readonly cpuProfDir?: string | undefined;
+}): Promise<ServerChild> {
+  const { cpuProfDir } = options;
+  const child = await startCliChild({
+    what: "the server child",
+    nodeArgs: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
+    args: [
+      ...["--config", options.configFile, "server", "start", "--db", options.db],
+      ...["--host", "127.0.0.1", "--port", "0"],
+    ],
+    ready: /API\s+(http:\/\/127\.0\.0\.1:\d+\/graphql)/,
+    children: options.children,
+  });
+  return { ...child, graphqlUrl: child.match[1]! };
+}

@@ -13,13 +13,14 @@
 // run appends `<flowRunId> <epoch ms>` to a file as its first statement, and the latency of a run is that
 // timestamp minus the time its create_flow_run POST returned (both read as
 // `performance.timeOrigin + performance.now()`, wall-clock ms with sub-ms precision, on the same machine).
-import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { type CliChild, runCliCommand, startAgentChild, startCliChild } from "./children.js";
+import { Api } from "./api.js";
+import { type CliChild, runCliCommand, startAgentChild, startServerChild } from "./children.js";
+import { abort, children, guardProcess, isAborting, onCleanup } from "./cleanup.js";
 import { machine, percentile, round } from "./figures.js";
 
 /** Flow runs wanted per mode; fewer when they would not fit in the mode's budget. */
@@ -35,7 +36,6 @@ const MODES = [
 const RUN_TIMEOUT_MS = 15_000;
 /** How often the timestamp file is read while waiting (does not affect the measured figure). */
 const POLL_MS = 2;
-const REQUEST_TIMEOUT_MS = 30_000;
 const CLI_TIMEOUT_MS = 60_000;
 /** Everything is killed if the benchmark takes longer than this. */
 const WATCHDOG_MS = 280_000;
@@ -51,45 +51,6 @@ const BENCH_DIR = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
-// ---------------------------------------------------------------------------------------------------
-// Cleanup: children are killed and temporary files removed whatever happens (errors, signals, watchdog).
-
-const children = new Set<ChildProcess>();
-const tempPaths = new Set<string>();
-
-function removeTemps(): void {
-  for (const path of tempPaths) {
-    try {
-      rmSync(path, { recursive: true, force: true });
-    } catch {}
-  }
-  tempPaths.clear();
-}
-
-let aborting = false;
-function abort(reason: string, exitCode: number): void {
-  if (aborting) return;
-  aborting = true;
-  process.stderr.write(`\nbench/dispatch: ${reason}: stopping the children and cleaning up…\n`);
-  for (const child of children) child.kill("SIGKILL");
-  removeTemps();
-  process.exit(exitCode);
-}
-
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-  removeTemps();
-});
-process.once("SIGINT", () => abort("interrupted (SIGINT)", 130));
-process.once("SIGTERM", () => abort("terminated (SIGTERM)", 143));
-
-// ---------------------------------------------------------------------------------------------------
-// Children
-
-/** Starts a long-running CLI child and waits until its standard output matches `ready`. */
-const startChild = (what: string, args: readonly string[], ready: RegExp) =>
-  startCliChild({ what, args, ready, children });
-
 /** Runs a short CLI command to its end and returns its standard output. */
 const runCli = (args: readonly string[]) => runCliCommand({ args, children, timeoutMs: CLI_TIMEOUT_MS });
 
@@ -98,21 +59,11 @@ const runCli = (args: readonly string[]) => runCliCommand({ args, children, time
 
 const CREATE_FLOW_RUN = `mutation($g: uuid!) { create_flow_run(input: { version_group_id: $g }) { id } }`;
 
-async function createFlowRun(api: string, versionGroupId: string): Promise<string> {
-  const res = await fetch(api, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: CREATE_FLOW_RUN, variables: { g: versionGroupId } }),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+async function createFlowRun(api: Api, versionGroupId: string): Promise<string> {
+  const { create_flow_run } = await api.request<{ create_flow_run: { id: string } }>(CREATE_FLOW_RUN, {
+    g: versionGroupId,
   });
-  const text = await res.text();
-  const body = JSON.parse(text) as {
-    data?: { create_flow_run: { id: string } };
-    errors?: Array<{ message: string }>;
-  };
-  if (body.errors?.length || !body.data)
-    throw new Error(`create_flow_run failed: HTTP ${res.status} ${text}`);
-  return body.data.create_flow_run.id;
+  return create_flow_run.id;
 }
 
 /** The generated flow: its first statement appends `<flowRunId> <epoch ms>` to `stampFile`. */
@@ -133,7 +84,7 @@ async function waitForStamp(
   seen: Map<string, number>,
 ): Promise<number | undefined> {
   const deadline = performance.now() + RUN_TIMEOUT_MS;
-  while (!aborting) {
+  while (!isAborting()) {
     if (existsSync(stampFile)) {
       for (const line of readFileSync(stampFile, "utf8").split("\n")) {
         const [id, t] = line.split(" ");
@@ -150,42 +101,32 @@ async function waitForStamp(
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const watchdog = setTimeout(() => abort(`still running after ${WATCHDOG_MS / 1000} s`, 1), WATCHDOG_MS);
-  watchdog.unref();
+  guardProcess("bench/dispatch", WATCHDOG_MS);
   const progress = (line: string) => process.stderr.write(`${line}\n`);
 
   const scratch = mkdtempSync(join(tmpdir(), "regent-bench-dispatch-"));
-  tempPaths.add(scratch);
   // The flow folder sits inside bench/ so that `@regent/sdk` and `zod` resolve from the repository.
   const flowDir = mkdtempSync(join(BENCH_DIR, ".dispatch-flow-"));
-  tempPaths.add(flowDir);
+  const removeTemps = onCleanup(async () => {
+    rmSync(scratch, { recursive: true, force: true });
+    rmSync(flowDir, { recursive: true, force: true });
+  });
   const stampFile = join(scratch, "stamps.txt");
   const flowFile = join(flowDir, "dispatch-flow.ts");
   writeFileSync(flowFile, flowSource(stampFile));
-  const noConfig = ["--config", join(scratch, "no-config.toml")];
+  const configFile = join(scratch, "no-config.toml");
+  const noConfig = ["--config", configFile];
 
   let server: CliChild | undefined;
   const results: ModeResult[] = [];
   try {
     progress("starting the server (SQLite, temporary directory)…");
-    server = await startChild(
-      "the server child",
-      [
-        ...noConfig,
-        "server",
-        "start",
-        "--db",
-        join(scratch, "regent.db"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-      ],
-      /API\s+(http:\/\/127\.0\.0\.1:\d+\/graphql)/,
-    );
-    const api = server.match[1]!;
-    const cli = [...noConfig, "--api", api];
-    progress(`server on ${api}; creating project "bench" and registering the flow…`);
+    const child = await startServerChild({ db: join(scratch, "regent.db"), configFile, children });
+    server = child;
+    const url = child.graphqlUrl;
+    const api = new Api(url, child);
+    const cli = [...noConfig, "--api", url];
+    progress(`server on ${url}; creating project "bench" and registering the flow…`);
     await runCli([...cli, "project", "create", "bench"]);
     const registered = JSON.parse(
       await runCli([...cli, "register", flowFile, "--project", "bench", "--json"]),
@@ -194,14 +135,13 @@ async function main(): Promise<void> {
     if (!flow) throw new Error("regent register registered no flow");
     const seen = new Map<string, number>();
     for (const mode of MODES) {
-      if (aborting) return;
+      if (isAborting()) return;
       results.push(await measureMode(mode, api, cli, flow.version_group_id, stampFile, seen, progress));
     }
   } finally {
     progress("stopping the server…");
     await server?.stop();
-    removeTemps();
-    clearTimeout(watchdog);
+    await removeTemps();
   }
 
   const f = (x: number, digits = 1) =>
@@ -257,7 +197,7 @@ interface ModeResult {
 /** Starts an agent with the mode's `--prestarted`, creates the runs, stops the agent. */
 async function measureMode(
   mode: (typeof MODES)[number],
-  api: string,
+  api: Api,
   cli: readonly string[],
   versionGroupId: string,
   stampFile: string,
@@ -284,7 +224,7 @@ async function measureMode(
       const t0 = now();
       created++;
       const t1 = await waitForStamp(stampFile, runId, seen);
-      if (aborting) break;
+      if (isAborting()) break;
       if (t1 === undefined) {
         timedOut++;
         progress(`  run ${runId}: no line after ${RUN_TIMEOUT_MS / 1000} s (agent ${agent.status()})`);
@@ -315,5 +255,5 @@ try {
   await main();
 } catch (error) {
   process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-  abort("failed", 1);
+  await abort("failed", 1);
 }

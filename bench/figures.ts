@@ -1,8 +1,21 @@
-// Small helpers the benchmarks share for the figures they print.
+// Small helpers the benchmarks share: the figures they print, the machine, their command-line options.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/** Median of samples (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The value after `--name` on the command line, if given. */
+export function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 /** Nearest-rank percentile (p in 0–100) of unsorted samples; NaN for none. */
 export function percentile(xs: readonly number[], p: number): number {

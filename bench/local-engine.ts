@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { flow, task } from "@regent/sdk";
-import { machine, round } from "./figures.js";
+import { machine, median, round } from "./figures.js";
 
 const CHAIN_TASKS = 1_000;
 const MAP_ITEMS = 10_000;
@@ -72,12 +72,6 @@ const rssFlow = flow({ name: "bench-rss-map" }, async () => {
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const collect = () => gc?.();
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 const MB = (kib: number) => kib / 1024;
 

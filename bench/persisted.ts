@@ -19,9 +19,9 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Api } from "./api.js";
-import { runCliCommand, startAgentChild, startCliChild } from "./children.js";
+import { runCliCommand, startAgentChild, startServerChild } from "./children.js";
 import { abort, checkNotAborting, children, guardProcess, onCleanup } from "./cleanup.js";
-import { cpuMsOf, machine, round } from "./figures.js";
+import { argValue, cpuMsOf, machine, median, round } from "./figures.js";
 import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
 
 const CHAIN_TASKS = 1_000;
@@ -42,11 +42,6 @@ const TARGETS = { usPerTask: 300 } as const;
 const BENCH_DIR = fileURLToPath(new URL("..", import.meta.url));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 // ---------------------------------------------------------------------------------------------------
 // The flows
@@ -215,20 +210,18 @@ async function benchRegent(
   scratch: string,
   progress: (line: string) => void,
 ): Promise<FlowResult[]> {
-  const noConfig = ["--config", join(scratch, "no-config.toml")];
-  const cpuProfDir = argValue("--cpu-prof");
+  const configFile = join(scratch, "no-config.toml");
+  const noConfig = ["--config", configFile];
   progress(`${label}: starting the server…`);
-  const server = await startCliChild({
-    what: "the server child",
-    // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line of the child.
-    nodeArgs: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
-    args: [...noConfig, "server", "start", "--db", dbUrl, "--host", "127.0.0.1", "--port", "0"],
-    ready: /API\s+(http:\/\/127\.0\.0\.1:\d+\/graphql)/,
+  const server = await startServerChild({
+    db: dbUrl,
+    configFile,
     children,
+    cpuProfDir: argValue("--cpu-prof"),
   });
   const stopServer = onCleanup(() => server.stop());
   try {
-    const url = server.match[1]!;
+    const url = server.graphqlUrl;
     const api = new Api(url, server);
     const cli = [...noConfig, "--api", url];
     const run = (args: readonly string[]) => runCliCommand({ args: [...cli, ...args], children });
@@ -342,11 +335,6 @@ function packageVersion(name: string): string {
 
 // ---------------------------------------------------------------------------------------------------
 // Main
-
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 async function main(): Promise<void> {
   const started = performance.now();

@@ -15,9 +15,9 @@ import { performance } from "node:perf_hooks";
 import { type Database, openDatabase, type RegentDatabase } from "@regent/server";
 import type { Insertable } from "kysely";
 import { Api } from "./api.js";
-import { CLI, type CliChild, startCliChild } from "./children.js";
+import { CLI, startServerChild } from "./children.js";
 import { abort, checkNotAborting, children, guardProcess, onCleanup } from "./cleanup.js";
-import { machine, percentile, round } from "./figures.js";
+import { argValue, machine, percentile, round } from "./figures.js";
 import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
 
 /** create_flow_run mutations measured (after the warm-ups), spread over CLIENTS concurrent clients. */
@@ -102,43 +102,6 @@ function memoryOf(pid: number): { rssMB: number; hwmMB: number } | null {
   return Number.isFinite(rss) && Number.isFinite(hwm)
     ? { rssMB: round(rss / 1024, 1), hwmMB: round(hwm / 1024, 1) }
     : null;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The server child
-
-interface ServerChild extends CliChild {
-  readonly graphqlUrl: string;
-}
-
-/** Starts `regent server start --db <url> --port 0` in a child process and waits for its `API …` line. */
-async function startServerChild(
-  dbUrl: string,
-  scratch: string,
-  cpuProfDir: string | undefined,
-): Promise<ServerChild> {
-  checkNotAborting();
-  const child = await startCliChild({
-    what: "the server child",
-    // Node 20 refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line of the child.
-    nodeArgs: cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [],
-    args: [
-      // A config file that does not exist: the user's ~/.regent/config.toml must not change what is measured.
-      "--config",
-      join(scratch, "no-config.toml"),
-      "server",
-      "start",
-      "--db",
-      dbUrl,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-    ],
-    ready: /API\s+(http:\/\/127\.0\.0\.1:\d+\/graphql)/,
-    children,
-  });
-  return { ...child, graphqlUrl: child.match[1]! };
 }
 
 const M = {
@@ -410,7 +373,13 @@ async function benchDatabase(
 ): Promise<DatabaseFigures> {
   const started = performance.now();
   progress(`${target.kind}: starting the server (${target.where})`);
-  const server = await startServerChild(target.url, scratch, cpuProfDir);
+  checkNotAborting();
+  const server = await startServerChild({
+    db: target.url,
+    configFile: join(scratch, "no-config.toml"),
+    children,
+    cpuProfDir,
+  });
   const stopServer = onCleanup(() => server.stop());
   try {
     await sleep(IDLE_JUST_STARTED_MS);
@@ -494,11 +463,6 @@ async function benchDatabase(
 
 // ---------------------------------------------------------------------------------------------------
 // Main
-
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 async function main(): Promise<void> {
   const json = process.argv.includes("--json");

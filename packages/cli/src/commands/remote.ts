@@ -1,9 +1,11 @@
 import { graphql, RegentClient } from "@regent/client";
 import { type Config, InvalidUsageError } from "@regent/core";
 
-const client = (config: Config) => new RegentClient({ apiUrl: config.api, apiKey: config.api_key });
+/** A client of the API the config names. */
+export const client = (config: Config) => new RegentClient({ apiUrl: config.api, apiKey: config.api_key });
 
-const print = (json: boolean, value: unknown, table: () => string) =>
+/** JSON when asked for, else the text `table()` makes. */
+export const print = (json: boolean, value: unknown, table: () => string) =>
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : table());
 
 /** Plain text columns, widths from the content. */

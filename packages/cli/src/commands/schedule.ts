@@ -1,4 +1,4 @@
-import { graphql, RegentClient } from "@regent/client";
+import { graphql } from "@regent/client";
 import {
   type Config,
   checkSchedule,
@@ -6,7 +6,7 @@ import {
   InvalidUsageError,
   nextFireTimes,
 } from "@regent/core";
-import { formatTable } from "./remote.js";
+import { client as apiClient, formatTable, print } from "./remote.js";
 
 const NewestFlow = graphql(`
   query NewestFlow($name: String!, $project: String!) {
@@ -38,7 +38,7 @@ export interface ScheduleOptions {
 export async function schedule(config: Config, action: string, options: ScheduleOptions): Promise<number> {
   if (action !== "show" && action !== "pause" && action !== "resume")
     throw new InvalidUsageError(`regent schedule takes show, pause or resume, not "${action}"`);
-  const client = new RegentClient({ apiUrl: config.api, apiKey: config.api_key });
+  const client = apiClient(config);
   const [flow] = (await client.request(NewestFlow, { name: options.name, project: options.project })).flow;
   if (!flow)
     throw new FlowNotFoundError(
@@ -48,8 +48,7 @@ export async function schedule(config: Config, action: string, options: Schedule
     throw new InvalidUsageError(
       `flow ${flow.name} has no schedule: give it one with flow({ schedule: cron(…) }) and register it again`,
     );
-  const out = (value: unknown, text: string) =>
-    process.stdout.write(options.json ? `${JSON.stringify(value, null, 2)}\n` : text);
+  const out = (value: unknown, text: string) => print(options.json ?? false, value, () => text);
   if (action !== "show") {
     const active = action === "resume";
     if (active) await client.request(SetActive, { id: flow.id });

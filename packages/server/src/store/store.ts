@@ -112,9 +112,14 @@ const HISTORY_PER_INSERT = rowsPerInsert("task_run_state");
 /** Task runs per chunk of create_task_runs: smaller than one statement allows, so chunks pipeline. */
 const CREATE_CHUNK = 500;
 
-const historyInsert = (tx: Tx, rows: readonly Record<string, unknown>[]) =>
+/** One INSERT of state-history rows (encoded), compiled: at most rowsPerInsert(table) of them. */
+const historyInsert = (
+  tx: Tx,
+  table: "flow_run_state" | "task_run_state",
+  rows: readonly Record<string, unknown>[],
+) =>
   tx
-    .insertInto("task_run_state")
+    .insertInto(table)
     .values(rows as never)
     .compile();
 
@@ -652,10 +657,7 @@ export class Store {
   ): Promise<void> {
     const perInsert = rowsPerInsert(table);
     for (let i = 0; i < rows.length; i += perInsert) {
-      await tx
-        .insertInto(table)
-        .values(rows.slice(i, i + perInsert) as never)
-        .execute();
+      await tx.executeQuery(historyInsert(tx, table, rows.slice(i, i + perInsert)));
     }
   }
 
@@ -793,7 +795,8 @@ export class Store {
         const inserting = tx.executeQuery(runs);
         // Built while the runs go in, for the usual case that every one of them is new.
         const history = [...pending, ...judged.history];
-        const allHistory = history.length <= HISTORY_PER_INSERT ? historyInsert(tx, history) : undefined;
+        const allHistory =
+          history.length <= HISTORY_PER_INSERT ? historyInsert(tx, "task_run_state", history) : undefined;
         const inserted = (await inserting).rows as Array<{ id: string }>;
         count += inserted.length;
         if (inserted.length === 0) continue;
