@@ -296,6 +296,33 @@ for (const backend of BACKENDS) {
       const unknown = await cli(["schedule", "show", "--name", "nope", "--project", "demo", "--api", api]);
       expect(unknown.code).not.toBe(0);
       expect(unknown.stderr).toMatch(/no flow nope in project demo \(see regent get flows --project demo\)/);
+      const action = await cli(["schedule", "stop", "--name", "good", "--project", "demo", "--api", api]);
+      expect(action.code).not.toBe(0);
+      expect(action.stderr).toMatch(/regent schedule takes show, pause or resume, not "stop"/);
+      const count = await cli([
+        "schedule",
+        "show",
+        "--name",
+        "good",
+        "--project",
+        "demo",
+        "--count",
+        "0",
+        "--api",
+        api,
+      ]);
+      expect(count.code).not.toBe(0);
+      expect(count.stderr).toMatch(/--count takes a whole number from 1 to 100, not "0"/);
+      await writeFile(
+        join(folder, "c.ts"),
+        `import { flow } from "@regent/sdk";\nexport default flow({ name: "plain" }, async () => 1);\n`,
+      );
+      await cli(["register", folder, "--project", "demo", "--api", api]);
+      const plain = await cli(["schedule", "pause", "--name", "plain", "--project", "demo", "--api", api]);
+      expect(plain.code).not.toBe(0);
+      expect(plain.stderr).toMatch(
+        /flow plain has no schedule: give it one with flow\(\{ schedule: cron\(…\) \}\)/,
+      );
     });
   });
 }
