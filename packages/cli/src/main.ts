@@ -172,6 +172,24 @@ export function buildProgram(): Command {
     );
 
   program
+    .command("backfill")
+    .description("Create the runs a flow's schedule would have created between two times")
+    .requiredOption("--name <flow>", "the flow (its newest version)")
+    .requiredOption("--project <name>", "the flow's project")
+    .requiredOption(
+      "--from <time>",
+      "first fire time included (ISO 8601: 2026-01-01 or 2026-01-01T06:00:00Z)",
+    )
+    .requiredOption("--to <time>", "last fire time included (ISO 8601)")
+    .option("--max <n>", "refuse to create more runs than this (default 10000)")
+    .option("--dry-run", "count the runs, create none")
+    .option("--json", "print JSON")
+    .action(async (options) => {
+      const { backfill } = await import("./commands/backfill.js");
+      process.exitCode = await backfill(await config(), options);
+    });
+
+  program
     .command("dev")
     .description(
       "Server (embedded SQLite) + local agent + the flows of a folder registered into a project, in one process",

@@ -1,4 +1,17 @@
 import { z } from "zod";
+import { parseDuration } from "./durations.js";
+
+const duration = z.union([z.string(), z.number()]).refine(
+  (value) => {
+    try {
+      parseDuration(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'a duration: a number of milliseconds or a string like "30s", "5m"' },
+);
 
 /**
  * `~/.regent/config.toml`, overridden by env `REGENT__KEY` / `REGENT__SECTION__KEY`, overridden by CLI
@@ -14,6 +27,10 @@ export const ConfigSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(4200),
       /** `postgres://…` or a SQLite file; default `~/.regent/regent.db`. */
       db: z.string().min(1).optional(),
+      /** A Scheduled run still unclaimed this long after its start time is flagged late, with the reason. */
+      late_after: duration.default("30s"),
+      /** An agent not heard from for this long no longer counts as live (for late-run reasons). */
+      agent_timeout: duration.default("60s"),
     })
     .prefault({}),
   agent: z

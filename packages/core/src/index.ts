@@ -7,6 +7,7 @@ export * from "./ids.js";
 export * from "./labels.js";
 export * from "./params.js";
 export * from "./run-config.js";
+export * from "./schedule-plan.js";
 export * from "./schedules.js";
 export * from "./states.js";
 export * from "./storage.js";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { agentCanTakeRun, effectiveRunLabels, missingLabels } from "./labels.js";
+import { agentCanTakeRun, effectiveRunLabels, missingLabels, whyUnclaimed } from "./labels.js";
 
 describe("agentCanTakeRun", () => {
   test.for([
@@ -83,5 +83,63 @@ describe("missingLabels", () => {
     expect(missingLabels(run, agent).length === 0).toBe(
       agentCanTakeRun({ runLabels: run, agentLabels: agent }),
     );
+  });
+});
+
+describe("whyUnclaimed", () => {
+  test.each([
+    {
+      what: "no agent at all: says how to start one with the run's labels",
+      labels: ["prod", "ecs"],
+      agents: [],
+      expected:
+        "no agent is running: start one that carries the run's labels [prod, ecs], e.g. `regent agent local start --label prod --label ecs`",
+    },
+    {
+      what: "no agent, unlabeled run",
+      labels: [],
+      agents: [],
+      expected:
+        "no agent is running: start one (an agent without labels takes runs without labels), e.g. `regent agent local start`",
+    },
+    {
+      what: "live agents lacking labels: names what each lacks",
+      labels: ["prod", "ecs"],
+      agents: [
+        { name: "a1", labels: ["prod"] },
+        { name: "a2", labels: ["dev", "ecs"] },
+      ],
+      expected:
+        "no live agent can take this run: it has [prod, ecs] and an agent must carry every one (a1 lacks ecs; a2 lacks prod)",
+    },
+    {
+      what: "an unlabeled run and labeled agents that do not accept unlabeled runs",
+      labels: [],
+      agents: [{ name: "a1", labels: ["prod"] }],
+      expected:
+        "no live agent can take this run: it has no labels and an agent must carry every one (a1 has labels [prod] and does not accept unlabeled runs)",
+    },
+    {
+      what: "an agent that could take it",
+      labels: ["prod"],
+      agents: [
+        { name: "a1", labels: ["prod", "x"] },
+        { name: "a2", labels: [] },
+      ],
+      expected: "not claimed yet, though live agent a1 can take it (busy, at a run limit, or not polling)",
+    },
+    {
+      what: "an unlabeled run and an agent that accepts unlabeled runs",
+      labels: [],
+      agents: [{ name: "a1", labels: ["x"], acceptUnlabeled: true }],
+      expected: "not claimed yet, though live agent a1 can take it (busy, at a run limit, or not polling)",
+    },
+  ])("$what", ({ labels, agents, expected }) => {
+    expect(whyUnclaimed(labels, agents)).toBe(expected);
+  });
+
+  test("names five agents and counts the rest", () => {
+    const agents = Array.from({ length: 7 }, (_, i) => ({ name: `a${i}`, labels: ["dev"] }));
+    expect(whyUnclaimed(["prod"], agents)).toMatch(/a4 lacks prod; and 2 more\)$/);
   });
 });

@@ -48,9 +48,18 @@ export const ScheduleClockSchema = z.discriminatedUnion("type", [
 ]);
 export type ScheduleClock = z.infer<typeof ScheduleClockSchema>;
 
+/**
+ * What the scheduler does with fire times that passed while no run was created for them (the server was
+ * down longer than the runs it keeps ahead): create a run for each (`all`), for the most recent one of
+ * each clock (`latest`, the default), or for none (`skip`).
+ */
+export const CatchUpSchema = z.enum(["all", "latest", "skip"]);
+export type CatchUp = z.infer<typeof CatchUpSchema>;
+
 /** A flow's schedule: one or more clocks, each with its own parameter values and labels. */
 export const ScheduleSchema = z.object({
   clocks: z.array(ScheduleClockSchema).min(1, "a schedule needs at least one clock"),
+  catchup: CatchUpSchema.optional(),
 });
 export type Schedule = z.infer<typeof ScheduleSchema>;
 

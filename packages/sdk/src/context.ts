@@ -20,6 +20,11 @@ export interface FlowContext {
   readonly flowRunId: string;
   readonly flowRunName: string;
   readonly flowName: string;
+  /**
+   * The time this run stands for: its schedule's fire time (for a backfill, the past time it fills in),
+   * or the time it was asked to start. Locally, when the run started.
+   */
+  readonly scheduledStartTime: Date;
   /** Aborted when the flow run is cancelled. */
   readonly signal: AbortSignal;
   readonly log: Logger;

@@ -37,4 +37,6 @@ export const createServerEvents = () =>
     "flow_run:state": [flowRunId: string, event: StateEvent];
     "flow_run:log": [flowRunId: string, event: LogEvent];
     claimable: [event: ClaimableEvent];
+    /** A schedule was registered or turned on: the scheduler plans at once instead of at its next loop. */
+    "schedules:changed": [];
   }>();

@@ -1,5 +1,5 @@
 import { type Backend, freshDatabase, type TestDatabase } from "@regent/testkit";
-import { type RunningServer, startServer } from "../src/index.js";
+import { type RunningServer, type ServerOptions, startServer } from "../src/index.js";
 
 export interface Api {
   readonly server: RunningServer;
@@ -14,7 +14,7 @@ export interface Api {
 /** A real server on a fresh database of the backend, on a free loopback port. */
 export async function startApi(
   backend: Backend,
-  options: { maxBodyBytes?: number; maxCost?: number } = {},
+  options: Pick<ServerOptions, "maxBodyBytes" | "maxCost" | "clock" | "services" | "log"> = {},
 ): Promise<Api> {
   const database = await freshDatabase(backend);
   const internal: unknown[] = [];

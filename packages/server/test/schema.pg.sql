@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0002-flow-bundles).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0003-scheduling).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -29,12 +29,15 @@ CREATE TABLE flow (
   schedule_active boolean DEFAULT true NOT NULL,
   content_hash text NOT NULL,
   created timestamp with time zone NOT NULL,
-  updated timestamp with time zone NOT NULL
+  updated timestamp with time zone NOT NULL,
+  schedule_through timestamp with time zone,
+  schedule_due timestamp with time zone
 );
 ALTER TABLE flow ADD CONSTRAINT flow_pkey PRIMARY KEY (id);
 ALTER TABLE flow ADD CONSTRAINT flow_project_id_fkey FOREIGN KEY (project_id) REFERENCES project(id) ON DELETE CASCADE;
 ALTER TABLE flow ADD CONSTRAINT flow_version_unique UNIQUE (version_group_id, version);
 CREATE INDEX flow_project_name ON public.flow USING btree (project_id, name);
+CREATE INDEX flow_schedule_due ON public.flow USING btree (schedule_due);
 
 CREATE TABLE flow_bundle (
   hash text NOT NULL,
@@ -64,7 +67,9 @@ CREATE TABLE flow_run (
   heartbeat timestamp with time zone,
   restart_count integer DEFAULT 0 NOT NULL,
   created timestamp with time zone NOT NULL,
-  updated timestamp with time zone NOT NULL
+  updated timestamp with time zone NOT NULL,
+  auto_scheduled boolean DEFAULT false NOT NULL,
+  late_reason text
 );
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES flow(id) ON DELETE CASCADE;
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_pkey PRIMARY KEY (id);

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0002-flow-bundles).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0003-scheduling).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -29,6 +29,8 @@ CREATE TABLE "flow" (
   "content_hash" text not null,
   "created" text not null,
   "updated" text not null,
+  "schedule_through" text,
+  "schedule_due" text,
   constraint "flow_version_unique" unique ("version_group_id", "version")
 );
 
@@ -59,7 +61,9 @@ CREATE TABLE "flow_run" (
   "heartbeat" text,
   "restart_count" integer default 0 not null,
   "created" text not null,
-  "updated" text not null
+  "updated" text not null,
+  "auto_scheduled" integer default 0 not null,
+  "late_reason" text
 );
 
 CREATE TABLE "flow_run_state" (
@@ -142,6 +146,8 @@ CREATE INDEX "flow_run_flow" on "flow_run" ("flow_id");
 CREATE UNIQUE INDEX "flow_run_idempotency" on "flow_run" ("flow_id", "idempotency_key") where "idempotency_key" is not null;
 
 CREATE INDEX "flow_run_state_owner" on "flow_run_state" ("flow_run_id", "version");
+
+CREATE INDEX "flow_schedule_due" on "flow" ("schedule_due");
 
 CREATE INDEX "log_flow_run" on "log" ("flow_run_id", "seq");
 

@@ -4,6 +4,7 @@ import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from 
 import { REGENT_BIN } from "../bin-path.js";
 import { stylerFor } from "../style.js";
 import { register } from "./register.js";
+import { serverOptions } from "./server-options.js";
 
 export interface DevOptions {
   folder: string;
@@ -19,16 +20,23 @@ export async function dev(config: Config, options: DevOptions, version: string):
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const database = await openDatabase(config.server.db ?? defaultDatabasePath());
   await migrateToLatest(database);
-  const server = await startServer({ database, host: config.server.host, port: config.server.port, version });
+  const server = await startServer(serverOptions(config, database, version));
   const local: Config = { ...config, api: server.url };
   let agent: Awaited<ReturnType<typeof startLocalAgent>> | undefined;
   try {
     if (!(await server.store.projectByName(options.project)))
       await server.store.createProject(options.project, "flows registered by regent dev");
     await register(local, options.folder, { project: options.project, label: [] });
-    // The dev agent carries every label the registered flows ask for, and takes unlabeled runs too.
-    const labels = (await database.db.selectFrom("flow").select("labels").execute()).flatMap((r) =>
-      typeof r.labels === "string" ? (JSON.parse(r.labels) as string[]) : (r.labels as string[]),
+    // The dev agent carries every label the registered flows (and their schedules' clocks) ask for, and
+    // takes unlabeled runs too.
+    const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
+    const labels = (await database.db.selectFrom("flow").select(["labels", "schedule"]).execute()).flatMap(
+      (r) => [
+        ...(json(r.labels) as string[]),
+        ...((json(r.schedule) as { clocks: { labels?: string[] }[] } | null)?.clocks ?? []).flatMap(
+          (c) => c.labels ?? [],
+        ),
+      ],
     );
     agent = await startLocalAgent({
       apiUrl: server.url,

@@ -17,7 +17,7 @@ const SDK_URL = import.meta.resolve("@regent/sdk");
 
 const LoadRun = graphql(`
   query LoadRun($id: uuid!) {
-    flow_run_by_pk(id: $id) { id name parameters state version flow { name storage } }
+    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version flow { name storage } }
   }
 `);
 const Bundle = graphql(`
@@ -246,6 +246,7 @@ async function executeRun(
       reporter,
       flowRunId: run.id,
       flowRunName: run.name,
+      scheduledStartTime: new Date(run.scheduled_start_time),
     });
     log(
       `flow run ${run.name} finished ${result.state.type}${result.state.message ? `: ${result.state.message}` : ""}`,

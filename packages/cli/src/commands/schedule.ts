@@ -24,6 +24,16 @@ const SetInactive = graphql(`
   mutation SetScheduleInactive($id: uuid!) { set_schedule_inactive(input: { flow_id: $id }) { success } }
 `);
 
+/** The newest unarchived version of a flow, by name and project; a clear error when there is none. */
+export async function newestFlow(client: ReturnType<typeof apiClient>, name: string, project: string) {
+  const [flow] = (await client.request(NewestFlow, { name, project })).flow;
+  if (!flow)
+    throw new FlowNotFoundError(
+      `no flow ${name} in project ${project} (see regent get flows --project ${project})`,
+    );
+  return flow;
+}
+
 export interface ScheduleOptions {
   readonly name: string;
   readonly project: string;
@@ -39,11 +49,7 @@ export async function schedule(config: Config, action: string, options: Schedule
   if (action !== "show" && action !== "pause" && action !== "resume")
     throw new InvalidUsageError(`regent schedule takes show, pause or resume, not "${action}"`);
   const client = apiClient(config);
-  const [flow] = (await client.request(NewestFlow, { name: options.name, project: options.project })).flow;
-  if (!flow)
-    throw new FlowNotFoundError(
-      `no flow ${options.name} in project ${options.project} (see regent get flows --project ${options.project})`,
-    );
+  const flow = await newestFlow(client, options.name, options.project);
   if (!flow.schedule)
     throw new InvalidUsageError(
       `flow ${flow.name} has no schedule: give it one with flow({ schedule: cron(…) }) and register it again`,

@@ -1,6 +1,7 @@
 import type { Config } from "@regent/core";
 import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from "@regent/server";
 import { stylerFor } from "../style.js";
+import { serverOptions } from "./server-options.js";
 
 /** `regent server start`: migrates the database, serves the API until SIGTERM/SIGINT, then stops cleanly. */
 export async function serverStart(config: Config, version: string): Promise<number> {
@@ -8,7 +9,7 @@ export async function serverStart(config: Config, version: string): Promise<numb
   const url = config.server.db ?? defaultDatabasePath();
   const database = await openDatabase(url);
   const applied = await migrateToLatest(database);
-  const server = await startServer({ database, host: config.server.host, port: config.server.port, version });
+  const server = await startServer(serverOptions(config, database, version));
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(
     `${paint("green", "Regent server")} ${version} on ${database.description}${applied.length ? ` (migrated: ${applied.join(", ")})` : ""}`,

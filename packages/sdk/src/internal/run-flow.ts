@@ -26,6 +26,8 @@ export interface RunFlowOptions {
   signal?: AbortSignal;
   flowRunId?: string;
   flowRunName?: string;
+  /** The time the run was scheduled for (a schedule's fire time, a backfill's); default: when it starts. */
+  scheduledStartTime?: Date;
   /** Overrides the flow's own runner / result storage for this run. */
   taskRunner?: TaskRunner;
   resultStorage?: ResultStorage;
@@ -144,6 +146,7 @@ export async function runFlow<R>(
     flowRunId: id,
     flowRunName: info.name,
     flowName: flow.name,
+    scheduledStartTime: options.scheduledStartTime ?? new Date(),
     signal: controller.signal,
     log: engine.logger,
   };

@@ -35,6 +35,10 @@ export interface FlowTable {
   storage: JsonNull;
   schedule: JsonNull;
   schedule_active: Bool;
+  /** The latest fire time the scheduler created a run for. */
+  schedule_through: TsNull;
+  /** When the scheduler plans this flow's schedule next; null when it does not (inactive, archived, ended). */
+  schedule_due: TsNull;
   content_hash: Text;
   created: Ts;
   updated: Ts;
@@ -59,6 +63,10 @@ export interface FlowRunTable {
   agent_id: string | null;
   heartbeat: TsNull;
   restart_count: number;
+  /** Created by the scheduler (removed again when its schedule is turned off). */
+  auto_scheduled: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
+  /** Why the run is late: set while it waits past its start time unclaimed (no live agent matches, …). */
+  late_reason: TextNull;
   created: Ts;
   updated: Ts;
 }

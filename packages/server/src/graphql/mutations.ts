@@ -175,6 +175,67 @@ builder.mutationFields((t) => ({
     ]),
   ),
 
+  backfill_flow_runs: t.field({
+    description:
+      "Creates the runs a flow's schedule would have created for its fire times from start to end (both included), at most 1,000 per call: call again from next_start while it is not null. Fire times that already have a run are left alone, so a backfill may be repeated.",
+    type: builder
+      .objectRef<{
+        flowId: string;
+        fireTimes: number;
+        createdIds: readonly string[];
+        existing: number;
+        nextStart: string | null;
+      }>("backfill_flow_runs_payload")
+      .implement({
+        fields: (f) => ({
+          flow_id: f.field({ type: "uuid", resolve: (p) => p.flowId }),
+          fire_times: f.int({
+            description: "fire times in this call's part of the window",
+            resolve: (p) => p.fireTimes,
+          }),
+          created: f.field({
+            type: ["uuid"],
+            description: "ids of the runs created",
+            resolve: (p) => [...p.createdIds],
+          }),
+          existing: f.int({ description: "fire times that already had a run", resolve: (p) => p.existing }),
+          next_start: f.field({
+            type: "timestamptz",
+            nullable: true,
+            description: "where the next call starts, when the window held more than one call creates",
+            resolve: (p) => p.nextStart,
+          }),
+        }),
+      }),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("backfill_flow_runs_input", {
+          fields: (f) => ({
+            flow_id: f.field({ type: "uuid", required: false }),
+            version_group_id: f.field({ type: "uuid", required: false }),
+            start: f.field({ type: "timestamptz", required: true }),
+            end: f.field({ type: "timestamptz", required: true }),
+            dry_run: f.boolean({
+              required: false,
+              description: "count what would be created, create nothing",
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      const result = await ctx.store.scheduling.backfill({
+        flowId: input.flow_id,
+        versionGroupId: input.version_group_id,
+        start: input.start,
+        end: input.end,
+        dryRun: input.dry_run,
+      });
+      return { ...result, flowId: result.flow.id as string };
+    },
+  }),
+
   create_flow_run: t.field({
     type: idPayload("create_flow_run_payload", "flow_run", "flow_run"),
     args: {

@@ -12,6 +12,7 @@ import type { TableName } from "../db/tables.js";
 import { createServerEvents } from "../events.js";
 import type { GraphQLContext } from "../graphql/builder.js";
 import { schema } from "../graphql/schema.js";
+import { type Services, type ServicesOptions, startServices } from "../services/services.js";
 import { rowsByColumn } from "../store/reads.js";
 import { type Clock, Store } from "../store/store.js";
 import { toGraphQLError } from "./errors.js";
@@ -32,6 +33,10 @@ export interface ServerOptions {
   readonly version?: string;
   /** Where internal errors are reported (default: stderr). */
   readonly onInternalError?: (error: unknown) => void;
+  /** The background services (scheduler, late runs); false for none (tools, some tests). */
+  readonly services?: ServicesOptions | false;
+  /** Where the services report (default: stderr). */
+  readonly log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -39,6 +44,8 @@ export interface RunningServer {
   readonly graphqlUrl: string;
   readonly port: number;
   readonly store: Store;
+  /** Undefined when started with `services: false`. */
+  readonly services: Services | undefined;
   close(): Promise<void>;
 }
 
@@ -60,7 +67,12 @@ const stringVariables: Plugin = {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const events = createServerEvents();
   const store = new Store(options.database, options.clock, events);
-  const metrics = createMetrics();
+  const log = options.log ?? ((line: string) => process.stderr.write(`regent server: ${line}\n`));
+  const services =
+    options.services === false
+      ? undefined
+      : startServices(options.database, store, events, { ...options.services, clock: options.clock, log });
+  const metrics = createMetrics(() => services?.lastSchedulerLoop());
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const onInternal =
     options.onInternalError ??
@@ -216,10 +228,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     graphqlUrl: `${url}/graphql`,
     port,
     store,
-    close: () =>
-      new Promise<void>((resolve) => {
+    services,
+    close: async () => {
+      await services?.stop();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import {
   agentCanTakeRun,
+  checkSchedule,
   decideTransition,
-  effectiveRunLabels,
   InvalidParametersError,
   InvalidTransitionError,
   InvalidUsageError,
@@ -13,6 +13,7 @@ import {
   RegentError,
   type RunStateType,
   RunStateTypeSchema,
+  type Schedule,
   StaleStateVersionError,
   serializeError,
 } from "@regent/core";
@@ -22,6 +23,8 @@ import type { Database, RegentDatabase } from "../db/database.js";
 import { type Row, TABLES } from "../db/tables.js";
 import type { ServerEvents, StateEvent } from "../events.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
+import { newRunRows } from "./run-rows.js";
+import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
 
 export type Clock = () => Date;
 
@@ -153,6 +156,13 @@ export class Store {
   private get db() {
     return this.database.db;
   }
+
+  private schedulingStore: Scheduling | undefined;
+  /** Schedules' reads and writes beyond registering and turning on/off: backfills. */
+  get scheduling(): Scheduling {
+    this.schedulingStore ??= new Scheduling(this.database, this, this.clock, this.events);
+    return this.schedulingStore;
+  }
   private get dialect() {
     return this.database.dialect;
   }
@@ -211,7 +221,8 @@ export class Store {
   async registerFlow(input: RegisterFlowInput): Promise<{ flow: Row<"flow">; created: boolean }> {
     const name = input.name.trim();
     if (!name) throw new InvalidUsageError("a flow needs a name");
-    return this.db.transaction().execute(async (tx) => {
+    const schedule = input.schedule ? await this.checkFlowSchedule(name, input) : null;
+    const registered = await this.db.transaction().execute(async (tx) => {
       const project = await tx
         .selectFrom("project")
         .select("id")
@@ -235,11 +246,18 @@ export class Store {
       }
       const now = this.now();
       if (latest) {
-        await tx
+        const archived = await tx
           .updateTable("flow")
-          .set(encodeRow("flow", this.dialect, { archived: true, updated: now }) as never)
+          .set(encodeRow("flow", this.dialect, { archived: true, schedule_due: null, updated: now }) as never)
           .where("version_group_id", "=", latest.version_group_id)
+          .returning("id")
           .execute();
+        await removeUpcomingAutoRuns(
+          tx,
+          this.dialect,
+          archived.map((r) => r.id),
+          now,
+        );
       }
       const values = encodeRow("flow", this.dialect, {
         id: newId(),
@@ -253,8 +271,9 @@ export class Store {
         run_config: input.runConfig ?? null,
         labels: [...new Set(input.labels ?? [])].sort(),
         storage: input.storage ?? null,
-        schedule: input.schedule ?? null,
+        schedule,
         schedule_active: true,
+        schedule_due: schedule ? now : null,
         content_hash: input.contentHash,
         created: now,
         updated: now,
@@ -266,6 +285,20 @@ export class Store {
         .executeTakeFirstOrThrow();
       return { flow: decodeRow("flow", inserted), created: true };
     });
+    if (registered.created && schedule) this.events?.publish("schedules:changed");
+    return registered;
+  }
+
+  /** A flow's schedule as registered: each clock valid, and each clock's parameters valid for the flow. */
+  private async checkFlowSchedule(name: string, input: RegisterFlowInput): Promise<Schedule> {
+    const schedule = await checkSchedule(input.schedule);
+    if (input.parametersSchema) {
+      for (const [i, clock] of schedule.clocks.entries()) {
+        const issues = await validateAgainstJsonSchema(input.parametersSchema, { ...clock.parameters });
+        if (issues.length > 0) throw new InvalidParametersError(issues, `${name} (schedule clock ${i + 1})`);
+      }
+    }
+    return schedule;
   }
 
   private async flowById(tx: Tx | RegentDatabase["db"], id: string): Promise<Row<"flow">> {
@@ -274,23 +307,45 @@ export class Store {
     return decodeRow("flow", row);
   }
 
+  /** Archives a flow version; its scheduler's runs that are not due yet are removed. */
   async archiveFlow(id: string): Promise<Row<"flow">> {
     await this.flowById(this.db, id);
-    await this.db
-      .updateTable("flow")
-      .set(encodeRow("flow", this.dialect, { archived: true, updated: this.now() }) as never)
-      .where("id", "=", id)
-      .execute();
+    const now = this.now();
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable("flow")
+        .set(encodeRow("flow", this.dialect, { archived: true, schedule_due: null, updated: now }) as never)
+        .where("id", "=", id)
+        .execute();
+      await removeUpcomingAutoRuns(tx, this.dialect, [id], now);
+    });
     return this.flowById(this.db, id);
   }
 
+  /**
+   * Turns a flow version's schedule on or off. Off removes the runs its scheduler created that are not
+   * due yet; on plans it again from now (fire times passed while off are not caught up).
+   */
   async setScheduleActive(id: string, active: boolean): Promise<Row<"flow">> {
-    await this.flowById(this.db, id);
-    await this.db
-      .updateTable("flow")
-      .set(encodeRow("flow", this.dialect, { schedule_active: active, updated: this.now() }) as never)
-      .where("id", "=", id)
-      .execute();
+    const flow = await this.flowById(this.db, id);
+    const now = this.now();
+    const plan = active && flow.schedule !== null && !flow.archived;
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable("flow")
+        .set(
+          encodeRow("flow", this.dialect, {
+            schedule_active: active,
+            schedule_due: plan ? now : null,
+            ...(plan ? { schedule_through: now } : {}),
+            updated: now,
+          }) as never,
+        )
+        .where("id", "=", id)
+        .execute();
+      if (!active) await removeUpcomingAutoRuns(tx, this.dialect, [id], now);
+    });
+    if (plan) this.events?.publish("schedules:changed");
     return this.flowById(this.db, id);
   }
 
@@ -302,19 +357,7 @@ export class Store {
    * version's JSON Schema. A repeated idempotency key for the same flow returns the existing run.
    */
   async createFlowRun(input: CreateFlowRunInput): Promise<Row<"flow_run">> {
-    if (!input.flowId === !input.versionGroupId) {
-      throw new InvalidUsageError("create_flow_run needs exactly one of flow_id or version_group_id");
-    }
-    const flow = input.flowId
-      ? await this.flowById(this.db, input.flowId)
-      : await this.newestVersion(input.versionGroupId!);
-    if (flow.archived) {
-      throw new RegentError(
-        "FLOW_ARCHIVED",
-        `flow ${flow.name} version ${flow.version} (${flow.id}) is archived; run the newest version with version_group_id ${flow.version_group_id}`,
-        { details: { flowId: flow.id, versionGroupId: flow.version_group_id } },
-      );
-    }
+    const flow = await this.runnableFlow(input, "create_flow_run");
     if (input.idempotencyKey) {
       const existing = await this.runByIdempotencyKey(flow.id as string, input.idempotencyKey);
       if (existing) return existing;
@@ -324,54 +367,28 @@ export class Store {
       const issues: ParameterIssue[] = await validateAgainstJsonSchema(flow.parameters_schema, parameters);
       if (issues.length > 0) throw new InvalidParametersError(issues, flow.name ?? undefined);
     }
-    const runConfig = input.runConfig ?? null;
-    const flowRunConfig = flow.run_config as { labels?: string[] } | null;
-    const labels = effectiveRunLabels({
-      flowLabels: flow.labels as string[],
-      runConfigLabels: (runConfig as { labels?: string[] } | null)?.labels ?? flowRunConfig?.labels,
-      runLabels: input.labels ?? undefined,
-    });
     const now = this.now();
-    const scheduled = input.scheduledStartTime ? toIsoTimestamp(input.scheduledStartTime) : now;
-    const id = newId();
-    const row = encodeRow("flow_run", this.dialect, {
-      id,
-      flow_id: flow.id,
-      name: input.flowRunName?.trim() || `${flow.name as string}-${id.slice(-8)}`,
+    const rows = newRunRows(this.dialect, {
+      flow,
       parameters,
-      context: input.context ?? {},
-      labels,
-      run_config: runConfig,
-      scheduled_start_time: scheduled,
-      state: "Scheduled",
-      state_message: "created",
-      state_version: 1,
-      state_timestamp: now,
-      idempotency_key: input.idempotencyKey ?? null,
-      restart_count: 0,
-      created: now,
-      updated: now,
+      context: input.context,
+      labels: input.labels,
+      runConfig: input.runConfig,
+      name: input.flowRunName,
+      scheduledStartTime: input.scheduledStartTime ? toIsoTimestamp(input.scheduledStartTime) : now,
+      idempotencyKey: input.idempotencyKey,
+      now,
     });
     try {
       const created = await this.db.transaction().execute(async (tx) => {
         const inserted = await tx
           .insertInto("flow_run")
-          .values(row as never)
+          .values(rows.flowRun as never)
           .returningAll()
           .executeTakeFirstOrThrow();
         await tx
           .insertInto("flow_run_state")
-          .values(
-            encodeRow("flow_run_state", this.dialect, {
-              id: newId(),
-              flow_run_id: id,
-              state: "Scheduled",
-              message: "created",
-              timestamp: now,
-              data: { startTime: scheduled },
-              version: 1,
-            }) as never,
-          )
+          .values(rows.state as never)
           .execute();
         return decodeRow("flow_run", inserted);
       });
@@ -385,6 +402,30 @@ export class Store {
       }
       throw error;
     }
+  }
+
+  /**
+   * The flow version a run request names: `flowId` (refused when archived) or the newest unarchived
+   * version of `versionGroupId`.
+   */
+  async runnableFlow(
+    input: { flowId?: string | null; versionGroupId?: string | null },
+    what: string,
+  ): Promise<Row<"flow">> {
+    if (!input.flowId === !input.versionGroupId) {
+      throw new InvalidUsageError(`${what} needs exactly one of flow_id or version_group_id`);
+    }
+    const flow = input.flowId
+      ? await this.flowById(this.db, input.flowId)
+      : await this.newestVersion(input.versionGroupId!);
+    if (flow.archived) {
+      throw new RegentError(
+        "FLOW_ARCHIVED",
+        `flow ${flow.name} version ${flow.version} (${flow.id}) is archived; run the newest version with version_group_id ${flow.version_group_id}`,
+        { details: { flowId: flow.id, versionGroupId: flow.version_group_id } },
+      );
+    }
+    return flow;
   }
 
   private async runByIdempotencyKey(flowId: string, key: string): Promise<Row<"flow_run"> | undefined> {

@@ -2,7 +2,7 @@ import { type Kysely, sql } from "kysely";
 import type { Dialect } from "../database.js";
 
 /** Column types that differ by dialect; everything else is written once. */
-const types = (dialect: Dialect) =>
+export const types = (dialect: Dialect) =>
   dialect === "postgres"
     ? { uuid: "uuid", ts: "timestamptz", json: "jsonb", bool: "boolean", false: sql`false`, true: sql`true` }
     : { uuid: "text", ts: "text", json: "text", bool: "integer", false: sql`0`, true: sql`1` };

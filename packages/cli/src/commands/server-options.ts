@@ -1,0 +1,14 @@
+import { type Config, parseDuration } from "@regent/core";
+import type { RegentDatabase, ServerOptions } from "@regent/server";
+
+/** What `regent server start` and `regent dev` start the server with, from the configuration. */
+export const serverOptions = (config: Config, database: RegentDatabase, version: string): ServerOptions => ({
+  database,
+  host: config.server.host,
+  port: config.server.port,
+  version,
+  services: {
+    lateAfterMs: parseDuration(config.server.late_after, "server.late_after"),
+    agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),
+  },
+});

@@ -1,0 +1,105 @@
+import type { RegentDatabase } from "../db/database.js";
+import type { ServerEvents } from "../events.js";
+import { LateRunStore } from "../store/late-runs.js";
+import type { Clock, Store } from "../store/store.js";
+import { LateRuns } from "./late-runs.js";
+import { Scheduler, type SchedulerLoop } from "./scheduler.js";
+import { Ticker } from "./ticker.js";
+
+export interface ServicesOptions {
+  /** Run the loops on timers (default true); false leaves them to be called (tests step them). */
+  readonly timers?: boolean;
+  /** How often the scheduler looks for due schedules (5 s); a registered or resumed schedule wakes it. */
+  readonly schedulerEveryMs?: number;
+  /** How often late runs are judged (5 s). */
+  readonly lateRunsEveryMs?: number;
+  /** A Scheduled run unclaimed this long after its start time is late (30 s). */
+  readonly lateAfterMs?: number;
+  /** An agent not seen for this long is not live (60 s). */
+  readonly agentTimeoutMs?: number;
+  /** How often agents are told of runs whose start time has come (1 s). */
+  readonly dueRunsEveryMs?: number;
+}
+
+export interface Services {
+  readonly scheduler: Scheduler;
+  readonly lateRuns: LateRuns;
+  /** The last scheduler loop (for /metrics). */
+  readonly lastSchedulerLoop: () => SchedulerLoop | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server's background services (DESIGN §5): the scheduler and late-run marking (one replica at a
+ * time, by advisory lock), and waking agents as scheduled runs fall due (every replica: each wakes the
+ * agents subscribed to it).
+ */
+export function startServices(
+  database: RegentDatabase,
+  store: Store,
+  events: ServerEvents,
+  options: ServicesOptions & { clock?: Clock | undefined; log: (line: string) => void },
+): Services {
+  const clock = options.clock ?? (() => new Date());
+  const scheduler = new Scheduler({ database, store, clock, events, log: options.log });
+  const lateRuns = new LateRuns({
+    database,
+    store,
+    clock,
+    ...(options.lateAfterMs === undefined ? {} : { lateAfterMs: options.lateAfterMs }),
+    ...(options.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: options.agentTimeoutMs }),
+  });
+  let last: SchedulerLoop | undefined;
+  const dueRuns = new LateRunStore(database);
+  let dueFrom = clock();
+  const tickers = [
+    new Ticker({
+      name: "scheduler",
+      everyMs: options.schedulerEveryMs ?? 5_000,
+      log: options.log,
+      tick: async () => {
+        last = await scheduler.loop();
+      },
+    }),
+    new Ticker({
+      name: "late runs",
+      everyMs: options.lateRunsEveryMs ?? 5_000,
+      log: options.log,
+      tick: async () => void (await lateRuns.loop()),
+    }),
+    new Ticker({
+      name: "due runs",
+      everyMs: options.dueRunsEveryMs ?? 1_000,
+      log: options.log,
+      tick: async () => {
+        const to = clock();
+        for (const run of await dueRuns.fallingDue(dueFrom, to))
+          events.publish("claimable", { flow_run_id: run.id, labels: run.labels });
+        dueFrom = to;
+      },
+    }),
+  ];
+  const [schedulerTicker] = tickers;
+  let unsubscribe: (() => void) | undefined;
+  if (options.timers !== false) {
+    for (const t of tickers) t.start();
+    const iterator = events.subscribe("schedules:changed");
+    let open = true;
+    void (async () => {
+      for await (const _ of iterator) if (open) schedulerTicker!.wake();
+    })();
+    unsubscribe = () => {
+      open = false;
+      void iterator.return?.();
+    };
+  }
+  return {
+    scheduler,
+    lateRuns,
+    lastSchedulerLoop: () => last,
+    async stop() {
+      unsubscribe?.();
+      await Promise.all(tickers.map((t) => t.stop()));
+    },
+  };
+}
