@@ -49,6 +49,8 @@ interface LoopFigures {
   queriesPerLoopMax: number;
   schedulesPlanned: number;
   runsCreated: number;
+  /** Of all loops' time, the share spent computing fire times (the rest is the database). */
+  planShare: number;
 }
 
 function summarise(loops: readonly SchedulerLoop[]): LoopFigures {
@@ -67,6 +69,14 @@ function summarise(loops: readonly SchedulerLoop[]): LoopFigures {
     queriesPerLoopMax: Math.max(...queries),
     schedulesPlanned: loops.reduce((n, l) => n + l.schedules, 0),
     runsCreated: loops.reduce((n, l) => n + l.created, 0),
+    planShare: round(
+      loops.reduce((n, l) => n + l.planMs, 0) /
+        Math.max(
+          1e-9,
+          ms.reduce((a, b) => a + b, 0),
+        ),
+      2,
+    ),
   };
 }
 
@@ -194,7 +204,7 @@ async function main(): Promise<void> {
       continue;
     }
     const row = (what: string, l: LoopFigures) =>
-      `  ${what.padEnd(44)} ${String(l.loops).padStart(4)} loops  ms/loop median ${l.msPerLoopMedian} p95 ${l.msPerLoopP95} max ${l.msPerLoopMax}  queries/loop median ${l.queriesPerLoopMedian} max ${l.queriesPerLoopMax}  planned ${l.schedulesPlanned}  created ${l.runsCreated}`;
+      `  ${what.padEnd(44)} ${String(l.loops).padStart(4)} loops  ms/loop median ${l.msPerLoopMedian} p95 ${l.msPerLoopP95} max ${l.msPerLoopMax}  queries/loop median ${l.queriesPerLoopMedian} max ${l.queriesPerLoopMax}  planned ${l.schedulesPlanned}  created ${l.runsCreated}  planning ${Math.round(l.planShare * 100)}%`;
     out.push(
       `  seeding: ${SCHEDULES} registrations in ${r.seedSeconds} s`,
       row(`first loops (10 runs ahead each; ${r.firstLoops.msTotal} ms total)`, r.firstLoops),

@@ -7,8 +7,8 @@ import {
   type Schedule,
   type SchedulePlan,
 } from "@regent/core";
-import type { Transaction } from "kysely";
-import { decodeRow, encodeRow, encodeValue, toIsoTimestamp } from "../db/codec.js";
+import { sql, type Transaction } from "kysely";
+import { decodeRow, encodeValue, toIsoTimestamp } from "../db/codec.js";
 import type { Database, Dialect, RegentDatabase } from "../db/database.js";
 import type { Row } from "../db/tables.js";
 import type { ServerEvents } from "../events.js";
@@ -17,6 +17,8 @@ import type { Clock, Store } from "./store.js";
 
 /** Runs per INSERT when the scheduler or a backfill creates runs (well under the bound-value limits). */
 const RUNS_PER_INSERT = 500;
+/** Plans recorded per UPDATE (four bound values each). */
+const PLANS_PER_UPDATE = 1_000;
 
 /** The key that makes a scheduled run unique per flow version: its clock and fire time. */
 export const scheduledRunKey = (fire: Pick<FireTime, "clock" | "at">): string =>
@@ -117,27 +119,48 @@ export class Scheduling {
     const due: CreatedRun[] = [];
     const created = await this.db.transaction().execute(async (tx) => {
       const rows: ReturnType<typeof newRunRows>[] = [];
-      for (const { flow, plan } of planned) {
-        const updated = await tx
-          .updateTable("flow")
-          .set(
-            encodeRow("flow", dialect, {
-              schedule_through: plan.through,
-              schedule_due: plan.due,
-            }) as never,
-          )
-          .where("id", "=", flow.id as string)
-          .where("schedule_due", "=", flow.schedule_due as string)
-          .where("schedule_active", "=", encodeValue("bool", dialect, true) as never)
-          .where("archived", "=", encodeValue("bool", dialect, false) as never)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) === 0) continue;
-        for (const fire of plan.create) rows.push(this.runRows(flow, fire, now, true));
+      for (let i = 0; i < planned.length; i += PLANS_PER_UPDATE) {
+        const chunk = planned.slice(i, i + PLANS_PER_UPDATE);
+        const applied = new Set(await this.recordPlans(tx, chunk));
+        for (const { flow, plan } of chunk) {
+          if (!applied.has(flow.id as string)) continue;
+          for (const fire of plan.create) rows.push(this.runRows(flow, fire, now, true));
+        }
       }
       return this.insertRuns(tx, rows, due);
     });
     this.publishDue(due, now);
     return { created };
+  }
+
+  /**
+   * Records each plan's `through` and `due` on its flow, in one UPDATE, where the flow is still as it was
+   * read (same `schedule_due`, active, unarchived); returns the ids of the flows updated.
+   */
+  private async recordPlans(
+    tx: Transaction<Database>,
+    planned: readonly PlannedSchedule[],
+  ): Promise<string[]> {
+    const pg = this.database.dialect === "postgres";
+    // PostgreSQL reads VALUES parameters as text: cast them to the columns' types; SQLite compares as is.
+    const as = (value: string | null, type: "uuid" | "timestamptz") =>
+      pg ? sql`cast(${value} as ${sql.raw(type)})` : sql`${value}`;
+    const iso = (d: Date | null) => (d ? d.toISOString() : null);
+    const values = sql.join(
+      planned.map(
+        ({ flow, plan }) =>
+          sql`(${as(flow.id as string, "uuid")}, ${as(flow.schedule_due, "timestamptz")}, ${as(iso(plan.through), "timestamptz")}, ${as(iso(plan.due), "timestamptz")})`,
+      ),
+    );
+    const yes = encodeValue("bool", this.database.dialect, true);
+    const no = encodeValue("bool", this.database.dialect, false);
+    const result = await sql<{ id: string }>`
+      with v(id, prev, through, due) as (values ${values})
+      update flow set schedule_through = v.through, schedule_due = v.due
+      from v
+      where flow.id = v.id and flow.schedule_due = v.prev and flow.schedule_active = ${yes} and flow.archived = ${no}
+      returning flow.id`.execute(tx);
+    return result.rows.map((r) => r.id);
   }
 
   /**
