@@ -114,7 +114,6 @@ export class Scheduling {
    * (a second replica, a restart) creates nothing the second time.
    */
   async createPlannedRuns(planned: readonly PlannedSchedule[]): Promise<{ created: number }> {
-    const dialect = this.database.dialect;
     const now = this.clock().toISOString();
     const due: CreatedRun[] = [];
     const created = await this.db.transaction().execute(async (tx) => {
