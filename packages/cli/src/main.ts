@@ -172,6 +172,17 @@ export function buildProgram(): Command {
     );
 
   program
+    .command("limit")
+    .description("Concurrency limits across all agents: flow runs per label, task runs per tag")
+    .argument("<action>", "set | delete | list")
+    .argument("[args...]", "set: label|tag NAME N; delete: label|tag NAME")
+    .option("--json", "print JSON")
+    .action(async (action: string, args: string[], options: { json?: boolean }) => {
+      const { limit } = await import("./commands/limit.js");
+      process.exitCode = await limit(await config(), action, args, options);
+    });
+
+  program
     .command("backfill")
     .description("Create the runs a flow's schedule would have created between two times")
     .requiredOption("--name <flow>", "the flow (its newest version)")

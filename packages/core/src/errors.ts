@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   FLOW_RUN_NOT_FOUND: { fault: "user", retriable: false, summary: "no flow run with that id" },
   TASK_RUN_NOT_FOUND: { fault: "user", retriable: false, summary: "no task run with that id" },
   AGENT_NOT_FOUND: { fault: "user", retriable: false, summary: "no agent with that id; register it first" },
+  LIMIT_NOT_FOUND: { fault: "user", retriable: false, summary: "no concurrency limit of that kind and name" },
   API_ERROR: { fault: "user", retriable: false, summary: "the API refused a request (see the message)" },
   SERVER_UNREACHABLE: {
     fault: "infrastructure",
@@ -165,7 +166,8 @@ export class NotFoundError extends RegentError {
       | "FLOW_NOT_FOUND"
       | "FLOW_RUN_NOT_FOUND"
       | "TASK_RUN_NOT_FOUND"
-      | "AGENT_NOT_FOUND",
+      | "AGENT_NOT_FOUND"
+      | "LIMIT_NOT_FOUND",
     message: string,
     details?: Record<string, unknown>,
   ) {

@@ -1,5 +1,6 @@
 import {
   type Duration,
+  type FlowConcurrency,
   InvalidConfigError,
   InvalidUsageError,
   type JsonSchema,
@@ -43,6 +44,11 @@ export interface FlowOptions<S extends ParamsSchema | undefined> {
    * of them (each clock with its own parameter values and labels). Checked by `regent register`.
    */
   schedule?: ScheduleInput;
+  /**
+   * At most `limit` runs of this flow at once on the server, or with `key` (a parameter name) at most
+   * `limit` per value of that parameter: `{ limit: 1, key: "customerId" }`. Runs over it wait Queued.
+   */
+  concurrency?: FlowConcurrency;
 }
 
 type Input<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, never>;

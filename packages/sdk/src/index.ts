@@ -5,6 +5,7 @@ export {
   type Duration,
   databaseStorage,
   type FireTime,
+  type FlowConcurrency,
   InvalidParametersError,
   interval,
   type LocalRunConfig,
@@ -33,6 +34,12 @@ export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runner
 export { type ServerReporterOptions, serverReporter } from "./server-reporter.js";
 export { FailSignal, fail, NonRetriableError, RetryAfterError, SkipSignal, skip } from "./signals.js";
 export { type MapInput, type Task, type TaskInput, type TaskOptions, task } from "./task.js";
+export {
+  type ServerTaskAdmissionOptions,
+  serverTaskAdmission,
+  type TaskAdmission,
+  type TaskRunAtGate,
+} from "./task-admission.js";
 export type {
   EngineEvent,
   EngineReporter,

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0003-scheduling).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0004-concurrency).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -12,6 +12,17 @@ CREATE TABLE agent (
   created timestamp with time zone NOT NULL
 );
 ALTER TABLE agent ADD CONSTRAINT agent_pkey PRIMARY KEY (id);
+
+CREATE TABLE concurrency_limit (
+  id uuid NOT NULL,
+  kind text NOT NULL,
+  name text NOT NULL,
+  slots integer NOT NULL,
+  created timestamp with time zone NOT NULL,
+  updated timestamp with time zone NOT NULL
+);
+ALTER TABLE concurrency_limit ADD CONSTRAINT concurrency_limit_kind_name UNIQUE (kind, name);
+ALTER TABLE concurrency_limit ADD CONSTRAINT concurrency_limit_pkey PRIMARY KEY (id);
 
 CREATE TABLE flow (
   id uuid NOT NULL,
@@ -31,7 +42,8 @@ CREATE TABLE flow (
   created timestamp with time zone NOT NULL,
   updated timestamp with time zone NOT NULL,
   schedule_through timestamp with time zone,
-  schedule_due timestamp with time zone
+  schedule_due timestamp with time zone,
+  concurrency jsonb
 );
 ALTER TABLE flow ADD CONSTRAINT flow_pkey PRIMARY KEY (id);
 ALTER TABLE flow ADD CONSTRAINT flow_project_id_fkey FOREIGN KEY (project_id) REFERENCES project(id) ON DELETE CASCADE;
@@ -165,5 +177,16 @@ ALTER TABLE task_run_state ADD CONSTRAINT task_run_state_flow_run_id_fkey FOREIG
 ALTER TABLE task_run_state ADD CONSTRAINT task_run_state_pkey PRIMARY KEY (id);
 ALTER TABLE task_run_state ADD CONSTRAINT task_run_state_task_run_id_fkey FOREIGN KEY (task_run_id) REFERENCES task_run(id) ON DELETE CASCADE;
 CREATE INDEX task_run_state_owner ON public.task_run_state USING btree (task_run_id, version);
+
+CREATE TABLE task_slot (
+  task_run_id uuid NOT NULL,
+  tag text NOT NULL,
+  flow_run_id uuid NOT NULL,
+  acquired timestamp with time zone NOT NULL
+);
+ALTER TABLE task_slot ADD CONSTRAINT task_slot_flow_run_id_fkey FOREIGN KEY (flow_run_id) REFERENCES flow_run(id) ON DELETE CASCADE;
+ALTER TABLE task_slot ADD CONSTRAINT task_slot_pkey PRIMARY KEY (task_run_id, tag);
+CREATE INDEX task_slot_flow_run ON public.task_slot USING btree (flow_run_id);
+CREATE INDEX task_slot_tag ON public.task_slot USING btree (tag);
 
 CREATE SEQUENCE log_seq_seq AS bigint OWNED BY log.seq;

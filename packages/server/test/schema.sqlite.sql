@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0003-scheduling).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0004-concurrency).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -10,6 +10,16 @@ CREATE TABLE "agent" (
   "accept_unlabeled" integer default 0 not null,
   "last_seen" text not null,
   "created" text not null
+);
+
+CREATE TABLE "concurrency_limit" (
+  "id" text primary key,
+  "kind" text not null,
+  "name" text not null,
+  "slots" integer not null,
+  "created" text not null,
+  "updated" text not null,
+  constraint "concurrency_limit_kind_name" unique ("kind", "name")
 );
 
 CREATE TABLE "flow" (
@@ -31,6 +41,7 @@ CREATE TABLE "flow" (
   "updated" text not null,
   "schedule_through" text,
   "schedule_due" text,
+  "concurrency" text,
   constraint "flow_version_unique" unique ("version_group_id", "version")
 );
 
@@ -137,6 +148,14 @@ CREATE TABLE "task_run_state" (
   "version" integer not null
 );
 
+CREATE TABLE "task_slot" (
+  "task_run_id" text not null,
+  "tag" text not null,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "acquired" text not null,
+  constraint "task_slot_pkey" primary key ("task_run_id", "tag")
+);
+
 CREATE INDEX "flow_project_name" on "flow" ("project_id", "name");
 
 CREATE INDEX "flow_run_claimable" on "flow_run" ("state", "scheduled_start_time");
@@ -154,3 +173,7 @@ CREATE INDEX "log_flow_run" on "log" ("flow_run_id", "seq");
 CREATE INDEX "task_run_flow_run" on "task_run" ("flow_run_id");
 
 CREATE INDEX "task_run_state_owner" on "task_run_state" ("task_run_id", "version");
+
+CREATE INDEX "task_slot_flow_run" on "task_slot" ("flow_run_id");
+
+CREATE INDEX "task_slot_tag" on "task_slot" ("tag");

@@ -10,7 +10,7 @@ import {
   RegentError,
   serializeError,
 } from "@regent/core";
-import { isFlow, serverReporter } from "@regent/sdk";
+import { isFlow, serverReporter, serverTaskAdmission } from "@regent/sdk";
 import { loadBundleByHash, localFolderStore } from "@regent/storage";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
@@ -247,6 +247,7 @@ async function executeRun(
       flowRunId: run.id,
       flowRunName: run.name,
       scheduledStartTime: new Date(run.scheduled_start_time),
+      admission: serverTaskAdmission({ client, onWarning: (w) => log(`warning: ${w}`) }),
     });
     log(
       `flow run ${run.name} finished ${result.state.type}${result.state.message ? `: ${result.state.message}` : ""}`,

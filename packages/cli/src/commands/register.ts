@@ -40,6 +40,7 @@ interface Found {
   readonly labels: string[];
   readonly storage: Storage;
   readonly schedule: Schedule | null;
+  readonly concurrency: unknown;
 }
 
 export interface RegisterOptions {
@@ -89,6 +90,7 @@ export async function register(config: Config, target: string, options: Register
       runConfig?: { labels?: string[] };
       storage?: Storage;
       schedule?: unknown;
+      concurrency?: unknown;
     };
     let schedule: Schedule | null = null;
     if (o.schedule != null) {
@@ -108,6 +110,7 @@ export async function register(config: Config, target: string, options: Register
       labels: [...new Set([...(o.labels ?? []), ...options.label])].sort(),
       storage: o.storage ?? { type: "database" },
       schedule,
+      concurrency: o.concurrency ?? null,
     });
   }
   if (found.length === 0) throw new FlowNotFoundError(`no flows found in ${target}`);
@@ -132,7 +135,16 @@ export async function register(config: Config, target: string, options: Register
     // The version changes when any of these does (DESIGN §9).
     const contentHash = createHash("sha256")
       .update(
-        JSON.stringify([f.bundle.hash, f.parametersSchema, f.runConfig, f.labels, f.storage, f.schedule]),
+        JSON.stringify([
+          f.bundle.hash,
+          f.parametersSchema,
+          f.runConfig,
+          f.labels,
+          f.storage,
+          f.schedule,
+          // Only when set, so that flows without one keep the hash (and version) they had.
+          ...(f.concurrency ? [f.concurrency] : []),
+        ]),
       )
       .digest("hex");
     const { register_flow } = await client.request(RegisterFlow, {
@@ -145,6 +157,7 @@ export async function register(config: Config, target: string, options: Register
         labels: f.labels,
         storage,
         schedule: f.schedule,
+        concurrency: f.concurrency,
         content_hash: contentHash,
       },
     });

@@ -15,6 +15,7 @@ import type { TaskContext } from "../context.js";
 import { failureOf, TaskFuture, Unmapped } from "../future.js";
 import type { ResultStorage } from "../results.js";
 import { RetryAfterError, SkipSignal } from "../signals.js";
+import type { TaskAdmission } from "../task-admission.js";
 import type { EngineReporter, EngineState, FlowRunInfo } from "../types.js";
 import { runScope } from "./context.js";
 import { RunLogger } from "./logger.js";
@@ -149,6 +150,8 @@ export class FlowRunEngine {
     readonly results: ResultStorage | undefined,
     readonly cache: ResultStorage,
     readonly signal: AbortSignal,
+    /** Holds task runs back under the server's tag limits (none locally). */
+    readonly admission?: TaskAdmission,
   ) {
     this.logger = new RunLogger(reporter, info.id);
   }
@@ -319,13 +322,32 @@ export class FlowRunEngine {
     cacheId: string | undefined,
   ): Promise<void> {
     const useRunner = !def.inProcess;
+    const gate = { flowRunId: this.info.id, taskRunId: run.info.id, tags: run.info.tags };
     for (;;) {
+      const admitted = this.admission?.admit(
+        gate,
+        // Queued (with the limit it waits on) before its first attempt; a retry waits in Retrying.
+        (reason) => {
+          if (ctx.attempt === 0) this.record(run, "Queued", { message: reason });
+        },
+        this.signal,
+      );
+      if (admitted) {
+        try {
+          await admitted;
+        } catch (error) {
+          if (this.signal.aborted) this.cancel(run);
+          else this.fail(run, "Failed", error);
+          return;
+        }
+      }
       if (useRunner) {
         const wait = this.runner.acquire();
         if (wait) await wait;
       }
       if (this.signal.aborted) {
         if (useRunner) this.runner.release();
+        await this.admission?.release(gate);
         this.cancel(run);
         return;
       }
@@ -342,6 +364,8 @@ export class FlowRunEngine {
         error = e;
       } finally {
         if (useRunner) this.runner.release();
+        const released = this.admission?.release(gate);
+        if (released) await released;
       }
 
       if (!threw) {

@@ -10,6 +10,7 @@ import {
 import type { FlowContext } from "../context.js";
 import { memoryResults, type ResultStorage } from "../results.js";
 import { concurrentTaskRunner } from "../runners/concurrent.js";
+import type { TaskAdmission } from "../task-admission.js";
 import type { EngineReporter, EngineState, FlowRunInfo, TaskRunInfo } from "../types.js";
 import { captureConsole } from "./console-capture.js";
 import { runScope } from "./context.js";
@@ -28,6 +29,8 @@ export interface RunFlowOptions {
   flowRunName?: string;
   /** The time the run was scheduled for (a schedule's fire time, a backfill's); default: when it starts. */
   scheduledStartTime?: Date;
+  /** Holds task runs back under the server's tag limits (executors set it; none locally). */
+  admission?: TaskAdmission;
   /** Overrides the flow's own runner / result storage for this run. */
   taskRunner?: TaskRunner;
   resultStorage?: ResultStorage;
@@ -137,6 +140,7 @@ export async function runFlow<R>(
     results,
     results ?? defaultCache,
     controller.signal,
+    options.admission,
   );
   reporter.record({ type: "flow_run_created", flowRun: info });
   record({ type: "Running", timestamp: Date.now() });

@@ -39,6 +39,8 @@ export interface FlowTable {
   schedule_through: TsNull;
   /** When the scheduler plans this flow's schedule next; null when it does not (inactive, archived, ended). */
   schedule_due: TsNull;
+  /** The flow's own concurrency limit `{ limit, key? }`. */
+  concurrency: JsonNull;
   content_hash: Text;
   created: Ts;
   updated: Ts;
@@ -142,6 +144,23 @@ export interface FlowBundleTable {
   created: Ts;
 }
 
+export interface ConcurrencyLimitTable {
+  id: string;
+  /** `label` (flow runs) or `tag` (task runs). */
+  kind: Text;
+  name: Text;
+  slots: number;
+  created: Ts;
+  updated: Ts;
+}
+
+export interface TaskSlotTable {
+  task_run_id: string;
+  tag: Text;
+  flow_run_id: string;
+  acquired: Ts;
+}
+
 export interface Database {
   project: ProjectTable;
   flow: FlowTable;
@@ -152,6 +171,8 @@ export interface Database {
   log: LogTable;
   agent: AgentTable;
   flow_bundle: FlowBundleTable;
+  concurrency_limit: ConcurrencyLimitTable;
+  task_slot: TaskSlotTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

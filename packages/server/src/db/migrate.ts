@@ -4,6 +4,7 @@ import type { Dialect, RegentDatabase } from "./database.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-flow-bundles.js";
 import * as m0003 from "./migrations/0003-scheduling.js";
+import * as m0004 from "./migrations/0004-concurrency.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -12,6 +13,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0001-initial", m0001],
   ["0002-flow-bundles", m0002],
   ["0003-scheduling", m0003],
+  ["0004-concurrency", m0004],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

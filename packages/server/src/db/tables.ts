@@ -29,6 +29,7 @@ export const TABLES = {
     schedule_active: "bool",
     schedule_through: "timestamp",
     schedule_due: "timestamp",
+    concurrency: "json",
     content_hash: "text",
     created: "timestamp",
     updated: "timestamp",
@@ -121,6 +122,20 @@ export const TABLES = {
     last_seen: "timestamp",
     created: "timestamp",
   },
+  concurrency_limit: {
+    id: "uuid",
+    kind: "text",
+    name: "text",
+    slots: "int",
+    created: "timestamp",
+    updated: "timestamp",
+  },
+  task_slot: {
+    task_run_id: "uuid",
+    tag: "text",
+    flow_run_id: "uuid",
+    acquired: "timestamp",
+  },
 } as const satisfies Record<string, Record<string, ColumnKind>>;
 
 export type TableName = keyof typeof TABLES;
@@ -175,4 +190,6 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
   },
   agent: { flow_runs: { table: "flow_run", from: "id", to: "agent_id", kind: "array" } },
   flow_bundle: {},
+  concurrency_limit: {},
+  task_slot: { flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" } },
 };

@@ -119,6 +119,11 @@ builder.mutationFields((t) => ({
             labels: f.stringList({ required: false }),
             storage: f.field({ type: "jsonb", required: false }),
             schedule: f.field({ type: "jsonb", required: false }),
+            concurrency: f.field({
+              type: "jsonb",
+              required: false,
+              description: "the flow's own limit: { limit, key? } (key: a parameter name, a limit per value)",
+            }),
             content_hash: f.string({ required: true }),
           }),
         }),
@@ -134,6 +139,7 @@ builder.mutationFields((t) => ({
         labels: input.labels ?? [],
         storage: input.storage,
         schedule: input.schedule,
+        concurrency: input.concurrency,
         contentHash: input.content_hash,
       }),
   }),
@@ -233,6 +239,88 @@ builder.mutationFields((t) => ({
         dryRun: input.dry_run,
       });
       return { ...result, flowId: result.flow.id as string };
+    },
+  }),
+
+  set_concurrency_limit: t.field({
+    description:
+      "Sets how many flow runs with a label (kind label) or task runs with a tag (kind tag) may run at once, across all agents; 0 holds them all",
+    type: idPayload("set_concurrency_limit_payload", "concurrency_limit", "concurrency_limit"),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("set_concurrency_limit_input", {
+          fields: (f) => ({
+            kind: f.string({ required: true, description: "label or tag" }),
+            name: f.string({ required: true }),
+            limit: f.int({ required: true }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) => ctx.store.concurrency.setLimit(input.kind, input.name, input.limit),
+  }),
+
+  delete_concurrency_limit: t.field({
+    type: success,
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("delete_concurrency_limit_input", {
+          fields: (f) => ({ kind: f.string({ required: true }), name: f.string({ required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.store.concurrency.deleteLimit(input.kind, input.name);
+      return { success: true };
+    },
+  }),
+
+  acquire_task_slots: t.field({
+    description:
+      "An executor asks to start a task run under its tags' limits: granted takes a slot of each; otherwise reason says what it waits for (ask again later)",
+    type: builder
+      .objectRef<{ granted: boolean; reason: string | null }>("acquire_task_slots_payload")
+      .implement({
+        fields: (f) => ({
+          granted: f.exposeBoolean("granted"),
+          reason: f.exposeString("reason", { nullable: true }),
+        }),
+      }),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("acquire_task_slots_input", {
+          fields: (f) => ({
+            flow_run_id: f.field({ type: "uuid", required: true }),
+            task_run_id: f.field({ type: "uuid", required: true }),
+            tags: f.stringList({ required: true }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      ctx.store.concurrency.acquireTaskSlots({
+        flowRunId: input.flow_run_id,
+        taskRunId: input.task_run_id,
+        tags: input.tags,
+      }),
+  }),
+
+  release_task_slots: t.field({
+    type: success,
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("release_task_slots_input", {
+          fields: (f) => ({ task_run_ids: f.field({ type: ["uuid"], required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.store.concurrency.releaseTaskSlots(input.task_run_ids);
+      return { success: true };
     },
   }),
 

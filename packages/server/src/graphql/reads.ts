@@ -69,6 +69,7 @@ const NOT_NULL: Partial<Record<TableName, readonly string[]>> = {
   task_run_state: ["id", "task_run_id", "flow_run_id", "state", "timestamp", "version"],
   log: ["id", "flow_run_id", "level", "message", "timestamp", "seq"],
   agent: ["id", "name", "type", "labels", "accept_unlabeled", "last_seen", "created"],
+  concurrency_limit: ["id", "kind", "name", "slots", "created", "updated"],
 };
 
 export const orderByEnum = builder.enumType("order_by", {
@@ -112,7 +113,9 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
 }
 
 // Bundles are read by hash only (`flow_bundle(hash)`), not through the generic table reads.
-const tableNames = (Object.keys(TABLES) as TableName[]).filter((t) => t !== "flow_bundle");
+const tableNames = (Object.keys(TABLES) as TableName[]).filter(
+  (t) => t !== "flow_bundle" && t !== "task_slot",
+);
 const objectRefs = new Map<TableName, Ref>(
   tableNames.map((t) => [t, builder.objectRef<Record<string, unknown>>(t)]),
 );

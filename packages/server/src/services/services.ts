@@ -17,7 +17,7 @@ export interface ServicesOptions {
   readonly lateAfterMs?: number;
   /** An agent not seen for this long is not live (60 s). */
   readonly agentTimeoutMs?: number;
-  /** How often agents are told of runs whose start time has come (1 s). */
+  /** How often agents are told of runs whose start time has come, or that wait on a limit (1 s). */
   readonly dueRunsEveryMs?: number;
 }
 
@@ -73,8 +73,10 @@ export function startServices(
       log: options.log,
       tick: async () => {
         const to = clock();
-        for (const run of await dueRuns.fallingDue(dueFrom, to))
-          events.publish("claimable", { flow_run_id: run.id, labels: run.labels });
+        // Runs whose start time came, and runs waiting on a concurrency limit (a slot may have freed):
+        // agents that could take them claim now rather than at their next poll.
+        const runs = [...(await dueRuns.fallingDue(dueFrom, to)), ...(await dueRuns.queuedByLabels(100))];
+        for (const run of runs) events.publish("claimable", { flow_run_id: run.id, labels: run.labels });
         dueFrom = to;
       },
     }),

@@ -74,6 +74,25 @@ export class LateRunStore {
     });
   }
 
+  /** One Queued run per label set (at most `limit` runs looked at): agents that could take them are woken. */
+  async queuedByLabels(limit: number): Promise<{ id: string; labels: string[] }[]> {
+    const rows = await this.db
+      .selectFrom("flow_run")
+      .select(["id", "labels"])
+      .where("state", "=", "Queued")
+      .orderBy("scheduled_start_time")
+      .limit(limit)
+      .execute();
+    const seen = new Map<string, { id: string; labels: string[] }>();
+    for (const r of rows) {
+      const run = decodeRow("flow_run", r);
+      const labels = run.labels as string[];
+      const key = JSON.stringify(labels);
+      if (!seen.has(key)) seen.set(key, { id: run.id as string, labels });
+    }
+    return [...seen.values()];
+  }
+
   /** Scheduled runs whose start time is in (from, to]: they have just become claimable. */
   async fallingDue(from: Date, to: Date): Promise<{ id: string; labels: string[] }[]> {
     const rows = await this.db

@@ -3,6 +3,9 @@ import {
   agentCanTakeRun,
   checkSchedule,
   decideTransition,
+  type FlowConcurrency,
+  FlowConcurrencySchema,
+  gateRuns,
   InvalidParametersError,
   InvalidTransitionError,
   InvalidUsageError,
@@ -22,6 +25,7 @@ import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import { type Row, TABLES } from "../db/tables.js";
 import type { ServerEvents, StateEvent } from "../events.js";
+import { ConcurrencyStore, limitsOf, lockLimits, runsAtGate, runsHoldingSlots } from "./concurrency.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
 import { newRunRows } from "./run-rows.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
@@ -37,6 +41,8 @@ export interface RegisterFlowInput {
   labels?: readonly string[];
   storage?: unknown;
   schedule?: unknown;
+  /** The flow's own concurrency limit `{ limit, key? }`. */
+  concurrency?: unknown;
   contentHash: string;
 }
 
@@ -102,6 +108,22 @@ export interface LogItem {
 
 type Tx = Transaction<Database>;
 
+/** A flow's own concurrency limit as registered: its shape, and a `key` that names one of its parameters. */
+function checkFlowConcurrency(name: string, input: RegisterFlowInput): FlowConcurrency {
+  const parsed = FlowConcurrencySchema.safeParse(input.concurrency);
+  if (!parsed.success)
+    throw new InvalidUsageError(
+      `flow ${name}: concurrency is { limit: a whole number ≥ 1, key?: a parameter name }: ${parsed.error.issues.map((i) => `${i.path.join(".") || "concurrency"}: ${i.message}`).join("; ")}`,
+    );
+  const properties = (input.parametersSchema as { properties?: Record<string, unknown> } | null)?.properties;
+  const key = parsed.data.key;
+  if (key !== undefined && properties && !(key in properties))
+    throw new InvalidUsageError(
+      `flow ${name}: concurrency key "${key}" is not one of its parameters (${Object.keys(properties).join(", ") || "none"})`,
+    );
+  return parsed.data;
+}
+
 /**
  * Rows per multi-row INSERT of `table`: as many as keep its bound values under 30,000 (SQLite allows
  * 32,766, PostgreSQL 65,535). Fewer, larger statements: each one is a round trip, and on PostgreSQL the
@@ -155,6 +177,13 @@ export class Store {
 
   private get db() {
     return this.database.db;
+  }
+
+  private concurrencyStore: ConcurrencyStore | undefined;
+  /** Concurrency limits per label and tag, and task runs' slots. */
+  get concurrency(): ConcurrencyStore {
+    this.concurrencyStore ??= new ConcurrencyStore(this.database, this.clock);
+    return this.concurrencyStore;
   }
 
   private schedulingStore: Scheduling | undefined;
@@ -222,6 +251,7 @@ export class Store {
     const name = input.name.trim();
     if (!name) throw new InvalidUsageError("a flow needs a name");
     const schedule = input.schedule ? await this.checkFlowSchedule(name, input) : null;
+    const concurrency = input.concurrency ? checkFlowConcurrency(name, input) : null;
     const registered = await this.db.transaction().execute(async (tx) => {
       const project = await tx
         .selectFrom("project")
@@ -272,6 +302,7 @@ export class Store {
         labels: [...new Set(input.labels ?? [])].sort(),
         storage: input.storage ?? null,
         schedule,
+        concurrency,
         schedule_active: true,
         schedule_due: schedule ? now : null,
         content_hash: input.contentHash,
@@ -1031,32 +1062,61 @@ export class Store {
       .scheduled_start_time as string;
     const events: StateEvent[] = [];
     const claimed = await this.db.transaction().execute(async (tx) => {
+      const labelLimits = await limitsOf(tx, "label");
       // Candidates are read without locks and matched on labels here; only the runs this agent will take
-      // are then locked (SKIP LOCKED), so concurrent agents pass each other instead of queueing.
+      // are then locked (SKIP LOCKED), so concurrent agents pass each other instead of queueing. Queued
+      // runs (waiting on a concurrency limit) are candidates again, first come first served.
       const candidates = await tx
         .selectFrom("flow_run")
-        .select(["id", "labels"])
-        .where("state", "=", "Scheduled")
+        .select(["id", "labels", "state", "state_message", "state_version", "flow_id", "parameters"])
+        .where("state", "in", ["Scheduled", "Queued"])
         .where("scheduled_start_time", "<=", due)
         .orderBy("scheduled_start_time")
         .orderBy("id")
-        .limit(Math.max(limit * 8, 64))
+        .limit(labelLimits.size > 0 ? 1_000 : Math.max(limit * 8, 64))
         .execute();
-      const matching = candidates
-        .filter((c) =>
-          agentCanTakeRun({
-            runLabels: decodeRow("flow_run", { labels: c.labels }).labels as string[],
-            agentLabels,
-            acceptUnlabeled: agent.accept_unlabeled === true,
-          }),
-        )
-        .map((c) => c.id);
+      const matching = candidates.filter((c) =>
+        agentCanTakeRun({
+          runLabels: decodeRow("flow_run", { labels: c.labels }).labels as string[],
+          agentLabels,
+          acceptUnlabeled: agent.accept_unlabeled === true,
+        }),
+      );
       if (matching.length === 0) return [];
+      let take = matching.map((c) => c.id);
+      let gate = await runsAtGate(tx, matching);
+      if (labelLimits.size > 0 || gate.some((r) => r.concurrency)) {
+        // Limits apply: claims judge them one at a time, so two agents never take the last free slot.
+        // Candidates another claim took while this one waited for the lock are dropped.
+        await lockLimits(tx, this.dialect, "claims");
+        const still = await tx
+          .selectFrom("flow_run")
+          .select(["id", "state", "state_message", "state_version"])
+          .where("id", "in", take)
+          .where("state", "in", ["Scheduled", "Queued"])
+          .execute();
+        const fresh = new Map(still.map((r) => [r.id, r]));
+        gate = gate.filter((r) => fresh.has(r.id));
+        const decision = gateRuns(gate, await runsHoldingSlots(tx), labelLimits, limit);
+        take = [...decision.admitted];
+        for (const c of still) {
+          const reason = decision.waiting.get(c.id);
+          if (!reason || (c.state === "Queued" && c.state_message === reason)) continue;
+          await this.applyState(
+            tx,
+            "flow_run",
+            { runId: c.id, version: c.state_version, state: { type: "Queued", message: reason } },
+            {},
+            events,
+          );
+        }
+        if (take.length === 0) return [];
+      }
       let lock = tx
         .selectFrom("flow_run")
         .select(["id", "state_version"])
-        .where("id", "in", matching)
-        .where("state", "=", "Scheduled")
+        .where("id", "in", take)
+        .where("state", "in", ["Scheduled", "Queued"])
         .orderBy("scheduled_start_time")
         .orderBy("id")
         .limit(limit);
