@@ -364,50 +364,69 @@ export class FlowRunEngine {
         error = e;
       } finally {
         if (useRunner) this.runner.release();
+      }
+      // A limit's slot is freed once the attempt's outcome is recorded, so no other task run of the tag
+      // is seen Running before this one's end.
+      let retryIn: number | undefined;
+      try {
+        retryIn = await this.settleAttempt(run, def, ctx, cacheId, threw ? { error } : { value });
+      } finally {
         const released = this.admission?.release(gate);
         if (released) await released;
       }
-
-      if (!threw) {
-        let resultRef: string | undefined;
-        if (this.results && def.persistResult !== false) {
-          resultRef = await this.results.write(this.info.id, run.info.id, value);
-        }
-        if (cacheId !== undefined) {
-          const expiresAt = def.cacheExpiryMs === undefined ? undefined : Date.now() + def.cacheExpiryMs;
-          await this.cache.cacheSet(cacheId, { value, expiresAt });
-        }
-        this.finish(run, "Success", value, undefined, resultRef ? { resultRef } : undefined);
-        return;
-      }
-      if (error instanceof SkipSignal) {
-        this.finish(run, "Skipped", undefined, undefined, { message: error.message });
-        return;
-      }
-      // An attempt that ends in an error once the flow run is cancelled (typically because it honoured
-      // ctx.signal) is Cancelled like the rest of the run, not Failed.
-      if (this.signal.aborted) {
-        this.cancel(run, error);
-        return;
-      }
-      const code = errorCodeOf(error);
-      if (ctx.attempt <= def.retries && ERROR_CODES[code].retriable) {
-        const delay =
-          error instanceof RetryAfterError
-            ? error.delayMs
-            : Math.min(def.retryDelayMs * def.retryBackoff ** (ctx.attempt - 1), def.maxRetryDelayMs);
-        const message = error instanceof Error ? error.message : String(error);
-        this.record(run, "Retrying", {
-          message: `attempt ${ctx.attempt} of ${def.retries + 1} failed: ${message}; retrying in ${delay} ms`,
-          data: { startTime: Date.now() + delay, attempt: ctx.attempt },
-          error: serializeError(error),
-        });
-        if (delay > 0) await sleep(delay, this.signal);
-        continue;
-      }
-      this.fail(run, error instanceof TaskTimeoutError ? "TimedOut" : "Failed", error);
-      return;
+      if (retryIn === undefined) return;
+      if (retryIn > 0) await sleep(retryIn, this.signal);
     }
+  }
+
+  /** Records how an attempt ended; returns the delay before the next attempt, or undefined when done. */
+  private async settleAttempt(
+    run: TaskRunState,
+    def: TaskDefinition,
+    ctx: TaskContextImpl,
+    cacheId: string | undefined,
+    outcome: { value: unknown } | { error: unknown },
+  ): Promise<number | undefined> {
+    if ("value" in outcome) {
+      const { value } = outcome;
+      let resultRef: string | undefined;
+      if (this.results && def.persistResult !== false) {
+        resultRef = await this.results.write(this.info.id, run.info.id, value);
+      }
+      if (cacheId !== undefined) {
+        const expiresAt = def.cacheExpiryMs === undefined ? undefined : Date.now() + def.cacheExpiryMs;
+        await this.cache.cacheSet(cacheId, { value, expiresAt });
+      }
+      this.finish(run, "Success", value, undefined, resultRef ? { resultRef } : undefined);
+      return undefined;
+    }
+    const { error } = outcome;
+    if (error instanceof SkipSignal) {
+      this.finish(run, "Skipped", undefined, undefined, { message: error.message });
+      return undefined;
+    }
+    // An attempt that ends in an error once the flow run is cancelled (typically because it honoured
+    // ctx.signal) is Cancelled like the rest of the run, not Failed.
+    if (this.signal.aborted) {
+      this.cancel(run, error);
+      return undefined;
+    }
+    const code = errorCodeOf(error);
+    if (ctx.attempt <= def.retries && ERROR_CODES[code].retriable) {
+      const delay =
+        error instanceof RetryAfterError
+          ? error.delayMs
+          : Math.min(def.retryDelayMs * def.retryBackoff ** (ctx.attempt - 1), def.maxRetryDelayMs);
+      const message = error instanceof Error ? error.message : String(error);
+      this.record(run, "Retrying", {
+        message: `attempt ${ctx.attempt} of ${def.retries + 1} failed: ${message}; retrying in ${delay} ms`,
+        data: { startTime: Date.now() + delay, attempt: ctx.attempt },
+        error: serializeError(error),
+      });
+      return delay;
+    }
+    this.fail(run, error instanceof TaskTimeoutError ? "TimedOut" : "Failed", error);
+    return undefined;
   }
 
   private attempt(
