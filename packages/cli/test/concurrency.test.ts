@@ -100,7 +100,7 @@ for (const backend of BACKENDS) {
         (await gql(api, create, { id: id("tagged") })).create_flow_run.id,
         (await gql(api, create, { id: id("tagged") })).create_flow_run.id,
       ];
-      const limited = [];
+      const limited: string[] = [];
       for (let i = 0; i < 4; i++)
         limited.push((await gql(api, create, { id: id("limited") })).create_flow_run.id);
       const runs = await until(

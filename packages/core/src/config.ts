@@ -31,6 +31,10 @@ export const ConfigSchema = z.strictObject({
       late_after: duration.default("30s"),
       /** An agent not heard from for this long no longer counts as live (for late-run reasons). */
       agent_timeout: duration.default("60s"),
+      /** Finished flow runs older than this are deleted with their task runs and logs; unset: kept. */
+      retain_runs: duration.optional(),
+      /** Log lines older than this are deleted; unset: kept. */
+      retain_logs: duration.optional(),
     })
     .prefault({}),
   agent: z

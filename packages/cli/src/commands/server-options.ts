@@ -1,6 +1,9 @@
 import { type Config, parseDuration } from "@regent/core";
 import type { RegentDatabase, ServerOptions } from "@regent/server";
 
+const optionalDuration = (value: string | number | undefined, what: string) =>
+  value === undefined ? undefined : parseDuration(value, what);
+
 /** What `regent server start` and `regent dev` start the server with, from the configuration. */
 export const serverOptions = (config: Config, database: RegentDatabase, version: string): ServerOptions => ({
   database,
@@ -10,5 +13,7 @@ export const serverOptions = (config: Config, database: RegentDatabase, version:
   services: {
     lateAfterMs: parseDuration(config.server.late_after, "server.late_after"),
     agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),
+    retainRunsMs: optionalDuration(config.server.retain_runs, "server.retain_runs"),
+    retainLogsMs: optionalDuration(config.server.retain_logs, "server.retain_logs"),
   },
 });

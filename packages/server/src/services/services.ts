@@ -3,6 +3,7 @@ import type { ServerEvents } from "../events.js";
 import { LateRunStore } from "../store/late-runs.js";
 import type { Clock, Store } from "../store/store.js";
 import { LateRuns } from "./late-runs.js";
+import { Retention } from "./retention.js";
 import { Scheduler, type SchedulerLoop } from "./scheduler.js";
 import { Ticker } from "./ticker.js";
 
@@ -19,19 +20,26 @@ export interface ServicesOptions {
   readonly agentTimeoutMs?: number;
   /** How often agents are told of runs whose start time has come, or that wait on a limit (1 s). */
   readonly dueRunsEveryMs?: number;
+  /** Finished runs older than this are deleted with their task runs and logs (default: kept). */
+  readonly retainRunsMs?: number | undefined;
+  /** Log lines older than this are deleted (default: kept). */
+  readonly retainLogsMs?: number | undefined;
+  /** How often retention runs when set (1 min). */
+  readonly retentionEveryMs?: number;
 }
 
 export interface Services {
   readonly scheduler: Scheduler;
   readonly lateRuns: LateRuns;
+  readonly retention: Retention;
   /** The last scheduler loop (for /metrics). */
   readonly lastSchedulerLoop: () => SchedulerLoop | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * The server's background services (DESIGN §5): the scheduler and late-run marking (one replica at a
- * time, by advisory lock), and waking agents as scheduled runs fall due (every replica: each wakes the
+ * The server's background services (DESIGN §5): the scheduler, late-run marking and retention (one
+ * replica at a time, by advisory lock), and waking agents as scheduled runs fall due (every replica: each wakes the
  * agents subscribed to it).
  */
 export function startServices(
@@ -48,6 +56,12 @@ export function startServices(
     clock,
     ...(options.lateAfterMs === undefined ? {} : { lateAfterMs: options.lateAfterMs }),
     ...(options.agentTimeoutMs === undefined ? {} : { agentTimeoutMs: options.agentTimeoutMs }),
+  });
+  const retention = new Retention({
+    database,
+    clock,
+    runsMs: options.retainRunsMs,
+    logsMs: options.retainLogsMs,
   });
   let last: SchedulerLoop | undefined;
   const dueRuns = new LateRunStore(database);
@@ -81,6 +95,15 @@ export function startServices(
       },
     }),
   ];
+  if (retention.enabled)
+    tickers.push(
+      new Ticker({
+        name: "retention",
+        everyMs: options.retentionEveryMs ?? 60_000,
+        log: options.log,
+        tick: async () => void (await retention.loop()),
+      }),
+    );
   const [schedulerTicker] = tickers;
   let unsubscribe: (() => void) | undefined;
   if (options.timers !== false) {
@@ -98,6 +121,7 @@ export function startServices(
   return {
     scheduler,
     lateRuns,
+    retention,
     lastSchedulerLoop: () => last,
     async stop() {
       unsubscribe?.();

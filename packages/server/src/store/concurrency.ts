@@ -1,4 +1,5 @@
 import {
+  FINAL_STATES,
   type FlowConcurrency,
   gateTaskRun,
   InvalidUsageError,
@@ -18,8 +19,8 @@ import type { Clock } from "./store.js";
 
 type Tx = Transaction<Database>;
 
-/** Final flow-run states: a task slot of a run in one of them is free (its executor is gone). */
-const ENDED = ["Success", "Failed", "Cancelled", "Skipped", "TimedOut", "TriggerFailed", "Cached", "Mapped"];
+/** A task slot of a flow run in a final state is free (its executor is gone). */
+const ENDED = [...FINAL_STATES];
 
 /**
  * Serialises, on PostgreSQL, the transactions that judge a limit (claims, slot acquisitions) so two of
