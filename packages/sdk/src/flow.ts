@@ -16,6 +16,7 @@ import {
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { FlowContext } from "./context.js";
 import { TaskFuture } from "./future.js";
+import type { StateHooks } from "./hooks.js";
 import { runScope } from "./internal/context.js";
 import type { TaskDefinition } from "./internal/engine.js";
 import type { FlowRunResult } from "./internal/run-flow.js";
@@ -23,7 +24,8 @@ import { type RunFlowOptions, runFlow } from "./internal/run-flow.js";
 import type { TaskRunner } from "./internal/runner.js";
 import type { ResultStorage } from "./results.js";
 
-export interface FlowOptions<S extends ParamsSchema | undefined> {
+export interface FlowOptions<S extends ParamsSchema | undefined, R = unknown>
+  extends StateHooks<FlowContext, R> {
   /** The flow's name: how it is registered, listed and run. */
   name: string;
   description?: string;
@@ -82,7 +84,7 @@ export const isFlow = (value: unknown): value is Flow<ParamsSchema | undefined, 
  * ```
  */
 export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
-  options: FlowOptions<S>,
+  options: FlowOptions<S, NoInfer<Awaited<R>>>,
   fn: (params: Output<S>, ctx: FlowContext) => R | Promise<R>,
 ): Flow<S, Awaited<R>> {
   if (!options || typeof options.name !== "string" || options.name.trim() === "") {

@@ -8,11 +8,12 @@ import {
 } from "@regent/core";
 import type { TaskContext } from "./context.js";
 import { TaskFuture, type Unmapped } from "./future.js";
+import type { StateHooks, TaskHookContext } from "./hooks.js";
 import { runScope } from "./internal/context.js";
 import type { TaskDefinition } from "./internal/engine.js";
 import { callerModuleUrl, registerTask } from "./internal/registry.js";
 
-export interface TaskOptions<I> {
+export interface TaskOptions<I, R = unknown> extends StateHooks<TaskHookContext, R> {
   /** Shown in logs and the UI; tasks are found by name in pool workers. */
   name: string;
   /** Extra attempts after a failure (default 0). */
@@ -109,7 +110,7 @@ const count = (value: number | undefined, what: string, fallback: number): numbe
  * ```
  */
 export function task<I = undefined, R = unknown>(
-  options: TaskOptions<I>,
+  options: TaskOptions<I, NoInfer<Awaited<R>>>,
   fn: (input: I, ctx: TaskContext) => R | Promise<R>,
 ): Task<I, Awaited<R>> {
   if (!options || typeof options.name !== "string" || options.name.trim() === "") {
@@ -148,6 +149,14 @@ export function task<I = undefined, R = unknown>(
     skipOnUpstreamSkip: options.skipOnUpstreamSkip ?? true,
     tags: Object.freeze([...(options.tags ?? [])]),
     persistResult: options.persistResult,
+    hooks:
+      options.onStateChange || options.onSuccess || options.onFailure
+        ? {
+            onStateChange: options.onStateChange,
+            onSuccess: options.onSuccess as StateHooks<TaskHookContext, unknown>["onSuccess"],
+            onFailure: options.onFailure,
+          }
+        : undefined,
   };
   const call = (input?: unknown) => new TaskFuture<Awaited<R>>(engineOrThrow(name).call(definition, input));
   const handle = Object.assign(call, {

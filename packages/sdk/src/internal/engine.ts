@@ -13,6 +13,7 @@ import {
 } from "@regent/core";
 import type { TaskContext } from "../context.js";
 import { failureOf, TaskFuture, Unmapped } from "../future.js";
+import { callHooks, type StateHooks, type TaskHookContext } from "../hooks.js";
 import type { ResultStorage } from "../results.js";
 import { RetryAfterError, SkipSignal } from "../signals.js";
 import type { TaskAdmission } from "../task-admission.js";
@@ -41,6 +42,8 @@ export interface TaskDefinition {
   readonly skipOnUpstreamSkip: boolean;
   readonly tags: readonly string[];
   readonly persistResult: boolean | undefined;
+  /** onStateChange / onSuccess / onFailure, when the task has any. */
+  readonly hooks?: StateHooks<TaskHookContext, unknown> | undefined;
   /** Runs in the flow's own thread even under a pool runner (subflows). */
   readonly inProcess?: boolean;
 }
@@ -206,7 +209,7 @@ export class FlowRunEngine {
       upstream: upstream.length === 0 ? (EMPTY as never[]) : upstream.map((u) => u.info.id),
       tags: def.tags,
     };
-    const run = new TaskRunState(info, parent);
+    const run = new TaskRunState(info, parent, def.hooks);
     this.taskRuns.push(run);
     this.active++;
     this.reporter.record({ type: "task_run_created", taskRun: info });
@@ -225,6 +228,39 @@ export class FlowRunEngine {
     run.state = state;
     run.states.push(state);
     this.reporter.record({ type: "task_run_state", flowRunId: this.info.id, taskRunId: run.info.id, state });
+    if (run.hooks) this.callTaskHooks(run, run.hooks, state);
+  }
+
+  private readonly pendingHooks = new Set<Promise<void>>();
+
+  /** Runs a task run's hooks for a state; the flow run waits for them before it ends. */
+  private callTaskHooks(run: TaskRunState, hooks: StateHooks<TaskHookContext, unknown>, state: EngineState) {
+    const log = new RunLogger(this.reporter, this.info.id, run.info.id);
+    const ctx: TaskHookContext = {
+      taskRunId: run.info.id,
+      flowRunId: this.info.id,
+      taskName: run.info.taskName,
+      mapIndex: run.info.mapIndex,
+      tags: run.info.tags,
+      log,
+    };
+    // The outcome is read when the hook runs: the final state is recorded just before the run settles.
+    const pending = callHooks(
+      hooks,
+      state,
+      ctx,
+      () => ({ result: run.value, error: run.error }),
+      log,
+      `task run ${run.label}`,
+    );
+    if (!pending) return;
+    this.pendingHooks.add(pending);
+    void pending.finally(() => this.pendingHooks.delete(pending));
+  }
+
+  /** Resolves once every task-run hook called so far has finished. */
+  async hooksDone(): Promise<void> {
+    while (this.pendingHooks.size > 0) await Promise.all([...this.pendingHooks]);
   }
 
   private settle(run: TaskRunState, outcome: EngineState["type"], value: unknown, error: unknown): void {

@@ -8,6 +8,7 @@ import {
   validateParams,
 } from "@regent/core";
 import type { FlowContext } from "../context.js";
+import { callHooks, hasHooks, type StateHooks } from "../hooks.js";
 import { memoryResults, type ResultStorage } from "../results.js";
 import { concurrentTaskRunner } from "../runners/concurrent.js";
 import type { TaskAdmission } from "../task-admission.js";
@@ -72,7 +73,7 @@ interface RunnableFlow {
     params?: ParamsSchema | undefined;
     taskRunner?: TaskRunner;
     resultStorage?: ResultStorage;
-  };
+  } & StateHooks<FlowContext, unknown>;
   readonly paramsJsonSchema: JsonSchema | undefined;
   readonly timeoutMs: number | undefined;
 }
@@ -107,9 +108,24 @@ export async function runFlow<R>(
   };
   const reporter = options.reporter ?? NULL_REPORTER;
   const states: EngineState[] = [];
+  // Flow hooks run once the context exists (from Running on); the run ends after they finish.
+  const flowHooks: Promise<void>[] = [];
+  let hookContext: FlowContext | undefined;
+  let outcome: { result: unknown; error: unknown } = { result: undefined, error: undefined };
   const record = (state: EngineState) => {
     states.push(state);
     reporter.record({ type: "flow_run_state", flowRunId: id, state });
+    if (hookContext) {
+      const pending = callHooks(
+        flow.options,
+        state,
+        hookContext,
+        () => outcome,
+        hookContext.log,
+        `flow run ${info.name}`,
+      );
+      if (pending) flowHooks.push(pending);
+    }
   };
 
   const controller = new AbortController();
@@ -143,8 +159,6 @@ export async function runFlow<R>(
     options.admission,
   );
   reporter.record({ type: "flow_run_created", flowRun: info });
-  record({ type: "Running", timestamp: Date.now() });
-
   const releaseConsole = captureConsole();
   const ctx: FlowContext = {
     flowRunId: id,
@@ -154,6 +168,8 @@ export async function runFlow<R>(
     signal: controller.signal,
     log: engine.logger,
   };
+  if (hasHooks(flow.options)) hookContext = ctx;
+  record({ type: "Running", timestamp: Date.now() });
   let value: unknown;
   let error: unknown;
   let threw = false;
@@ -163,8 +179,9 @@ export async function runFlow<R>(
     threw = true;
     error = e;
   }
-  // Independent task runs still finish after the flow function returns or throws.
+  // Independent task runs still finish after the flow function returns or throws, and their hooks too.
   await engine.idle();
+  await engine.hooksDone();
   clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
   await runner.close();
@@ -208,7 +225,10 @@ export async function runFlow<R>(
       final = { type: "Success", timestamp: Date.now(), message: "all task runs succeeded" };
     }
   }
+  outcome = { result: value, error };
   record(final);
+  await Promise.all(flowHooks);
+  await engine.hooksDone();
   await reporter.flush?.();
   return {
     id,

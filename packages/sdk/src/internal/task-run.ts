@@ -1,4 +1,5 @@
 import { isFailureLike, isFinal, type RunStateType } from "@regent/core";
+import type { StateHooks, TaskHookContext } from "../hooks.js";
 import type { EngineState, TaskRunInfo } from "../types.js";
 
 /**
@@ -23,6 +24,8 @@ export class TaskRunState {
   constructor(
     readonly info: TaskRunInfo,
     readonly parent: TaskRunState | undefined,
+    /** The task's state hooks, when it has any. */
+    readonly hooks?: StateHooks<TaskHookContext, unknown> | undefined,
   ) {}
 
   get label(): string {
