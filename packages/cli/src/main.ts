@@ -183,6 +183,24 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("notification")
+    .description("Notify by webhook, Slack or email when flow runs enter given states")
+    .argument("<action>", "create | list | delete")
+    .argument("[name]", "the rule's name (create, delete)")
+    .option("--on <state>", "create: a state that notifies (repeatable)", collect, [])
+    .option("--webhook <url>", "create: POST a JSON payload there")
+    .option("--secret <secret>", "create: sign webhook payloads with it (X-Regent-Signature)")
+    .option("--slack <url>", "create: post a line to this Slack incoming webhook")
+    .option("--email <address>", "create: send an email there (the server needs [server] smtp_url)")
+    .option("--project <name>", "create: only runs of this project")
+    .option("--flow <name>", "create: only runs of this flow (with --project)")
+    .option("--json", "print JSON")
+    .action(async (action: string, name: string | undefined, options) => {
+      const { notification } = await import("./commands/notification.js");
+      process.exitCode = await notification(await config(), action, name, options);
+    });
+
+  program
     .command("backfill")
     .description("Create the runs a flow's schedule would have created between two times")
     .requiredOption("--name <flow>", "the flow (its newest version)")

@@ -35,6 +35,10 @@ export const ConfigSchema = z.strictObject({
       retain_runs: duration.optional(),
       /** Log lines older than this are deleted; unset: kept. */
       retain_logs: duration.optional(),
+      /** Where email notifications go out: `smtp://user:password@host:587` (unset: no email). */
+      smtp_url: z.string().min(1).optional(),
+      /** The sender of email notifications. */
+      smtp_from: z.string().min(1).default("regent@localhost"),
     })
     .prefault({}),
   agent: z

@@ -44,6 +44,11 @@ export const ERROR_CODES = {
   TASK_RUN_NOT_FOUND: { fault: "user", retriable: false, summary: "no task run with that id" },
   AGENT_NOT_FOUND: { fault: "user", retriable: false, summary: "no agent with that id; register it first" },
   LIMIT_NOT_FOUND: { fault: "user", retriable: false, summary: "no concurrency limit of that kind and name" },
+  NOTIFICATION_RULE_NOT_FOUND: {
+    fault: "user",
+    retriable: false,
+    summary: "no notification rule with that id",
+  },
   API_ERROR: { fault: "user", retriable: false, summary: "the API refused a request (see the message)" },
   SERVER_UNREACHABLE: {
     fault: "infrastructure",
@@ -167,7 +172,8 @@ export class NotFoundError extends RegentError {
       | "FLOW_RUN_NOT_FOUND"
       | "TASK_RUN_NOT_FOUND"
       | "AGENT_NOT_FOUND"
-      | "LIMIT_NOT_FOUND",
+      | "LIMIT_NOT_FOUND"
+      | "NOTIFICATION_RULE_NOT_FOUND",
     message: string,
     details?: Record<string, unknown>,
   ) {

@@ -5,7 +5,16 @@ export { type ColumnKind, RELATIONS, type Relation, type Row, TABLES, type Table
 export { printSdl, schema } from "./graphql/schema.js";
 export { type RunningServer, type ServerOptions, startServer } from "./http/server.js";
 export { LateRuns, type LateRunsOptions } from "./services/late-runs.js";
+export {
+  MAX_ATTEMPTS as MAX_NOTIFICATION_ATTEMPTS,
+  Notifier,
+  type NotifierOptions,
+  retryDelayMs as notificationRetryDelayMs,
+  type SmtpSettings,
+  signature as webhookSignature,
+} from "./services/notifier.js";
 export { Retention, type RetentionLoop, type RetentionOptions } from "./services/retention.js";
 export { Scheduler, type SchedulerLoop, type SchedulerOptions } from "./services/scheduler.js";
 export type { Services, ServicesOptions } from "./services/services.js";
+export type { NotificationPayload } from "./store/notifications.js";
 export { type Clock, Store } from "./store/store.js";

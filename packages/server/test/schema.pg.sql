@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0004-concurrency).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0005-notifications).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -127,6 +127,49 @@ ALTER TABLE log ADD CONSTRAINT log_flow_run_id_fkey FOREIGN KEY (flow_run_id) RE
 ALTER TABLE log ADD CONSTRAINT log_id_key UNIQUE (id);
 ALTER TABLE log ADD CONSTRAINT log_pkey PRIMARY KEY (seq);
 CREATE INDEX log_flow_run ON public.log USING btree (flow_run_id, seq);
+
+CREATE TABLE notification (
+  id uuid NOT NULL,
+  rule_id uuid NOT NULL,
+  flow_run_id uuid NOT NULL,
+  state text NOT NULL,
+  state_version integer NOT NULL,
+  payload jsonb NOT NULL,
+  status text NOT NULL,
+  attempts integer DEFAULT 0 NOT NULL,
+  next_attempt timestamp with time zone NOT NULL,
+  last_error text,
+  created timestamp with time zone NOT NULL,
+  sent timestamp with time zone
+);
+ALTER TABLE notification ADD CONSTRAINT notification_flow_run_id_fkey FOREIGN KEY (flow_run_id) REFERENCES flow_run(id) ON DELETE CASCADE;
+ALTER TABLE notification ADD CONSTRAINT notification_once UNIQUE (rule_id, flow_run_id, state_version);
+ALTER TABLE notification ADD CONSTRAINT notification_pkey PRIMARY KEY (id);
+ALTER TABLE notification ADD CONSTRAINT notification_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES notification_rule(id) ON DELETE CASCADE;
+CREATE INDEX notification_due ON public.notification USING btree (status, next_attempt);
+CREATE INDEX notification_flow_run ON public.notification USING btree (flow_run_id);
+
+CREATE TABLE notification_rule (
+  id uuid NOT NULL,
+  name text NOT NULL,
+  project_id uuid,
+  flow_group_id uuid,
+  states jsonb NOT NULL,
+  kind text NOT NULL,
+  target text NOT NULL,
+  active boolean DEFAULT true NOT NULL,
+  created timestamp with time zone NOT NULL
+);
+ALTER TABLE notification_rule ADD CONSTRAINT notification_rule_name_key UNIQUE (name);
+ALTER TABLE notification_rule ADD CONSTRAINT notification_rule_pkey PRIMARY KEY (id);
+ALTER TABLE notification_rule ADD CONSTRAINT notification_rule_project_id_fkey FOREIGN KEY (project_id) REFERENCES project(id) ON DELETE CASCADE;
+
+CREATE TABLE notification_secret (
+  rule_id uuid NOT NULL,
+  secret text NOT NULL
+);
+ALTER TABLE notification_secret ADD CONSTRAINT notification_secret_pkey PRIMARY KEY (rule_id);
+ALTER TABLE notification_secret ADD CONSTRAINT notification_secret_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES notification_rule(id) ON DELETE CASCADE;
 
 CREATE TABLE project (
   id uuid NOT NULL,

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0004-concurrency).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0005-notifications).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -107,6 +107,39 @@ CREATE TABLE "log" (
   "timestamp" text not null
 );
 
+CREATE TABLE "notification" (
+  "id" text primary key,
+  "rule_id" text not null references "notification_rule" ("id") on delete cascade,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "state" text not null,
+  "state_version" integer not null,
+  "payload" text not null,
+  "status" text not null,
+  "attempts" integer default 0 not null,
+  "next_attempt" text not null,
+  "last_error" text,
+  "created" text not null,
+  "sent" text,
+  constraint "notification_once" unique ("rule_id", "flow_run_id", "state_version")
+);
+
+CREATE TABLE "notification_rule" (
+  "id" text primary key,
+  "name" text not null unique,
+  "project_id" text references "project" ("id") on delete cascade,
+  "flow_group_id" text,
+  "states" text not null,
+  "kind" text not null,
+  "target" text not null,
+  "active" integer default 1 not null,
+  "created" text not null
+);
+
+CREATE TABLE "notification_secret" (
+  "rule_id" text primary key references "notification_rule" ("id") on delete cascade,
+  "secret" text not null
+);
+
 CREATE TABLE "project" (
   "id" text primary key,
   "name" text not null unique,
@@ -169,6 +202,10 @@ CREATE INDEX "flow_run_state_owner" on "flow_run_state" ("flow_run_id", "version
 CREATE INDEX "flow_schedule_due" on "flow" ("schedule_due");
 
 CREATE INDEX "log_flow_run" on "log" ("flow_run_id", "seq");
+
+CREATE INDEX "notification_due" on "notification" ("status", "next_attempt");
+
+CREATE INDEX "notification_flow_run" on "notification" ("flow_run_id");
 
 CREATE INDEX "task_run_flow_run" on "task_run" ("flow_run_id");
 

@@ -14,7 +14,7 @@ const NewestFlow = graphql(`
       where: { name: { _eq: $name }, archived: { _eq: false }, project: { name: { _eq: $project } } }
       order_by: [{ version: desc }]
       limit: 1
-    ) { id name version schedule schedule_active }
+    ) { id name version version_group_id schedule schedule_active }
   }
 `);
 const SetActive = graphql(`

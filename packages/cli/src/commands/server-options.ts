@@ -15,5 +15,6 @@ export const serverOptions = (config: Config, database: RegentDatabase, version:
     agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),
     retainRunsMs: optionalDuration(config.server.retain_runs, "server.retain_runs"),
     retainLogsMs: optionalDuration(config.server.retain_logs, "server.retain_logs"),
+    smtp: config.server.smtp_url ? { url: config.server.smtp_url, from: config.server.smtp_from } : undefined,
   },
 });

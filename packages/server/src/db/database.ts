@@ -161,6 +161,40 @@ export interface TaskSlotTable {
   acquired: Ts;
 }
 
+export interface NotificationRuleTable {
+  id: string;
+  name: Text;
+  project_id: string | null;
+  flow_group_id: string | null;
+  states: Json;
+  /** `webhook`, `slack` or `email`. */
+  kind: Text;
+  target: Text;
+  active: Bool;
+  created: Ts;
+}
+
+export interface NotificationSecretTable {
+  rule_id: string;
+  secret: Text;
+}
+
+export interface NotificationTable {
+  id: string;
+  rule_id: string;
+  flow_run_id: string;
+  state: Text;
+  state_version: number;
+  payload: Json;
+  /** `pending`, `sent` or `failed`. */
+  status: Text;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt: Ts;
+  last_error: TextNull;
+  created: Ts;
+  sent: TsNull;
+}
+
 export interface Database {
   project: ProjectTable;
   flow: FlowTable;
@@ -173,6 +207,9 @@ export interface Database {
   flow_bundle: FlowBundleTable;
   concurrency_limit: ConcurrencyLimitTable;
   task_slot: TaskSlotTable;
+  notification_rule: NotificationRuleTable;
+  notification_secret: NotificationSecretTable;
+  notification: NotificationTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

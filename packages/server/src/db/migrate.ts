@@ -5,6 +5,7 @@ import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-flow-bundles.js";
 import * as m0003 from "./migrations/0003-scheduling.js";
 import * as m0004 from "./migrations/0004-concurrency.js";
+import * as m0005 from "./migrations/0005-notifications.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -14,6 +15,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0002-flow-bundles", m0002],
   ["0003-scheduling", m0003],
   ["0004-concurrency", m0004],
+  ["0005-notifications", m0005],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

@@ -136,6 +136,35 @@ export const TABLES = {
     flow_run_id: "uuid",
     acquired: "timestamp",
   },
+  notification_rule: {
+    id: "uuid",
+    name: "text",
+    project_id: "uuid",
+    flow_group_id: "uuid",
+    states: "json",
+    kind: "text",
+    target: "text",
+    active: "bool",
+    created: "timestamp",
+  },
+  notification_secret: {
+    rule_id: "uuid",
+    secret: "text",
+  },
+  notification: {
+    id: "uuid",
+    rule_id: "uuid",
+    flow_run_id: "uuid",
+    state: "text",
+    state_version: "int",
+    payload: "json",
+    status: "text",
+    attempts: "int",
+    next_attempt: "timestamp",
+    last_error: "text",
+    created: "timestamp",
+    sent: "timestamp",
+  },
 } as const satisfies Record<string, Record<string, ColumnKind>>;
 
 export type TableName = keyof typeof TABLES;
@@ -176,6 +205,7 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
     task_runs: { table: "task_run", from: "id", to: "flow_run_id", kind: "array" },
     states: { table: "flow_run_state", from: "id", to: "flow_run_id", kind: "array" },
     logs: { table: "log", from: "id", to: "flow_run_id", kind: "array" },
+    notifications: { table: "notification", from: "id", to: "flow_run_id", kind: "array" },
   },
   task_run: {
     flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },
@@ -192,4 +222,13 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
   flow_bundle: {},
   concurrency_limit: {},
   task_slot: { flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" } },
+  notification_rule: {
+    project: { table: "project", from: "project_id", to: "id", kind: "object" },
+    notifications: { table: "notification", from: "id", to: "rule_id", kind: "array" },
+  },
+  notification_secret: {},
+  notification: {
+    rule: { table: "notification_rule", from: "rule_id", to: "id", kind: "object" },
+    flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },
+  },
 };

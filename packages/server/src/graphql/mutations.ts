@@ -242,6 +242,58 @@ builder.mutationFields((t) => ({
     },
   }),
 
+  create_notification_rule: t.field({
+    description:
+      "Notifies when flow runs (of a project, of a flow's version group, or all) enter one of the states: by webhook (JSON, signed with secret), to a Slack incoming webhook, or by email",
+    type: idPayload("create_notification_rule_payload", "notification_rule", "notification_rule"),
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("create_notification_rule_input", {
+          fields: (f) => ({
+            name: f.string({ required: true }),
+            project_id: f.field({ type: "uuid", required: false }),
+            flow_group_id: f.field({
+              type: "uuid",
+              required: false,
+              description: "a flow's version_group_id: runs of that flow only",
+            }),
+            states: f.field({ type: [stateTypeEnum], required: true }),
+            kind: f.string({ required: true, description: "webhook, slack or email" }),
+            target: f.string({ required: true, description: "the URL (webhook, slack) or address (email)" }),
+            secret: f.string({ required: false, description: "webhooks: signs each payload (HMAC-SHA256)" }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) =>
+      ctx.store.notifications.createRule({
+        name: input.name,
+        projectId: input.project_id,
+        flowGroupId: input.flow_group_id,
+        states: input.states,
+        kind: input.kind,
+        target: input.target,
+        secret: input.secret,
+      }),
+  }),
+
+  delete_notification_rule: t.field({
+    type: success,
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("delete_notification_rule_input", {
+          fields: (f) => ({ id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await ctx.store.notifications.deleteRule(input.id);
+      return { success: true };
+    },
+  }),
+
   set_concurrency_limit: t.field({
     description:
       "Sets how many flow runs with a label (kind label) or task runs with a tag (kind tag) may run at once, across all agents; 0 holds them all",

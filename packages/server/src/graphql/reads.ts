@@ -70,6 +70,19 @@ const NOT_NULL: Partial<Record<TableName, readonly string[]>> = {
   log: ["id", "flow_run_id", "level", "message", "timestamp", "seq"],
   agent: ["id", "name", "type", "labels", "accept_unlabeled", "last_seen", "created"],
   concurrency_limit: ["id", "kind", "name", "slots", "created", "updated"],
+  notification_rule: ["id", "name", "states", "kind", "target", "active", "created"],
+  notification: [
+    "id",
+    "rule_id",
+    "flow_run_id",
+    "state",
+    "state_version",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt",
+    "created",
+  ],
 };
 
 export const orderByEnum = builder.enumType("order_by", {
@@ -112,9 +125,10 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
   return ref;
 }
 
-// Bundles are read by hash only (`flow_bundle(hash)`), not through the generic table reads.
+// Not through the generic reads: bundles (read by hash only, `flow_bundle(hash)`), task slots (the
+// executors' business) and notification secrets (never read back).
 const tableNames = (Object.keys(TABLES) as TableName[]).filter(
-  (t) => t !== "flow_bundle" && t !== "task_slot",
+  (t) => t !== "flow_bundle" && t !== "task_slot" && t !== "notification_secret",
 );
 const objectRefs = new Map<TableName, Ref>(
   tableNames.map((t) => [t, builder.objectRef<Record<string, unknown>>(t)]),

@@ -66,12 +66,19 @@ const stringVariables: Plugin = {
 /** Starts the API: GraphQL at /graphql, /health and /metrics beside it. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const events = createServerEvents();
-  const store = new Store(options.database, options.clock, events);
+  const store = new Store(options.database, options.clock, events, {
+    canEmail: options.services !== false && Boolean(options.services?.smtp),
+  });
   const log = options.log ?? ((line: string) => process.stderr.write(`regent server: ${line}\n`));
   const services =
     options.services === false
       ? undefined
-      : startServices(options.database, store, events, { ...options.services, clock: options.clock, log });
+      : startServices(options.database, store, events, {
+          ...options.services,
+          clock: options.clock,
+          log,
+          version: options.version,
+        });
   const metrics = createMetrics(() => services?.lastSchedulerLoop());
   const maxBody = options.maxBodyBytes ?? 10 * 1024 * 1024;
   const onInternal =

@@ -3,6 +3,7 @@ import type { ServerEvents } from "../events.js";
 import { LateRunStore } from "../store/late-runs.js";
 import type { Clock, Store } from "../store/store.js";
 import { LateRuns } from "./late-runs.js";
+import { Notifier, type SmtpSettings } from "./notifier.js";
 import { Retention } from "./retention.js";
 import { Scheduler, type SchedulerLoop } from "./scheduler.js";
 import { Ticker } from "./ticker.js";
@@ -26,12 +27,17 @@ export interface ServicesOptions {
   readonly retainLogsMs?: number | undefined;
   /** How often retention runs when set (1 min). */
   readonly retentionEveryMs?: number;
+  /** Where email notifications are sent through (none: email rules are refused). */
+  readonly smtp?: SmtpSettings | undefined;
+  /** How often the notification outbox is delivered (1 s). */
+  readonly notifierEveryMs?: number;
 }
 
 export interface Services {
   readonly scheduler: Scheduler;
   readonly lateRuns: LateRuns;
   readonly retention: Retention;
+  readonly notifier: Notifier;
   /** The last scheduler loop (for /metrics). */
   readonly lastSchedulerLoop: () => SchedulerLoop | undefined;
   stop(): Promise<void>;
@@ -46,7 +52,11 @@ export function startServices(
   database: RegentDatabase,
   store: Store,
   events: ServerEvents,
-  options: ServicesOptions & { clock?: Clock | undefined; log: (line: string) => void },
+  options: ServicesOptions & {
+    clock?: Clock | undefined;
+    log: (line: string) => void;
+    version?: string | undefined;
+  },
 ): Services {
   const clock = options.clock ?? (() => new Date());
   const scheduler = new Scheduler({ database, store, clock, events, log: options.log });
@@ -62,6 +72,13 @@ export function startServices(
     clock,
     runsMs: options.retainRunsMs,
     logsMs: options.retainLogsMs,
+  });
+  const notifier = new Notifier({
+    database,
+    notifications: store.notifications,
+    clock,
+    smtp: options.smtp,
+    version: options.version,
   });
   let last: SchedulerLoop | undefined;
   const dueRuns = new LateRunStore(database);
@@ -95,6 +112,14 @@ export function startServices(
       },
     }),
   ];
+  tickers.push(
+    new Ticker({
+      name: "notifications",
+      everyMs: options.notifierEveryMs ?? 1_000,
+      log: options.log,
+      tick: async () => void (await notifier.loop()),
+    }),
+  );
   if (retention.enabled)
     tickers.push(
       new Ticker({
@@ -122,6 +147,7 @@ export function startServices(
     scheduler,
     lateRuns,
     retention,
+    notifier,
     lastSchedulerLoop: () => last,
     async stop() {
       unsubscribe?.();

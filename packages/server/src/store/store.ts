@@ -27,6 +27,7 @@ import { type Row, TABLES } from "../db/tables.js";
 import type { ServerEvents, StateEvent } from "../events.js";
 import { ConcurrencyStore, limitsOf, lockLimits, runsAtGate, runsHoldingSlots } from "./concurrency.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
+import { NotificationStore } from "./notifications.js";
 import { newRunRows } from "./run-rows.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
 
@@ -158,6 +159,7 @@ export class Store {
     private readonly clock: Clock = () => new Date(),
     /** Told of committed changes (subscriptions); optional so tools can use the store alone. */
     readonly events?: ServerEvents,
+    private readonly settings: { readonly canEmail?: boolean } = {},
   ) {}
 
   /** Publishes state events once their transaction has committed. */
@@ -184,6 +186,17 @@ export class Store {
   get concurrency(): ConcurrencyStore {
     this.concurrencyStore ??= new ConcurrencyStore(this.database, this.clock);
     return this.concurrencyStore;
+  }
+
+  private notificationStore: NotificationStore | undefined;
+  /** Notification rules and the outbox. */
+  get notifications(): NotificationStore {
+    this.notificationStore ??= new NotificationStore(
+      this.database,
+      this.clock,
+      () => this.settings.canEmail === true,
+    );
+    return this.notificationStore;
   }
 
   private schedulingStore: Scheduling | undefined;
@@ -584,6 +597,8 @@ export class Store {
         )
         .execute();
     }
+    if (table === "flow_run" && judged.events.length > 0)
+      await this.notifications.enqueue(tx, judged.events, current);
     return judged.results;
   }
 
