@@ -1,24 +1,11 @@
-import {
-  BACKENDS,
-  freePort,
-  freshDatabase,
-  graphqlData,
-  startRegentProcess,
-  stopRegentProcesses,
-  type TestDatabase,
-  regentTest as test,
-} from "@regent/testkit";
-import { afterEach, describe, expect } from "vitest";
+import { BACKENDS, graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
+import { describe, expect } from "vitest";
+import { startServer, until, useServerDatabases } from "./helpers.js";
 
 // Concurrency limits end to end: the server, a local agent that could run everything at once, and the
 // executors asking for tag slots.
 
-const databases: TestDatabase[] = [];
-afterEach(async () => {
-  await stopRegentProcesses();
-  for (const d of databases.splice(0)) await d.dispose();
-});
-
+const dbFor = useServerDatabases();
 const gql = graphqlData;
 const fixtures = new URL("./fixtures/concurrency", import.meta.url).pathname;
 
@@ -44,37 +31,13 @@ function mostAtOnce(histories: readonly { state: string; timestamp: string }[][]
   return most;
 }
 
-const until = async <T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> => {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
 for (const backend of BACKENDS) {
   describe(`concurrency limits with the server and a local agent on ${backend}`, () => {
     test("a tag limit holds task runs across executors; a flow's limit holds its runs", async ({
       cli,
       tmp,
     }) => {
-      let db = `${tmp}/regent.db`;
-      if (backend === "postgres") {
-        const database = await freshDatabase("postgres");
-        databases.push(database);
-        await database.close();
-        db = database.url;
-      }
-      const port = await freePort();
-      const server = startRegentProcess(["server", "start", "--db", db, "--port", String(port)]);
-      await server.waitFor(/API\s+http/);
-      const api = `http://127.0.0.1:${port}`;
+      const api = await startServer(await dbFor(backend, tmp));
       expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
       const registered = await cli(["register", fixtures, "--project", "demo", "--api", api]);
       expect(registered.code, registered.stderr).toBe(0);

@@ -1,16 +1,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import {
-  freePort,
-  graphqlData,
-  startRegentProcess,
-  stopRegentProcesses,
-  regentTest as test,
-} from "@regent/testkit";
-import { afterEach, expect } from "vitest";
+import { graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
+import { expect } from "vitest";
+import { startServer, useServerDatabases } from "./helpers.js";
 
-afterEach(stopRegentProcesses);
+const dbFor = useServerDatabases();
 
 const fails = new URL("./fixtures/fails.ts", import.meta.url).pathname;
 
@@ -35,17 +29,7 @@ test("regent notification: a failed run reaches a webhook, signed; rules are lis
   await new Promise<void>((r) => hook.listen(0, "127.0.0.1", () => r()));
   try {
     const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
-    const port = await freePort();
-    const server = startRegentProcess([
-      "server",
-      "start",
-      "--db",
-      join(tmp, "regent.db"),
-      "--port",
-      String(port),
-    ]);
-    await server.waitFor(/API\s+http/);
-    const api = `http://127.0.0.1:${port}`;
+    const api = await startServer(await dbFor("sqlite", tmp));
     await cli(["project", "create", "demo", "--api", api]);
     expect((await cli(["register", fails, "--project", "demo", "--api", api])).code).toBe(0);
     const created = await cli([

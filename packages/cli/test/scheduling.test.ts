@@ -1,41 +1,13 @@
-import { join } from "node:path";
-import {
-  BACKENDS,
-  freePort,
-  freshDatabase,
-  graphqlData,
-  startRegentProcess,
-  stopRegentProcesses,
-  type TestDatabase,
-  regentTest as test,
-} from "@regent/testkit";
-import { afterEach, describe, expect } from "vitest";
+import { BACKENDS, graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
+import { describe, expect } from "vitest";
+import { startServer, until, useServerDatabases } from "./helpers.js";
 
 // Schedules end to end: the server's scheduler creates runs ahead, the local agent runs them as they
 // fall due; `regent schedule pause` removes what is ahead; `regent backfill` fills a past window.
 
-const databases: TestDatabase[] = [];
-afterEach(async () => {
-  await stopRegentProcesses();
-  for (const d of databases.splice(0)) await d.dispose();
-});
-
+const dbFor = useServerDatabases();
 const gql = graphqlData;
 const fixtures = new URL("./fixtures/scheduling", import.meta.url).pathname;
-
-const until = async <T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> => {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 const RUNS = `query($name: String!) {
   flow_run(where: { flow: { name: { _eq: $name } } }, order_by: [{ scheduled_start_time: asc }]) {
@@ -49,17 +21,7 @@ for (const backend of BACKENDS) {
       cli,
       tmp,
     }) => {
-      let db = join(tmp, "regent.db");
-      if (backend === "postgres") {
-        const database = await freshDatabase("postgres");
-        databases.push(database);
-        await database.close();
-        db = database.url;
-      }
-      const port = await freePort();
-      const server = startRegentProcess(["server", "start", "--db", db, "--port", String(port)]);
-      await server.waitFor(/API\s+http/);
-      const api = `http://127.0.0.1:${port}`;
+      const api = await startServer(await dbFor(backend, tmp));
       expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
       const registered = await cli(["register", fixtures, "--project", "demo", "--api", api]);
       expect(registered.code, registered.stderr).toBe(0);

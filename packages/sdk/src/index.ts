@@ -24,7 +24,14 @@ export {
 } from "@regent/core";
 export type { FlowContext, TaskContext } from "./context.js";
 export { type Flow, type FlowOptions, flow, isFlow } from "./flow.js";
+export {
+  type ChildFlowRun,
+  type ServerLink,
+  type StartFlowRunOptions,
+  startFlowRun,
+} from "./flow-runs.js";
 export { TaskFuture, Unmapped, unmapped } from "./future.js";
+export type { StateHooks, TaskHookContext } from "./hooks.js";
 export type { FlowRunResult, RunFlowOptions, TaskRunRecord } from "./internal/run-flow.js";
 export type { TaskRunner } from "./internal/runner.js";
 export { memoryReporter, multiReporter } from "./reporters.js";

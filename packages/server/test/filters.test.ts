@@ -548,7 +548,7 @@ const ERROR_CASES: readonly ErrorCase[] = [
     name: "unknown field",
     where: { nme: { _eq: "x" } },
     message:
-      /^where\.nme: unknown field of flow_run \(fields: id, flow_id, name, .*, flow, agent, task_runs, states, logs, notifications, _and, _or, _not\)$/,
+      /^where\.nme: unknown field of flow_run \(fields: id, flow_id, name, .*, flow, agent, task_runs, states, logs, notifications, parent, children, _and, _or, _not\)$/,
   },
   {
     name: "unknown field of a related table",

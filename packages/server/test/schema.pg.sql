@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0005-notifications).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0006-flow-run-parent).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -81,13 +81,16 @@ CREATE TABLE flow_run (
   created timestamp with time zone NOT NULL,
   updated timestamp with time zone NOT NULL,
   auto_scheduled boolean DEFAULT false NOT NULL,
-  late_reason text
+  late_reason text,
+  parent_flow_run_id uuid
 );
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES flow(id) ON DELETE CASCADE;
+ALTER TABLE flow_run ADD CONSTRAINT flow_run_parent_flow_run_id_fkey FOREIGN KEY (parent_flow_run_id) REFERENCES flow_run(id) ON DELETE SET NULL;
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_pkey PRIMARY KEY (id);
 CREATE INDEX flow_run_claimable ON public.flow_run USING btree (state, scheduled_start_time);
 CREATE INDEX flow_run_flow ON public.flow_run USING btree (flow_id);
 CREATE UNIQUE INDEX flow_run_idempotency ON public.flow_run USING btree (flow_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE INDEX flow_run_parent ON public.flow_run USING btree (parent_flow_run_id);
 
 CREATE TABLE flow_run_state (
   id uuid NOT NULL,

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0005-notifications).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0006-flow-run-parent).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -74,7 +74,8 @@ CREATE TABLE "flow_run" (
   "created" text not null,
   "updated" text not null,
   "auto_scheduled" integer default 0 not null,
-  "late_reason" text
+  "late_reason" text,
+  "parent_flow_run_id" text references "flow_run" ("id") on delete set null
 );
 
 CREATE TABLE "flow_run_state" (
@@ -196,6 +197,8 @@ CREATE INDEX "flow_run_claimable" on "flow_run" ("state", "scheduled_start_time"
 CREATE INDEX "flow_run_flow" on "flow_run" ("flow_id");
 
 CREATE UNIQUE INDEX "flow_run_idempotency" on "flow_run" ("flow_id", "idempotency_key") where "idempotency_key" is not null;
+
+CREATE INDEX "flow_run_parent" on "flow_run" ("parent_flow_run_id");
 
 CREATE INDEX "flow_run_state_owner" on "flow_run_state" ("flow_run_id", "version");
 

@@ -248,6 +248,7 @@ async function executeRun(
       flowRunName: run.name,
       scheduledStartTime: new Date(run.scheduled_start_time),
       admission: serverTaskAdmission({ client, onWarning: (w) => log(`warning: ${w}`) }),
+      server: { client, flowRunId: run.id },
     });
     log(
       `flow run ${run.name} finished ${result.state.type}${result.state.message ? `: ${result.state.message}` : ""}`,

@@ -12,6 +12,7 @@ import {
   TriggerFailedError,
 } from "@regent/core";
 import type { TaskContext } from "../context.js";
+import type { ServerLink } from "../flow-runs.js";
 import { failureOf, TaskFuture, Unmapped } from "../future.js";
 import { callHooks, type StateHooks, type TaskHookContext } from "../hooks.js";
 import type { ResultStorage } from "../results.js";
@@ -232,6 +233,11 @@ export class FlowRunEngine {
   }
 
   private readonly pendingHooks = new Set<Promise<void>>();
+
+  /** The server this run reports to, when an executor runs it (flows of flows start runs through it). */
+  server: ServerLink | undefined;
+  /** Flow runs this run has started so far: the n-th one's idempotency key, so a rerun starts no twin. */
+  childRuns = 0;
 
   /** Runs a task run's hooks for a state; the flow run waits for them before it ends. */
   private callTaskHooks(run: TaskRunState, hooks: StateHooks<TaskHookContext, unknown>, state: EngineState) {

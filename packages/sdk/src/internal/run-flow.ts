@@ -8,6 +8,7 @@ import {
   validateParams,
 } from "@regent/core";
 import type { FlowContext } from "../context.js";
+import { resultData, type ServerLink } from "../flow-runs.js";
 import { callHooks, hasHooks, type StateHooks } from "../hooks.js";
 import { memoryResults, type ResultStorage } from "../results.js";
 import { concurrentTaskRunner } from "../runners/concurrent.js";
@@ -30,6 +31,8 @@ export interface RunFlowOptions {
   flowRunName?: string;
   /** The time the run was scheduled for (a schedule's fire time, a backfill's); default: when it starts. */
   scheduledStartTime?: Date;
+  /** The server the run reports to (executors set it): flows of flows start runs through it. */
+  server?: ServerLink;
   /** Holds task runs back under the server's tag limits (executors set it; none locally). */
   admission?: TaskAdmission;
   /** Overrides the flow's own runner / result storage for this run. */
@@ -169,6 +172,7 @@ export async function runFlow<R>(
     log: engine.logger,
   };
   if (hasHooks(flow.options)) hookContext = ctx;
+  engine.server = options.server;
   record({ type: "Running", timestamp: Date.now() });
   let value: unknown;
   let error: unknown;
@@ -223,6 +227,9 @@ export async function runFlow<R>(
       };
     } else {
       final = { type: "Success", timestamp: Date.now(), message: "all task runs succeeded" };
+      // Under a server, a small JSON result travels with the final state: a parent flow run reads it.
+      const result = options.server ? resultData(value) : undefined;
+      if (result) final = { ...final, data: result };
     }
   }
   outcome = { result: value, error };

@@ -69,6 +69,8 @@ export interface FlowRunTable {
   auto_scheduled: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
   /** Why the run is late: set while it waits past its start time unclaimed (no live agent matches, …). */
   late_reason: TextNull;
+  /** The flow run that started this one (flows of flows). */
+  parent_flow_run_id: string | null;
   created: Ts;
   updated: Ts;
 }

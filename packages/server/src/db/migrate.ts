@@ -6,6 +6,7 @@ import * as m0002 from "./migrations/0002-flow-bundles.js";
 import * as m0003 from "./migrations/0003-scheduling.js";
 import * as m0004 from "./migrations/0004-concurrency.js";
 import * as m0005 from "./migrations/0005-notifications.js";
+import * as m0006 from "./migrations/0006-flow-run-parent.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -16,6 +17,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0003-scheduling", m0003],
   ["0004-concurrency", m0004],
   ["0005-notifications", m0005],
+  ["0006-flow-run-parent", m0006],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

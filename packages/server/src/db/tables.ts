@@ -55,6 +55,7 @@ export const TABLES = {
     restart_count: "int",
     auto_scheduled: "bool",
     late_reason: "text",
+    parent_flow_run_id: "uuid",
     created: "timestamp",
     updated: "timestamp",
   },
@@ -206,6 +207,8 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
     states: { table: "flow_run_state", from: "id", to: "flow_run_id", kind: "array" },
     logs: { table: "log", from: "id", to: "flow_run_id", kind: "array" },
     notifications: { table: "notification", from: "id", to: "flow_run_id", kind: "array" },
+    parent: { table: "flow_run", from: "parent_flow_run_id", to: "id", kind: "object" },
+    children: { table: "flow_run", from: "id", to: "parent_flow_run_id", kind: "array" },
   },
   task_run: {
     flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },

@@ -392,6 +392,11 @@ builder.mutationFields((t) => ({
             run_config: f.field({ type: "jsonb", required: false }),
             scheduled_start_time: f.field({ type: "timestamptz", required: false }),
             idempotency_key: f.string({ required: false }),
+            parent_flow_run_id: f.field({
+              type: "uuid",
+              required: false,
+              description: "the flow run starting this one (flows of flows)",
+            }),
           }),
         }),
       }),
@@ -407,6 +412,7 @@ builder.mutationFields((t) => ({
         runConfig: input.run_config as Record<string, unknown> | null,
         scheduledStartTime: input.scheduled_start_time,
         idempotencyKey: input.idempotency_key,
+        parentFlowRunId: input.parent_flow_run_id,
       }),
   }),
 

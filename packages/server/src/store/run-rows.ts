@@ -15,6 +15,8 @@ export interface NewRun {
   readonly scheduledStartTime: string;
   readonly idempotencyKey?: string | null;
   readonly autoScheduled?: boolean;
+  /** The flow run that started this one. */
+  readonly parentFlowRunId?: string | null;
   readonly message?: string;
   /** ISO 8601, normal form. */
   readonly now: string;
@@ -51,6 +53,7 @@ export function newRunRows(dialect: Dialect, run: NewRun) {
     idempotency_key: run.idempotencyKey ?? null,
     restart_count: 0,
     auto_scheduled: run.autoScheduled ?? false,
+    parent_flow_run_id: run.parentFlowRunId ?? null,
     created: run.now,
     updated: run.now,
   });

@@ -57,6 +57,8 @@ export interface CreateFlowRunInput {
   runConfig?: Record<string, unknown> | null;
   scheduledStartTime?: string | null;
   idempotencyKey?: string | null;
+  /** The flow run that starts this one (flows of flows). */
+  parentFlowRunId?: string | null;
 }
 
 export interface StateInput {
@@ -406,6 +408,7 @@ export class Store {
       const existing = await this.runByIdempotencyKey(flow.id as string, input.idempotencyKey);
       if (existing) return existing;
     }
+    if (input.parentFlowRunId) await this.flowRunById(input.parentFlowRunId);
     const parameters = { ...(input.parameters ?? {}) };
     if (flow.parameters_schema) {
       const issues: ParameterIssue[] = await validateAgainstJsonSchema(flow.parameters_schema, parameters);
@@ -421,6 +424,7 @@ export class Store {
       name: input.flowRunName,
       scheduledStartTime: input.scheduledStartTime ? toIsoTimestamp(input.scheduledStartTime) : now,
       idempotencyKey: input.idempotencyKey,
+      parentFlowRunId: input.parentFlowRunId,
       now,
     });
     try {
