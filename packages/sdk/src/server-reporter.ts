@@ -33,7 +33,8 @@ export interface ServerReporterOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-const RETRYABLE = new Set(["SERVER_UNREACHABLE", "DATABASE_UNAVAILABLE", "API_ERROR"]);
+/** Error codes of a server that may answer again (unreachable, database down): worth retrying. */
+export const RETRYABLE = new Set(["SERVER_UNREACHABLE", "DATABASE_UNAVAILABLE", "API_ERROR"]);
 
 /**
  * Reports a run's engine events to the server in batches — one HTTP request carries task-run creations,

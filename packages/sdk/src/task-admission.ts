@@ -1,4 +1,6 @@
 import { graphql, type RegentClient } from "@regent/client";
+import { RegentError } from "@regent/core";
+import { RETRYABLE } from "./server-reporter.js";
 
 const TagLimits = graphql(`
   query TagLimits { concurrency_limit(where: { kind: { _eq: "tag" } }) { name } }
@@ -63,24 +65,44 @@ export function serverTaskAdmission(options: ServerTaskAdmissionOptions): TaskAd
   const { client } = options;
   let limited: Promise<Set<string>> | undefined;
   const limitedTags = (tags: readonly string[]) => {
-    limited ??= client.request(TagLimits, {}).then((r) => new Set(r.concurrency_limit.map((l) => l.name)));
+    limited ??= client.request(TagLimits, {}).then(
+      (r) => new Set(r.concurrency_limit.map((l) => l.name)),
+      (error: unknown) => {
+        limited = undefined; // asked again next time
+        throw error;
+      },
+    );
     return limited.then((set) => tags.filter((t) => set.has(t)));
+  };
+  /** Like the reporter, rides out a server that is away (unreachable, database down), with backoff. */
+  const patiently = async <T>(ask: () => Promise<T>, signal: AbortSignal): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ask();
+      } catch (error) {
+        if (!(error instanceof RegentError) || !RETRYABLE.has(error.code)) throw error;
+        const delay = Math.min(100 * 2 ** (attempt - 1), 5_000);
+        options.onWarning?.(
+          `asking for a concurrency slot failed (${error.code}: ${error.message}); retrying in ${delay} ms`,
+        );
+        await sleep(delay, signal);
+      }
+    }
   };
   const held = new Set<string>();
   return {
     admit(run, onWait, signal) {
       if (run.tags.length === 0) return undefined;
       return (async () => {
-        const tags = await limitedTags(run.tags);
+        const tags = await patiently(() => limitedTags(run.tags), signal);
         if (tags.length === 0) return;
         let delay = 250;
         let told: string | undefined;
         for (;;) {
-          const { acquire_task_slots: answer } = await client.request(Acquire, {
-            flowRunId: run.flowRunId,
-            taskRunId: run.taskRunId,
-            tags,
-          });
+          const { acquire_task_slots: answer } = await patiently(
+            () => client.request(Acquire, { flowRunId: run.flowRunId, taskRunId: run.taskRunId, tags }),
+            signal,
+          );
           if (answer.granted) {
             held.add(run.taskRunId);
             return;
