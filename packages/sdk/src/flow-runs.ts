@@ -1,5 +1,6 @@
 import { graphql, type RegentClient } from "@regent/client";
 import { FINAL_STATES, InvalidUsageError, RegentError, type RunStateType } from "@regent/core";
+import { abortableSleep } from "./internal/abortable-sleep.js";
 import { runScope } from "./internal/context.js";
 
 /** How a run reaches its server: set by the executor. */
@@ -68,20 +69,6 @@ export interface ChildFlowRun {
   result<R = unknown>(options?: { pollMs?: number; signal?: AbortSignal }): Promise<R>;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
-
 /**
  * Starts a run of a registered flow (its newest version, by name and project) from inside a flow run
  * that an agent started, linked to it as its child (`parent_flow_run_id`): a flow of flows. The run is
@@ -122,7 +109,7 @@ export async function startFlowRun(options: StartFlowRunOptions): Promise<ChildF
       const { flow_run_by_pk: run } = await client.request(ChildState, { id });
       if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `flow run ${name} (${id}) is gone`);
       if (FINAL_STATES.has(run.state as RunStateType)) return run;
-      await sleep(delay, signal);
+      await abortableSleep(delay, signal);
       delay = Math.min(delay * 1.5, Math.max(pollMs, 5_000));
     }
   };

@@ -1,5 +1,6 @@
 import { graphql, type RegentClient } from "@regent/client";
 import { RegentError } from "@regent/core";
+import { abortableSleep } from "./internal/abortable-sleep.js";
 import { RETRYABLE } from "./server-reporter.js";
 
 const TagLimits = graphql(`
@@ -42,20 +43,6 @@ export interface ServerTaskAdmissionOptions {
   readonly maxPollMs?: number;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-
 /**
  * Admission by the server's tag limits. The limited tags are read once, at the first tagged task run;
  * a task run with none of them starts without asking. One that has some asks `acquire_task_slots`, and
@@ -85,7 +72,7 @@ export function serverTaskAdmission(options: ServerTaskAdmissionOptions): TaskAd
         options.onWarning?.(
           `asking for a concurrency slot failed (${error.code}: ${error.message}); retrying in ${delay} ms`,
         );
-        await sleep(delay, signal);
+        await abortableSleep(delay, signal);
       }
     }
   };
@@ -110,7 +97,7 @@ export function serverTaskAdmission(options: ServerTaskAdmissionOptions): TaskAd
           const reason = answer.reason ?? "waiting for a concurrency slot";
           if (reason !== told) onWait(reason);
           told = reason;
-          await sleep(delay * (0.75 + Math.random() / 2), signal);
+          await abortableSleep(delay * (0.75 + Math.random() / 2), signal);
           delay = Math.min(delay * 2, options.maxPollMs ?? 2_000);
         }
       })();

@@ -35,10 +35,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Retention {
   private readonly store: RetentionStore;
   private readonly clock: Clock;
+  private stopping = false;
 
   constructor(private readonly options: RetentionOptions) {
     this.store = new RetentionStore(options.database);
     this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** Ends the loop under way after its current batch (the server is stopping). */
+  stop(): void {
+    this.stopping = true;
   }
 
   get enabled(): boolean {
@@ -50,7 +56,7 @@ export class Retention {
     const started = performance.now();
     const budget = this.options.budgetMs ?? 20_000;
     const pause = this.options.pauseMs ?? 25;
-    const within = () => performance.now() - started < budget;
+    const within = () => !this.stopping && performance.now() - started < budget;
     return asLeader(this.options.database, "retention", async () => {
       let logsDeleted = 0;
       let runsDeleted = 0;

@@ -44,9 +44,9 @@ export interface Services {
 }
 
 /**
- * The server's background services (DESIGN §5): the scheduler, late-run marking and retention (one
- * replica at a time, by advisory lock), and waking agents as scheduled runs fall due (every replica: each wakes the
- * agents subscribed to it).
+ * The server's background services (DESIGN §5): the scheduler, late-run marking, notification delivery
+ * and retention (one replica at a time, by advisory lock), and waking agents as runs fall due or may
+ * take a freed concurrency slot (every replica: each wakes the agents subscribed to it).
  */
 export function startServices(
   database: RegentDatabase,
@@ -111,15 +111,13 @@ export function startServices(
         dueFrom = to;
       },
     }),
-  ];
-  tickers.push(
     new Ticker({
       name: "notifications",
       everyMs: options.notifierEveryMs ?? 1_000,
       log: options.log,
       tick: async () => void (await notifier.loop()),
     }),
-  );
+  ];
   if (retention.enabled)
     tickers.push(
       new Ticker({
@@ -151,6 +149,7 @@ export function startServices(
     lastSchedulerLoop: () => last,
     async stop() {
       unsubscribe?.();
+      retention.stop();
       await Promise.all(tickers.map((t) => t.stop()));
     },
   };
