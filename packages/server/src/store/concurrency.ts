@@ -41,29 +41,37 @@ export async function limitsOf(tx: Tx | RegentDatabase["db"], kind: LimitKind): 
   return new Map(rows.map((r) => [r.name, r.slots]));
 }
 
-/** Candidate runs with what the gate needs of their flows. */
-export async function runsAtGate(tx: Tx, runs: readonly Record<string, unknown>[]): Promise<RunAtGate[]> {
-  const flowIds = [...new Set(runs.map((r) => r.flow_id as string))];
-  const flows = flowIds.length
-    ? await tx
-        .selectFrom("flow")
-        .select(["id", "version_group_id", "name", "concurrency"])
-        .where("id", "in", flowIds)
-        .execute()
-    : [];
-  const byId = new Map(flows.map((f) => [f.id, decodeRow("flow", f)]));
-  return runs.map((raw) => {
-    const run = decodeRow("flow_run", raw);
-    const flow = byId.get(run.flow_id as string);
-    return {
-      id: run.id as string,
-      labels: run.labels as string[],
-      flow: (flow?.version_group_id as string) ?? "",
-      flowName: (flow?.name as string) ?? "",
-      concurrency: (flow?.concurrency as FlowConcurrency | null) ?? null,
-      parameters: (run.parameters as Record<string, unknown>) ?? {},
-    };
-  });
+/** What the limits judge a run by: columns of flow_run joined with its flow (`innerJoin("flow", …)`). */
+export const GATE_COLUMNS = [
+  "flow_run.id",
+  "flow_run.labels",
+  "flow_run.parameters",
+  "flow.version_group_id",
+  "flow.name as flow_name",
+  "flow.concurrency",
+] as const;
+
+interface GateRow {
+  readonly id: string;
+  readonly labels: unknown;
+  readonly parameters: unknown;
+  readonly version_group_id: string;
+  readonly flow_name: string;
+  readonly concurrency: unknown;
+}
+
+/** A row of GATE_COLUMNS as the gate sees the run. */
+export function runAtGate(row: GateRow): RunAtGate {
+  const run = decodeRow("flow_run", { labels: row.labels, parameters: row.parameters });
+  const flow = decodeRow("flow", { concurrency: row.concurrency });
+  return {
+    id: row.id,
+    labels: run.labels as string[],
+    flow: row.version_group_id,
+    flowName: row.flow_name,
+    concurrency: (flow.concurrency as FlowConcurrency | null) ?? null,
+    parameters: (run.parameters as Record<string, unknown>) ?? {},
+  };
 }
 
 /** Runs holding slots now (claimed and not ended), with their flows' limits. */
@@ -71,19 +79,10 @@ export async function runsHoldingSlots(tx: Tx): Promise<RunHoldingSlot[]> {
   const rows = await tx
     .selectFrom("flow_run")
     .innerJoin("flow", "flow.id", "flow_run.flow_id")
-    .select(["flow_run.labels", "flow_run.parameters", "flow.version_group_id", "flow.concurrency"])
+    .select(GATE_COLUMNS)
     .where("flow_run.state", "in", [...SLOT_HOLDING_STATES])
     .execute();
-  return rows.map((r) => {
-    const run = decodeRow("flow_run", { labels: r.labels, parameters: r.parameters });
-    const flow = decodeRow("flow", { concurrency: r.concurrency });
-    return {
-      labels: run.labels as string[],
-      parameters: (run.parameters as Record<string, unknown>) ?? {},
-      flow: r.version_group_id,
-      concurrency: (flow.concurrency as FlowConcurrency | null) ?? null,
-    };
-  });
+  return rows.map(runAtGate);
 }
 
 /** Limits set on the server (per label, per tag), and task runs' slots under tag limits. */

@@ -25,7 +25,14 @@ import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import { type Row, TABLES } from "../db/tables.js";
 import type { ServerEvents, StateEvent } from "../events.js";
-import { ConcurrencyStore, limitsOf, lockLimits, runsAtGate, runsHoldingSlots } from "./concurrency.js";
+import {
+  ConcurrencyStore,
+  GATE_COLUMNS,
+  limitsOf,
+  lockLimits,
+  runAtGate,
+  runsHoldingSlots,
+} from "./concurrency.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
 import { NotificationStore } from "./notifications.js";
 import { newRunRows } from "./run-rows.js";
@@ -1085,25 +1092,26 @@ export class Store {
       // Candidates are read without locks and matched on labels here; only the runs this agent will take
       // are then locked (SKIP LOCKED), so concurrent agents pass each other instead of queueing. Queued
       // runs (waiting on a concurrency limit) are candidates again, first come first served.
+      // With each candidate, what its flow's own limit needs (one query: the join rides the primary key).
       const candidates = await tx
         .selectFrom("flow_run")
-        .select(["id", "labels", "state", "state_message", "state_version", "flow_id", "parameters"])
-        .where("state", "in", ["Scheduled", "Queued"])
-        .where("scheduled_start_time", "<=", due)
-        .orderBy("scheduled_start_time")
-        .orderBy("id")
+        .innerJoin("flow", "flow.id", "flow_run.flow_id")
+        .select(GATE_COLUMNS)
+        .where("flow_run.state", "in", ["Scheduled", "Queued"])
+        .where("flow_run.scheduled_start_time", "<=", due)
+        .orderBy("flow_run.scheduled_start_time")
+        .orderBy("flow_run.id")
         .limit(labelLimits.size > 0 ? 1_000 : Math.max(limit * 8, 64))
         .execute();
-      const matching = candidates.filter((c) =>
+      let gate = candidates.map(runAtGate).filter((c) =>
         agentCanTakeRun({
-          runLabels: decodeRow("flow_run", { labels: c.labels }).labels as string[],
+          runLabels: c.labels,
           agentLabels,
           acceptUnlabeled: agent.accept_unlabeled === true,
         }),
       );
-      if (matching.length === 0) return [];
-      let take = matching.map((c) => c.id);
-      let gate = await runsAtGate(tx, matching);
+      if (gate.length === 0) return [];
+      let take = gate.map((c) => c.id);
       if (labelLimits.size > 0 || gate.some((r) => r.concurrency)) {
         // Limits apply: claims judge them one at a time, so two agents never take the last free slot.
         // Candidates another claim took while this one waited for the lock are dropped.
