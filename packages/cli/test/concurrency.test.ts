@@ -1,6 +1,6 @@
 import { BACKENDS, graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
 import { describe, expect } from "vitest";
-import { startServer, until, useServerDatabases } from "./helpers.js";
+import { startServerWithFlows, until, useServerDatabases } from "./helpers.js";
 
 // Concurrency limits end to end: the server, a local agent that could run everything at once, and the
 // executors asking for tag slots.
@@ -37,10 +37,7 @@ for (const backend of BACKENDS) {
       cli,
       tmp,
     }) => {
-      const api = await startServer(await dbFor(backend, tmp));
-      expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
-      const registered = await cli(["register", fixtures, "--project", "demo", "--api", api]);
-      expect(registered.code, registered.stderr).toBe(0);
+      const api = await startServerWithFlows(cli, await dbFor(backend, tmp), fixtures);
       const set = await cli(["limit", "set", "tag", "db", "2", "--api", api]);
       expect(set.stdout).toBe("tag db: at most 2 at once\n");
       const list = await cli(["limit", "list", "--api", api]);

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
 import { expect } from "vitest";
-import { startServer, useServerDatabases } from "./helpers.js";
+import { startServerWithFlows, useServerDatabases } from "./helpers.js";
 
 const dbFor = useServerDatabases();
 
@@ -11,9 +11,7 @@ test("a flow starts a registered flow, waits for it and uses its result; the lin
   cli,
   tmp,
 }) => {
-  const api = await startServer(await dbFor("sqlite", tmp));
-  await cli(["project", "create", "demo", "--api", api]);
-  expect((await cli(["register", fixtures, "--project", "demo", "--api", api])).code).toBe(0);
+  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
   startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "1", "--api", api]);
 
   const run = await cli(["run", "--name", "parent", "--project", "demo", "--watch", "--json", "--api", api]);

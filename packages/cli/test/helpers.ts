@@ -2,11 +2,12 @@ import { join } from "node:path";
 import {
   type Backend,
   freshDatabase,
+  type RegentFixtures,
   startRegentProcess,
   stopRegentProcesses,
   type TestDatabase,
 } from "@regent/testkit";
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 
 /**
  * Stops the test's Regent processes after each test, and drops the PostgreSQL databases it made. Returns
@@ -31,6 +32,23 @@ export function useServerDatabases() {
 export async function startServer(db: string): Promise<string> {
   const server = startRegentProcess(["server", "start", "--db", db, "--port", "0"]);
   return (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
+}
+
+/**
+ * A server on `db` with project `demo` and the flows of `flows` (a file or folder) registered into it;
+ * resolves with the server's API base URL. Fails the test when a step does.
+ */
+export async function startServerWithFlows(
+  cli: RegentFixtures["cli"],
+  db: string,
+  flows: string,
+): Promise<string> {
+  const api = await startServer(db);
+  const project = await cli(["project", "create", "demo", "--api", api]);
+  expect(project.code, project.stderr).toBe(0);
+  const registered = await cli(["register", flows, "--project", "demo", "--api", api]);
+  expect(registered.code, registered.stderr).toBe(0);
+  return api;
 }
 
 /** Polls `probe` every 200 ms until it gives a value; fails naming `what` after `timeoutMs`. */

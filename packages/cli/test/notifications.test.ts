@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
 import { expect } from "vitest";
-import { startServer, useServerDatabases } from "./helpers.js";
+import { startServerWithFlows, useServerDatabases } from "./helpers.js";
 
 const dbFor = useServerDatabases();
 
@@ -29,9 +29,7 @@ test("regent notification: a failed run reaches a webhook, signed; rules are lis
   await new Promise<void>((r) => hook.listen(0, "127.0.0.1", () => r()));
   try {
     const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
-    const api = await startServer(await dbFor("sqlite", tmp));
-    await cli(["project", "create", "demo", "--api", api]);
-    expect((await cli(["register", fails, "--project", "demo", "--api", api])).code).toBe(0);
+    const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fails);
     const created = await cli([
       ...["notification", "create", "oncall", "--on", "Failed", "--on", "TimedOut"],
       ...["--webhook", url, "--secret", "s3cret", "--project", "demo", "--flow", "fails", "--api", api],

@@ -1,6 +1,6 @@
 import { BACKENDS, graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
 import { describe, expect } from "vitest";
-import { startServer, until, useServerDatabases } from "./helpers.js";
+import { startServerWithFlows, until, useServerDatabases } from "./helpers.js";
 
 // Schedules end to end: the server's scheduler creates runs ahead, the local agent runs them as they
 // fall due; `regent schedule pause` removes what is ahead; `regent backfill` fills a past window.
@@ -21,10 +21,7 @@ for (const backend of BACKENDS) {
       cli,
       tmp,
     }) => {
-      const api = await startServer(await dbFor(backend, tmp));
-      expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
-      const registered = await cli(["register", fixtures, "--project", "demo", "--api", api]);
-      expect(registered.code, registered.stderr).toBe(0);
+      const api = await startServerWithFlows(cli, await dbFor(backend, tmp), fixtures);
       startRegentProcess([
         "agent",
         "local",
