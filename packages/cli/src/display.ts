@@ -100,6 +100,10 @@ export class RunDisplay implements EngineReporter {
       this.running--;
       return;
     }
+    if (state.type === "Paused") {
+      this.line(`${this.time(state.timestamp)} ${label} → ${this.state("Paused")}: ${state.message ?? ""}`);
+      return;
+    }
     if (!isFinal(state.type)) return;
     if (entry.startedAt) this.running--;
     this.done++;

@@ -1,6 +1,7 @@
 import { errorCodeOf } from "@regent/core";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** 3: the run is Paused, waiting for a person to resume it. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, paused: 3 } as const;
 
 /**
  * Exit status for an error that stopped a command before or outside a run: 2 when the user can fix the

@@ -219,6 +219,31 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("restart")
+    .description(
+      "Run a Failed, Cancelled or TimedOut flow run again from its failed task runs, reusing the results of those that succeeded",
+    )
+    .argument("<flow-run-id>", "the run to restart")
+    .option("-w, --watch", "follow the run until it ends; exit with its outcome")
+    .option("--json", "print JSON")
+    .action(async (id: string, options: { watch?: boolean; json?: boolean }) => {
+      const { restart } = await import("./commands/run-control.js");
+      process.exitCode = await restart(await config(), id, options);
+    });
+
+  program
+    .command("resume")
+    .description("Resume a Paused flow run: it goes on from where its pause() stopped it")
+    .argument("<flow-run-id>", "the paused run")
+    .option("--input <json>", "what the flow's `await pause()` returns (JSON)")
+    .option("-w, --watch", "follow the run until it ends or pauses again; exit with its outcome")
+    .option("--json", "print JSON")
+    .action(async (id: string, options: { input?: string; watch?: boolean; json?: boolean }) => {
+      const { resume } = await import("./commands/run-control.js");
+      process.exitCode = await resume(await config(), id, options);
+    });
+
+  program
     .command("dev")
     .description(
       "Server (embedded SQLite) + local agent + the flows of a folder registered into a project, in one process",

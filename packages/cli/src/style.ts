@@ -20,5 +20,6 @@ export const STATE_STYLE: Record<string, Style> = {
   Cancelled: "yellow",
   Skipped: "gray",
   Retrying: "yellow",
+  Paused: "magenta",
   Running: "cyan",
 };

@@ -72,6 +72,11 @@ export const ERROR_CODES = {
     summary: "a worker could not find a task by name in the flow module",
   },
   TASK_FAILED: { fault: "user", retriable: true, summary: "a task raised an error" },
+  RESULT_NOT_FOUND: {
+    fault: "user",
+    retriable: false,
+    summary: "a restarted or resumed run could not read a task's kept result back",
+  },
   TASK_TIMED_OUT: { fault: "user", retriable: true, summary: "a task ran longer than its timeout" },
   TRIGGER_FAILED: {
     fault: "user",

@@ -16,7 +16,6 @@ const ALL_PAIRS: readonly (readonly [RunStateType, RunStateType])[] = ALL_STATE_
 );
 const RULE_NAMES = TRANSITION_RULES.map((r) => r.name);
 const MARKABLE: readonly RunStateType[] = ["Success", "Failed", "Cancelled"];
-const RESTART_TARGETS: readonly RunStateType[] = ["Scheduled", "Pending"];
 
 const ctx = (
   from: RunStateType,
@@ -103,7 +102,7 @@ describe("decideTransition: restart", () => {
   const cases: readonly Expected[] = ALL_PAIRS.map(([from, to]) => ({
     from,
     to,
-    verdict: isFinal(from) && RESTART_TARGETS.includes(to) ? "accept" : "reject",
+    verdict: (isFinal(from) && to === "Scheduled") || (from !== "Pending" && to === "Pending") ? "accept" : "reject",
     rule: "restart-from-final",
   }));
 
@@ -120,6 +119,17 @@ describe("decideTransition: restart", () => {
     const d = decideTransition(ctx(from, "Scheduled", { restart: true }));
     expect(d.verdict).toBe("reject");
     expect(d.reason).toContain(`not ${from} → Scheduled`);
+  });
+
+  test.for(ALL_STATE_TYPES.filter((s) => s !== "Pending"))(
+    "a task run of a restarted flow run goes back to Pending from %s",
+    (from) => {
+      expect(decideTransition(ctx(from, "Pending", { restart: true })).verdict).toBe("accept");
+    },
+  );
+
+  test("a task run already Pending is not restarted again", () => {
+    expect(decideTransition(ctx("Pending", "Pending", { restart: true })).verdict).toBe("reject");
   });
 
   test("restart takes precedence over a user mark", () => {

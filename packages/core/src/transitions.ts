@@ -47,7 +47,8 @@ export const TRANSITIONS: Readonly<Record<RunStateType, readonly RunStateType[]>
     "TriggerFailed",
   ],
   Retrying: ["Running", "Cancelling", "Cancelled", "Failed", "Scheduled"],
-  Paused: ["Running", "Scheduled", "Cancelling", "Cancelled", "Failed"],
+  // Success: a pause() gate approved by resume.
+  Paused: ["Running", "Scheduled", "Success", "Cancelling", "Cancelled", "Failed"],
   Cancelling: ["Cancelled", "Failed"],
   Success: [],
   Failed: [],
@@ -67,7 +68,11 @@ export interface TransitionContext {
   /** The version of the state the writer read; the current version is what the store holds now. */
   readonly readVersion: number;
   readonly currentVersion: number;
-  /** Set by `restart`: the one path (with a user's mark) that leaves a final state. */
+  /**
+   * Set by `restart` and `resume`: the one path (with a user's mark) that leaves a final state. A flow run
+   * goes from a final state to Scheduled; a task run of it, from any state but Pending back to Pending
+   * (its flow run is final, so a Running one is an orphan of an executor that is gone).
+   */
   readonly restart?: boolean;
   /** A user marking a run Success or Failed from the UI or API. */
   readonly userMark?: boolean;
@@ -111,12 +116,12 @@ export const TRANSITION_RULES: readonly TransitionRule[] = [
     name: "restart-from-final",
     applies: (c) => c.restart === true,
     decide: (c) =>
-      isFinal(c.from) && (c.to === "Scheduled" || c.to === "Pending")
+      (isFinal(c.from) && c.to === "Scheduled") || (c.from !== "Pending" && c.to === "Pending")
         ? decision("restart-from-final", "accept", `restart from ${c.from}`)
         : decision(
             "restart-from-final",
             "reject",
-            `a restart goes from a final state to Scheduled, not ${c.from} → ${c.to}`,
+            `a restart takes a flow run from a final state to Scheduled, or a task run back to Pending, not ${c.from} → ${c.to}`,
           ),
   },
   {

@@ -14,11 +14,11 @@ import {
   StorageSchema,
 } from "@regent/core";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { FlowContext } from "./context.js";
+import type { FlowContext, TaskContext } from "./context.js";
 import { TaskFuture } from "./future.js";
 import type { StateHooks } from "./hooks.js";
 import { runScope } from "./internal/context.js";
-import type { TaskDefinition } from "./internal/engine.js";
+import type { TaskContextImpl, TaskDefinition } from "./internal/engine.js";
 import type { FlowRunResult } from "./internal/run-flow.js";
 import { type RunFlowOptions, runFlow } from "./internal/run-flow.js";
 import type { TaskRunner } from "./internal/runner.js";
@@ -126,11 +126,15 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
       key: `subflow:${name}`,
       moduleUrl: undefined,
       ordinal: 0,
-      fn: (async (p: unknown, ctx) => {
+      fn: (async (p: unknown, taskCtx: TaskContext) => {
+        const ctx = taskCtx as TaskContextImpl;
+        const parent = ctx.engine.resume;
         const result = await runFlow(self as never, (p ?? {}) as Record<string, unknown>, {
           reporter: scope.engine.reporter,
           parentTaskRunId: ctx.taskRunId,
           signal: ctx.signal,
+          // Its task runs live in the parent's flow run: their run keys say under which subflow call.
+          subflowResume: { ...parent, keyPrefix: `${ctx.run.info.runKey}/` },
         });
         if (result.state.type !== "Success")
           throw result.error ?? new Error(`subflow ${name} ended ${result.state.type}`);
@@ -146,6 +150,7 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
       trigger: "allSuccessful",
       skipOnUpstreamSkip: true,
       tags: [],
+      // Not kept: a restarted parent runs it again, and its own task runs are reused one by one.
       persistResult: false,
       inProcess: true,
     };

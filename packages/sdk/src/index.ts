@@ -36,6 +36,7 @@ export type { FlowRunResult, RunFlowOptions, TaskRunRecord } from "./internal/ru
 export type { TaskRunner } from "./internal/runner.js";
 export { memoryReporter, multiReporter } from "./reporters.js";
 export { type CacheEntry, localResults, type ResultStorage } from "./results.js";
+export { type PauseOptions, type PriorTaskRun, pause } from "./resume.js";
 export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
 export { type ServerReporterOptions, serverReporter } from "./server-reporter.js";
@@ -52,6 +53,7 @@ export type {
   EngineReporter,
   EngineState,
   FlowRunInfo,
+  KeptResult,
   Logger,
   LogLevel,
   LogRecord,

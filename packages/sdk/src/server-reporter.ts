@@ -31,6 +31,11 @@ export interface ServerReporterOptions {
   readonly maxBatch?: number;
   /** Told of write failures the server refused (they are not retried) and of retries. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Task runs the server has already (an earlier execution of a restarted or resumed run), by id, with
+   * their state versions: the engine takes them up instead of creating them.
+   */
+  readonly knownTaskRuns?: ReadonlyMap<string, number>;
 }
 
 /** Error codes of a server that may answer again (unreachable, database down): worth retrying. */
@@ -77,11 +82,12 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
       timestamp: iso(s.timestamp),
     };
     if (s.message != null) input.message = s.message;
-    if (s.error || s.data || s.resultRef)
+    if (s.error || s.data || s.resultRef || s.result)
       input.data = {
         ...s.data,
         ...(s.error ? { error: s.error } : {}),
         ...(s.resultRef ? { resultRef: s.resultRef } : {}),
+        ...(s.result ? { result: s.result } : {}),
       };
     return input;
   };
@@ -172,6 +178,11 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
           break;
         case "task_run_created": {
           const t = event.taskRun;
+          const known = options.knownTaskRuns?.get(t.id);
+          if (known !== undefined) {
+            taskVersions.set(t.id, known);
+            return;
+          }
           taskVersions.set(t.id, 1);
           const item: Item<"taskRuns"> = {
             id: t.id,
@@ -179,6 +190,7 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
             task_key: t.taskKey,
             task_name: t.taskName,
             map_index: t.mapIndex,
+            run_key: t.runKey,
           };
           if (t.parentTaskRunId) item.parent_task_run_id = t.parentTaskRunId;
           if (t.upstream.length > 0) item.upstream = [...t.upstream];

@@ -12,6 +12,16 @@ export interface EngineState {
   readonly error?: SerializedError | undefined;
   /** Where the result was persisted, when it was. */
   readonly resultRef?: string | undefined;
+  /**
+   * The result itself, kept with the state in the server's database (`{}` for a task that returned
+   * nothing): what a restarted or resumed run reuses when no result storage is configured.
+   */
+  readonly result?: KeptResult | undefined;
+}
+
+/** A result as the server keeps it: JSON, wrapped so that "returned nothing" is kept too. */
+export interface KeptResult {
+  readonly value?: unknown;
 }
 
 export interface FlowRunInfo {
@@ -31,6 +41,12 @@ export interface TaskRunInfo {
   readonly taskKey: string;
   /** Position in a mapped task's list; -1 for a task run that is not a mapped child. */
   readonly mapIndex: number;
+  /**
+   * Its place in the flow run, the same in every execution of the same code: `<task key>#<n>` for the
+   * n-th call of a task, `<parent's key>[i]` for a mapped child. A restarted or resumed run finds the task
+   * runs of its earlier execution by it.
+   */
+  readonly runKey: string;
   /** For a mapped child: the parent (Mapped) task run. */
   readonly parentTaskRunId?: string | undefined;
   /** Task runs whose futures or results were passed into this one. */

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0006-flow-run-parent).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0007-task-results).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -203,7 +203,9 @@ CREATE TABLE task_run (
   start_time timestamp with time zone,
   end_time timestamp with time zone,
   created timestamp with time zone NOT NULL,
-  updated timestamp with time zone NOT NULL
+  updated timestamp with time zone NOT NULL,
+  run_key text,
+  result jsonb
 );
 ALTER TABLE task_run ADD CONSTRAINT task_run_flow_run_id_fkey FOREIGN KEY (flow_run_id) REFERENCES flow_run(id) ON DELETE CASCADE;
 ALTER TABLE task_run ADD CONSTRAINT task_run_pkey PRIMARY KEY (id);

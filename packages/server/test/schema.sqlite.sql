@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0006-flow-run-parent).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0007-task-results).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -168,7 +168,9 @@ CREATE TABLE "task_run" (
   "start_time" text,
   "end_time" text,
   "created" text not null,
-  "updated" text not null
+  "updated" text not null,
+  "run_key" text,
+  "result" text
 );
 
 CREATE TABLE "task_run_state" (

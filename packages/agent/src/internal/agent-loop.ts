@@ -216,6 +216,7 @@ export class AgentLoop {
           id: r.id,
           name: r.name,
           version: r.version,
+          restartCount: r.restart_count,
           flowId: r.flow_id,
           runConfig: r.run_config,
           flowRunConfig: r.flow?.run_config ?? null,
@@ -320,10 +321,16 @@ export class AgentLoop {
           return;
         }
         const state = RunStateTypeSchema.safeParse(current.state);
-        if (state.success && isFinal(state.data)) {
+        if (state.success && (isFinal(state.data) || state.data === "Paused")) {
           log(
-            `agent ${name}: flow run ${run.name} ended ${current.state}${exited ? ` (the ${this.launcher.noun} ${exited})` : ""}`,
+            `agent ${name}: flow run ${run.name} ${state.data === "Paused" ? "is Paused, waiting to be resumed" : `ended ${current.state}`}${exited ? ` (the ${this.launcher.noun} ${exited})` : ""}`,
           );
+          return;
+        }
+        if (current.restart_count !== run.restartCount) {
+          // Paused, then resumed (or restarted) before this launch was seen to end: the run's new
+          // execution is not this launch's to fail.
+          log(`agent ${name}: flow run ${run.name} was started again since this launch`);
           return;
         }
         const { set_flow_run_states } = await this.client.request(SetFlowRunState, {

@@ -20,7 +20,7 @@ export const AgentHeartbeat = graphql(`
 export const ClaimFlowRuns = graphql(`
   mutation ClaimFlowRuns($id: uuid!, $limit: Int!) {
     claim_flow_runs(input: { agent_id: $id, limit: $limit }) {
-      flow_runs { id name version flow_id run_config flow { run_config } }
+      flow_runs { id name version restart_count flow_id run_config flow { run_config } }
     }
   }
 `);
@@ -33,7 +33,7 @@ export const ClaimableFlowRuns = graphql(`
 
 export const FlowRunState = graphql(`
   query FlowRunState($id: uuid!) {
-    flow_run_by_pk(id: $id) { state version }
+    flow_run_by_pk(id: $id) { state version restart_count }
   }
 `);
 

@@ -6,6 +6,8 @@ export interface ClaimedRun {
   readonly version: number;
   /** The flow version it runs. */
   readonly flowId: string;
+  /** How many times the run was started again (restart, resume) before this claim. */
+  readonly restartCount: number;
   /** The run's own run config (an override), if it was created with one. */
   readonly runConfig: unknown;
   /** The flow version's run config. */

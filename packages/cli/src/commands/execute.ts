@@ -10,14 +10,14 @@ import {
   RegentError,
   serializeError,
 } from "@regent/core";
-import { isFlow, serverReporter, serverTaskAdmission } from "@regent/sdk";
+import { isFlow, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
 import { loadBundleByHash, localFolderStore } from "@regent/storage";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
 
 const LoadRun = graphql(`
   query LoadRun($id: uuid!) {
-    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version flow { name storage } }
+    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version restart_count flow { name storage } }
   }
 `);
 const Bundle = graphql(`
@@ -35,6 +35,15 @@ const Warm = graphql(`
 `);
 const PreloadFlow = graphql(`
   query PreloadFlow($id: uuid!) { flow_by_pk(id: $id) { storage run_config } }
+`);
+const PriorTaskRuns = graphql(`
+  query PriorTaskRuns($id: uuid!, $after: uuid!, $limit: Int!) {
+    task_run(
+      where: { flow_run_id: { _eq: $id }, id: { _gt: $after }, run_key: { _is_null: false } }
+      order_by: [{ id: asc }]
+      limit: $limit
+    ) { id run_key state state_version result result_ref }
+  }
 `);
 const Heartbeat = graphql(`
   mutation Heartbeat($id: uuid!) { flow_run_heartbeat(input: { flow_run_id: $id }) { success } }
@@ -148,6 +157,26 @@ async function preload(client: RegentClient, flowId: string): Promise<void> {
   await loadBundleByHash(storage.bundle.hash, bundleFetcher(client, storage), BUNDLE_DIR);
 }
 
+/** Every task run of an earlier execution of the flow run, read in pages. */
+async function priorTaskRuns(client: RegentClient, flowRunId: string): Promise<PriorTaskRun[]> {
+  const found: PriorTaskRun[] = [];
+  const limit = 10_000;
+  for (let after = "00000000-0000-0000-0000-000000000000"; ; ) {
+    const { task_run: page } = await client.request(PriorTaskRuns, { id: flowRunId, after, limit });
+    for (const t of page)
+      found.push({
+        id: t.id,
+        runKey: t.run_key!,
+        state: t.state as PriorTaskRun["state"],
+        version: t.state_version,
+        result: t.result as PriorTaskRun["result"],
+        resultRef: t.result_ref,
+      });
+    if (page.length < limit) return found;
+    after = page[page.length - 1]!.id;
+  }
+}
+
 /** The first line of a stream (without its newline), or undefined when it ends before one. */
 function firstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
@@ -229,11 +258,14 @@ async function executeRun(
   }
   if (!isFlow(flow)) return failBeforeStart("the flow's bundle has no flow as its default export");
 
+  // A restarted or resumed run goes on from its earlier execution's task runs.
+  const previous = run.restart_count > 0 ? await priorTaskRuns(client, run.id) : [];
   const reporter = serverReporter({
     client,
     flowRunId: run.id,
     flowRunVersion: run.version,
     onWarning: (w) => log(`warning: ${w}`),
+    knownTaskRuns: new Map(previous.map((p) => [p.id, p.version])),
   });
   const heartbeat = setInterval(() => {
     client
@@ -249,11 +281,11 @@ async function executeRun(
       scheduledStartTime: new Date(run.scheduled_start_time),
       admission: serverTaskAdmission({ client, onWarning: (w) => log(`warning: ${w}`) }),
       server: { client, flowRunId: run.id },
+      previous,
     });
-    log(
-      `flow run ${run.name} finished ${result.state.type}${result.state.message ? `: ${result.state.message}` : ""}`,
-    );
-    return result.state.type === "Success" ? 0 : 1;
+    const ended = result.state.type === "Paused" ? "paused" : `finished ${result.state.type}`;
+    log(`flow run ${run.name} ${ended}${result.state.message ? `: ${result.state.message}` : ""}`);
+    return result.state.type === "Success" || result.state.type === "Paused" ? 0 : 1;
   } catch (error) {
     // Parameters that no longer validate (the flow's own validator is stricter than its JSON Schema).
     return failBeforeStart((error as Error).message, error);

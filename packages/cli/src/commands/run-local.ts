@@ -35,6 +35,7 @@ export async function runLocal(file: string, options: RunLocalOptions): Promise<
   }
   if (options.json) process.stdout.write(`${JSON.stringify(summary(result), null, 2)}\n`);
   else printSummary(result);
+  if (result.state.type === "Paused") return EXIT.paused;
   return result.state.type === "Success" ? EXIT.ok : EXIT.failed;
 }
 
@@ -80,11 +81,15 @@ function printSummary(result: FlowRunResult<unknown>): void {
     .map(([k, n]) => `${n} ${k}`)
     .join(", ");
   process.stdout.write(
-    `\nFlow run ${result.name} finished ${state} in ${s.durationMs} ms` +
+    `\nFlow run ${result.name} ${s.state === "Paused" ? "stopped" : "finished"} ${state} in ${s.durationMs} ms` +
       ` (${s.taskRuns.total} task run${s.taskRuns.total === 1 ? "" : "s"}${tallies ? `: ${tallies}` : ""})\n`,
   );
   if (result.state.type !== "Success" && result.state.message)
     process.stdout.write(`  ${result.state.message}\n`);
+  if (result.state.type === "Paused")
+    process.stdout.write(
+      "  A local run stops at a pause: register the flow and run it on a server, where `regent resume` takes it on.\n",
+    );
   if (
     result.state.type === "Failed" &&
     result.state.error?.stack &&

@@ -16,9 +16,10 @@ import type { ServerLink } from "../flow-runs.js";
 import { failureOf, TaskFuture, Unmapped } from "../future.js";
 import { callHooks, type StateHooks, type TaskHookContext } from "../hooks.js";
 import type { ResultStorage } from "../results.js";
+import { keptResult, type PriorTaskRun } from "../resume.js";
 import { RetryAfterError, SkipSignal } from "../signals.js";
 import type { TaskAdmission } from "../task-admission.js";
-import type { EngineReporter, EngineState, FlowRunInfo } from "../types.js";
+import type { EngineReporter, EngineState, FlowRunInfo, KeptResult } from "../types.js";
 import { runScope } from "./context.js";
 import { RunLogger } from "./logger.js";
 import type { TaskRunnerInstance } from "./runner.js";
@@ -90,6 +91,46 @@ export class TaskContextImpl implements TaskContext {
 
 const EMPTY: readonly TaskRunState[] = Object.freeze([]);
 
+/** How an engine takes up an earlier execution of its flow run (restart, resume). */
+export interface EngineResume {
+  /** The earlier execution's task runs, by run key. */
+  readonly previous?: ReadonlyMap<string, PriorTaskRun> | undefined;
+  /** Keep each result with its Success state (in the server's database) when no storage is set. */
+  readonly keepResults?: boolean | undefined;
+  /** Put before this engine's run keys: a subflow's task runs live in its parent's flow run. */
+  readonly keyPrefix?: string | undefined;
+}
+
+const gateDefinitions = new Map<string, TaskDefinition>();
+
+/** The task a pause() gate stands as: never executed, only its states recorded. */
+function gateDefinition(name: string): TaskDefinition {
+  let def = gateDefinitions.get(name);
+  if (!def) {
+    def = {
+      name,
+      key: `pause:${name}`,
+      moduleUrl: undefined,
+      ordinal: 0,
+      fn: () => undefined,
+      retries: 0,
+      retryDelayMs: 0,
+      retryBackoff: 1,
+      maxRetryDelayMs: 0,
+      timeoutMs: undefined,
+      cacheKey: undefined,
+      cacheExpiryMs: undefined,
+      trigger: "allSuccessful",
+      skipOnUpstreamSkip: false,
+      tags: [],
+      persistResult: false,
+      inProcess: true,
+    };
+    gateDefinitions.set(name, def);
+  }
+  return def;
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v);
@@ -156,8 +197,66 @@ export class FlowRunEngine {
     readonly signal: AbortSignal,
     /** Holds task runs back under the server's tag limits (none locally). */
     readonly admission?: TaskAdmission,
+    readonly resume: EngineResume = {},
   ) {
     this.logger = new RunLogger(reporter, info.id);
+  }
+
+  /** Calls so far per task key (in this engine): the n in each run key `<task key>#<n>`. */
+  private readonly calls = new Map<string, number>();
+  /** pause() gates waiting to be resumed. */
+  private gates = 0;
+  private readonly gateRuns: TaskRunState[] = [];
+
+  /** The flow run ended otherwise than Paused (failed, cancelled): its waiting gates end Cancelled. */
+  endGates(message: string): void {
+    for (const run of this.gateRuns) if (!run.settled) this.finish(run, "Cancelled", undefined, undefined, { message });
+  }
+  private suspendWaiters: Array<() => void> = [];
+  /** What the flow run's Paused state says: the first gate's message and the earliest deadline. */
+  pausedState: { message: string; resumeBy: number | undefined } | undefined;
+
+  /** Resolves once nothing is left to run but pause() gates: the run can stop and wait to be resumed. */
+  suspended(): Promise<void> {
+    return new Promise((resolve) => {
+      this.suspendWaiters.push(resolve);
+      this.checkSuspended();
+    });
+  }
+
+  private checkSuspended(): void {
+    if (this.gates === 0 || this.active !== this.gates) return;
+    const waiters = this.suspendWaiters;
+    this.suspendWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** `pause()`: a gate task run, Paused until resumed; reused (with the resume's input) once it was. */
+  pause(name: string, message: string | undefined, timeoutMs: number | undefined): Promise<unknown> {
+    const def = gateDefinition(name);
+    const run = this.createTaskRun(def, EMPTY, -1, undefined);
+    const prior = this.reusable(run);
+    if (prior) {
+      void this.reuse(run, prior);
+      return run.whenSettled().then(() => run.value);
+    }
+    const shown = message ?? `waiting to be resumed (${name})`;
+    const resumeBy = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    this.record(run, "Paused", {
+      message: shown,
+      ...(resumeBy === undefined ? {} : { data: { resumeBy: new Date(resumeBy).toISOString() } }),
+    });
+    const paused = this.pausedState;
+    this.pausedState = {
+      message: paused?.message ?? shown,
+      resumeBy:
+        paused?.resumeBy === undefined ? resumeBy : Math.min(paused.resumeBy, resumeBy ?? paused.resumeBy),
+    };
+    this.gates++;
+    this.gateRuns.push(run);
+    this.checkSuspended();
+    // Settles only in a later execution, once resumed: this one stops at the pause.
+    return new Promise(() => {});
   }
 
   /** Resolves once every task run made so far (and any they make) is settled. */
@@ -200,8 +299,16 @@ export class FlowRunEngine {
     mapIndex: number,
     parent: TaskRunState | undefined,
   ): TaskRunState {
+    let runKey: string;
+    if (parent) runKey = `${parent.info.runKey}[${mapIndex}]`;
+    else {
+      const n = (this.calls.get(def.key) ?? 0) + 1;
+      this.calls.set(def.key, n);
+      runKey = `${this.resume.keyPrefix ?? ""}${def.key}#${n}`;
+    }
+    const prior = this.resume.previous?.get(runKey);
     const info = {
-      id: newId(),
+      id: prior?.id ?? newId(),
       flowRunId: this.info.id,
       taskName: def.name,
       taskKey: def.key,
@@ -209,12 +316,14 @@ export class FlowRunEngine {
       parentTaskRunId: parent?.info.id,
       upstream: upstream.length === 0 ? (EMPTY as never[]) : upstream.map((u) => u.info.id),
       tags: def.tags,
+      runKey,
     };
     const run = new TaskRunState(info, parent, def.hooks);
     this.taskRuns.push(run);
     this.active++;
     this.reporter.record({ type: "task_run_created", taskRun: info });
-    this.record(run, "Pending");
+    if (prior) run.prior = prior;
+    else this.record(run, "Pending");
     return run;
   }
 
@@ -276,6 +385,46 @@ export class FlowRunEngine {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
+    this.checkSuspended();
+  }
+
+  /**
+   * Whether a task run of the earlier execution stands as it ended (succeeded with a kept result, was
+   * Skipped); its server state is final, so it is reused, not run again. The server sent every other one
+   * back to Pending.
+   */
+  private reusable(run: TaskRunState): PriorTaskRun | undefined {
+    const prior = run.prior;
+    if (!prior) return undefined;
+    if (prior.state === "Skipped") return prior;
+    if (prior.state === "Success" && (prior.result || prior.resultRef)) return prior;
+    return undefined;
+  }
+
+  /** Ends a task run as its earlier execution did, with its kept result; nothing is written again. */
+  private reuse(run: TaskRunState, prior: PriorTaskRun): void | Promise<void> {
+    const reused: EngineState = { type: prior.state, timestamp: Date.now(), message: "reused" };
+    run.state = reused;
+    run.states.push(reused);
+    if (prior.state !== "Success") return this.settle(run, prior.state, undefined, undefined);
+    if (prior.result) return this.settle(run, "Success", prior.result.value, undefined);
+    const ref = prior.resultRef!;
+    const storage = this.results;
+    return (async () => {
+      try {
+        if (!storage) throw new Error("the flow has no result storage configured to read it with");
+        this.settle(run, "Success", await storage.read(ref), undefined);
+      } catch (cause) {
+        // Its server state stays Success: the failure is this execution's, and fails the flow run.
+        const error = new RegentError(
+          "RESULT_NOT_FOUND",
+          `the kept result of task run ${run.info.runKey} could not be read from ${ref} (${(cause as Error).message}); a restarted or resumed run needs a result storage every executor can read`,
+          { cause },
+        );
+        run.state = { type: "Failed", timestamp: Date.now(), message: error.message };
+        this.settle(run, "Failed", undefined, error);
+      }
+    })();
   }
 
   /** Records a final state and settles the run with it. */
@@ -329,6 +478,8 @@ export class FlowRunEngine {
     upstream: readonly TaskRunState[],
   ): Promise<void> {
     try {
+      const prior = this.reusable(run);
+      if (prior) return await this.reuse(run, prior);
       if (upstream.length > 0 && !(await this.passTrigger(run, def, upstream))) return;
       if (this.signal.aborted) {
         this.cancel(run);
@@ -432,14 +583,16 @@ export class FlowRunEngine {
     if ("value" in outcome) {
       const { value } = outcome;
       let resultRef: string | undefined;
-      if (this.results && def.persistResult !== false) {
-        resultRef = await this.results.write(this.info.id, run.info.id, value);
+      let result: KeptResult | undefined;
+      if (def.persistResult !== false) {
+        if (this.results) resultRef = await this.results.write(this.info.id, run.info.id, value);
+        else if (this.resume.keepResults) result = keptResult(value);
       }
       if (cacheId !== undefined) {
         const expiresAt = def.cacheExpiryMs === undefined ? undefined : Date.now() + def.cacheExpiryMs;
         await this.cache.cacheSet(cacheId, { value, expiresAt });
       }
-      this.finish(run, "Success", value, undefined, resultRef ? { resultRef } : undefined);
+      this.finish(run, "Success", value, undefined, resultRef ? { resultRef } : result ? { result } : undefined);
       return undefined;
     }
     const { error } = outcome;
@@ -502,6 +655,10 @@ export class FlowRunEngine {
     listLevel: readonly TaskRunState[],
   ): Promise<void> {
     try {
+      if (parent.prior?.state === "Skipped") {
+        this.reuse(parent, parent.prior);
+        return;
+      }
       for (const u of listLevel) if (!u.settled) await u.whenSettled();
       if (this.signal.aborted) {
         this.cancel(parent);
@@ -523,7 +680,9 @@ export class FlowRunEngine {
         return;
       }
       const items = this.mapItems(def, mapInput);
-      this.record(parent, "Running");
+      // A parent that reached Mapped in the earlier execution stays so; its children are judged one by one.
+      const wasMapped = parent.prior?.state === "Mapped";
+      if (!wasMapped) this.record(parent, "Running");
       const children = parent.children!;
       const upstreams: (readonly TaskRunState[])[] = new Array(items.length);
       for (let i = 0; i < items.length; i++) {
@@ -534,7 +693,7 @@ export class FlowRunEngine {
           this.createTaskRun(def, listLevel.length > 0 ? [...listLevel, ...upstream] : upstream, i, parent),
         );
       }
-      this.record(parent, "Mapped", { message: `${items.length} mapped task runs` });
+      if (!wasMapped) this.record(parent, "Mapped", { message: `${items.length} mapped task runs` });
       // Children start through as many lanes as the runner has slots, not all at once: 100,000 suspended
       // executions waiting for a slot would cost memory and garbage-collector time for nothing.
       let next = 0;

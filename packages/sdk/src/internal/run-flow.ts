@@ -11,12 +11,13 @@ import type { FlowContext } from "../context.js";
 import { resultData, type ServerLink } from "../flow-runs.js";
 import { callHooks, hasHooks, type StateHooks } from "../hooks.js";
 import { memoryResults, type ResultStorage } from "../results.js";
+import type { PriorTaskRun } from "../resume.js";
 import { concurrentTaskRunner } from "../runners/concurrent.js";
 import type { TaskAdmission } from "../task-admission.js";
 import type { EngineReporter, EngineState, FlowRunInfo, TaskRunInfo } from "../types.js";
 import { captureConsole } from "./console-capture.js";
 import { runScope } from "./context.js";
-import { FlowRunEngine } from "./engine.js";
+import { type EngineResume, FlowRunEngine } from "./engine.js";
 import type { TaskRunner } from "./runner.js";
 
 export interface RunFlowOptions {
@@ -38,8 +39,20 @@ export interface RunFlowOptions {
   /** Overrides the flow's own runner / result storage for this run. */
   taskRunner?: TaskRunner;
   resultStorage?: ResultStorage;
+  /**
+   * The task runs of an earlier execution of this flow run (a restart, a resume): those that ended with
+   * a kept result are reused, found by their run key; the others run again under their old ids.
+   */
+  previous?: readonly PriorTaskRun[];
+  /**
+   * Keep each task's result with its Success state when no result storage is set (default: when the
+   * run reports to a server, which keeps them for restarts and resumes).
+   */
+  keepResults?: boolean;
   /** @internal set for subflows */
   parentTaskRunId?: string;
+  /** @internal set for subflows: the parent's run keys and earlier execution */
+  subflowResume?: EngineResume;
 }
 
 /** A task run as a finished flow run reports it. */
@@ -58,7 +71,7 @@ export interface FlowRunResult<R> {
   readonly name: string;
   readonly flowName: string;
   readonly parameters: Readonly<Record<string, unknown>>;
-  /** The final state: Success, Failed, Cancelled or TimedOut. */
+  /** The final state: Success, Failed, Cancelled or TimedOut; or Paused, stopped at a pause(). */
   readonly state: EngineState;
   readonly states: readonly EngineState[];
   /** What the flow function returned (when it returned). */
@@ -82,6 +95,7 @@ interface RunnableFlow {
 }
 
 const NULL_REPORTER: EngineReporter = { record() {} };
+const SUSPENDED = Symbol("suspended");
 const defaultCache = memoryResults();
 
 /**
@@ -152,6 +166,10 @@ export async function runFlow<R>(
     reporter,
   });
   const results = options.resultStorage ?? flow.options.resultStorage;
+  const resume: EngineResume = options.subflowResume ?? {
+    previous: options.previous ? new Map(options.previous.map((p) => [p.runKey, p])) : undefined,
+    keepResults: options.keepResults ?? options.server !== undefined,
+  };
   const engine = new FlowRunEngine(
     info,
     reporter,
@@ -160,6 +178,7 @@ export async function runFlow<R>(
     results ?? defaultCache,
     controller.signal,
     options.admission,
+    resume,
   );
   reporter.record({ type: "flow_run_created", flowRun: info });
   const releaseConsole = captureConsole();
@@ -177,14 +196,20 @@ export async function runFlow<R>(
   let value: unknown;
   let error: unknown;
   let threw = false;
+  // Once nothing is left but pause() gates, the run stops here, Paused; its flow function is let go.
+  const suspended = engine.suspended().then(() => SUSPENDED);
   try {
-    value = await runScope.run({ engine, logger: engine.logger }, flow.fn, parameters as never, ctx);
+    const ended = await Promise.race([
+      runScope.run({ engine, logger: engine.logger }, flow.fn, parameters as never, ctx),
+      suspended,
+    ]);
+    if (ended !== SUSPENDED) value = ended;
   } catch (e) {
     threw = true;
     error = e;
   }
   // Independent task runs still finish after the flow function returns or throws, and their hooks too.
-  await engine.idle();
+  await Promise.race([engine.idle(), suspended]);
   await engine.hooksDone();
   clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
@@ -192,6 +217,7 @@ export async function runFlow<R>(
   releaseConsole();
 
   let final: EngineState;
+  const paused = engine.pausedState;
   if (controller.signal.aborted) {
     const reason = controller.signal.reason as Error | undefined;
     error ??= reason;
@@ -225,6 +251,16 @@ export async function runFlow<R>(
         message: (error as Error).message,
         error: serializeError(error),
       };
+    } else if (paused) {
+      // A failure above wins over a pause: the run ends with it (a restart takes it up), not Paused.
+      final = {
+        type: "Paused",
+        timestamp: Date.now(),
+        message: paused.message,
+        ...(paused.resumeBy === undefined
+          ? {}
+          : { data: { resumeBy: new Date(paused.resumeBy).toISOString() } }),
+      };
     } else {
       final = { type: "Success", timestamp: Date.now(), message: "all task runs succeeded" };
       // Under a server, a small JSON result travels with the final state: a parent flow run reads it.
@@ -232,6 +268,7 @@ export async function runFlow<R>(
       if (result) final = { ...final, data: result };
     }
   }
+  if (paused && final.type !== "Paused") engine.endGates(`the flow run ended ${final.type} while paused`);
   outcome = { result: value, error };
   record(final);
   await Promise.all(flowHooks);

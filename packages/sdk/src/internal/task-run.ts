@@ -1,5 +1,6 @@
 import { isFailureLike, isFinal, type RunStateType } from "@regent/core";
 import type { StateHooks, TaskHookContext } from "../hooks.js";
+import type { PriorTaskRun } from "../resume.js";
 import type { EngineState, TaskRunInfo } from "../types.js";
 
 /**
@@ -19,6 +20,8 @@ export class TaskRunState {
   /** Awaited by the flow, or passed downstream: its failure is then someone's to handle. */
   consumed = false;
   children: TaskRunState[] | undefined;
+  /** The same task run in the earlier execution of a restarted or resumed flow run. */
+  prior: PriorTaskRun | undefined;
   private waiters: Array<() => void> | undefined;
 
   constructor(

@@ -91,6 +91,10 @@ export interface TaskRunTable {
   attempts: number;
   cache_key: TextNull;
   result_ref: TextNull;
+  /** The task run's place in its flow run: `<task key>#<n>` for the n-th call, `<parent's key>[i]` for a mapped child. */
+  run_key: TextNull;
+  /** `{ value }` (or `{}` when the task returned nothing) when its result was kept in the database. */
+  result: JsonNull;
   start_time: TsNull;
   end_time: TsNull;
   created: Ts;

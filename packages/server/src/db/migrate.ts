@@ -7,6 +7,7 @@ import * as m0003 from "./migrations/0003-scheduling.js";
 import * as m0004 from "./migrations/0004-concurrency.js";
 import * as m0005 from "./migrations/0005-notifications.js";
 import * as m0006 from "./migrations/0006-flow-run-parent.js";
+import * as m0007 from "./migrations/0007-task-results.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -18,6 +19,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0004-concurrency", m0004],
   ["0005-notifications", m0005],
   ["0006-flow-run-parent", m0006],
+  ["0007-task-results", m0007],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

@@ -75,6 +75,8 @@ export const TABLES = {
     attempts: "int",
     cache_key: "text",
     result_ref: "text",
+    run_key: "text",
+    result: "json",
     start_time: "timestamp",
     end_time: "timestamp",
     created: "timestamp",

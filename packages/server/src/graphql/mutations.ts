@@ -526,6 +526,11 @@ builder.mutationFields((t) => ({
                     parent_task_run_id: g.field({ type: "uuid", required: false }),
                     upstream: g.field({ type: ["uuid"], required: false }),
                     tags: g.stringList({ required: false }),
+                    run_key: g.string({
+                      required: false,
+                      description:
+                        "the task run's place in its flow run (`<task key>#<n>`, `<parent's key>[i]`): what a restarted or resumed run matches",
+                    }),
                     timestamp: g.field({ type: "timestamptz", required: false }),
                     states: g.field({
                       type: [stateInput],
@@ -552,6 +557,7 @@ builder.mutationFields((t) => ({
           parentTaskRunId: r.parent_task_run_id,
           upstream: r.upstream,
           tags: r.tags,
+          runKey: r.run_key,
           timestamp: r.timestamp,
           states: r.states?.map((state) => ({
             ...state,
@@ -622,6 +628,55 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: (_root, { input }, ctx) => ctx.store.cancelFlowRun(input.flow_run_id),
+  }),
+
+  restart_flow_run: t.field({
+    type: builder.objectRef<Record<string, unknown>>("restart_flow_run_payload").implement({
+      fields: (f) => ({
+        id: f.field({ type: "uuid", resolve: (r) => r.id as string }),
+        state: f.string({ resolve: (r) => r.state as string }),
+        flow_run: f.field({ type: objectRef("flow_run"), resolve: (r) => r }),
+      }),
+    }),
+    description:
+      "Runs a Failed, Cancelled or TimedOut flow run again from its failed task runs: those that succeeded with a kept result are reused, the rest go back to Pending, and the run is Scheduled for its agents.",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("restart_flow_run_input", {
+          fields: (f) => ({ flow_run_id: f.field({ type: "uuid", required: true }) }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) => ctx.store.runControl.restart(input.flow_run_id),
+  }),
+
+  resume_flow_run: t.field({
+    type: builder.objectRef<Record<string, unknown>>("resume_flow_run_payload").implement({
+      fields: (f) => ({
+        id: f.field({ type: "uuid", resolve: (r) => r.id as string }),
+        state: f.string({ resolve: (r) => r.state as string }),
+        flow_run: f.field({ type: objectRef("flow_run"), resolve: (r) => r }),
+      }),
+    }),
+    description:
+      "Approves a Paused flow run: its pause() gate succeeds (returning `input`, if given) and the run is Scheduled again, to go on from its kept results.",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("resume_flow_run_input", {
+          fields: (f) => ({
+            flow_run_id: f.field({ type: "uuid", required: true }),
+            input: f.field({
+              type: "jsonb",
+              required: false,
+              description: "what the paused flow's `await pause()` returns (JSON)",
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: (_root, { input }, ctx) => ctx.store.runControl.resume(input.flow_run_id, input.input),
   }),
 
   register_agent: t.field({

@@ -4,6 +4,7 @@ import { LateRunStore } from "../store/late-runs.js";
 import type { Clock, Store } from "../store/store.js";
 import { LateRuns } from "./late-runs.js";
 import { Notifier, type SmtpSettings } from "./notifier.js";
+import { PausedRuns } from "./paused-runs.js";
 import { Retention } from "./retention.js";
 import { Scheduler, type SchedulerLoop } from "./scheduler.js";
 import { Ticker } from "./ticker.js";
@@ -31,6 +32,8 @@ export interface ServicesOptions {
   readonly smtp?: SmtpSettings | undefined;
   /** How often the notification outbox is delivered (1 s). */
   readonly notifierEveryMs?: number;
+  /** How often paused runs past their pause's timeout are failed (5 s). */
+  readonly pausedRunsEveryMs?: number;
 }
 
 export interface Services {
@@ -38,14 +41,15 @@ export interface Services {
   readonly lateRuns: LateRuns;
   readonly retention: Retention;
   readonly notifier: Notifier;
+  readonly pausedRuns: PausedRuns;
   /** The last scheduler loop (for /metrics). */
   readonly lastSchedulerLoop: () => SchedulerLoop | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * The server's background services (DESIGN §5): the scheduler, late-run marking, notification delivery
- * and retention (one replica at a time, by advisory lock), and waking agents as runs fall due or may
+ * The server's background services (DESIGN §5): the scheduler, late-run marking, notification delivery,
+ * failing paused runs whose pause timed out, and retention (one replica at a time, by advisory lock), and waking agents as runs fall due or may
  * take a freed concurrency slot (every replica: each wakes the agents subscribed to it).
  */
 export function startServices(
@@ -80,6 +84,7 @@ export function startServices(
     smtp: options.smtp,
     version: options.version,
   });
+  const pausedRuns = new PausedRuns(store.runControl, clock);
   let last: SchedulerLoop | undefined;
   const dueRuns = new LateRunStore(database);
   let dueFrom = clock();
@@ -117,6 +122,12 @@ export function startServices(
       log: options.log,
       tick: async () => void (await notifier.loop()),
     }),
+    new Ticker({
+      name: "paused runs",
+      everyMs: options.pausedRunsEveryMs ?? 5_000,
+      log: options.log,
+      tick: async () => void (await pausedRuns.loop()),
+    }),
   ];
   if (retention.enabled)
     tickers.push(
@@ -146,6 +157,7 @@ export function startServices(
     lateRuns,
     retention,
     notifier,
+    pausedRuns,
     lastSchedulerLoop: () => last,
     async stop() {
       unsubscribe?.();

@@ -35,6 +35,7 @@ import {
 } from "./concurrency.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
 import { NotificationStore } from "./notifications.js";
+import { RunControl } from "./run-control.js";
 import { newRunRows } from "./run-rows.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
 
@@ -102,6 +103,8 @@ export interface CreateTaskRunItem {
   parentTaskRunId?: string | null;
   upstream?: readonly string[] | null;
   tags?: readonly string[] | null;
+  /** Its place in the flow run, matched when the run is restarted or resumed (see task_run.run_key). */
+  runKey?: string | null;
   timestamp?: string | null;
   /** States entered after Pending, in order (versions 2, 3, …), written with the task run. */
   states?: readonly StateInput[] | null;
@@ -171,13 +174,14 @@ export class Store {
     private readonly settings: { readonly canEmail?: boolean } = {},
   ) {}
 
-  /** Publishes state events once their transaction has committed. */
-  private publishStates(events: readonly StateEvent[]): void {
+  /** Publishes state events once their transaction has committed. @internal for the store's modules */
+  publishStates(events: readonly StateEvent[]): void {
     if (!this.events) return;
     for (const e of events) this.events.publish("flow_run:state", e.flow_run_id, e);
   }
 
-  private publishClaimable(run: Row<"flow_run">): void {
+  /** Wakes the agents that may take a run now due. @internal for the store's modules */
+  publishClaimable(run: Row<"flow_run">): void {
     if (
       run.state === "Scheduled" &&
       Date.parse(run.scheduled_start_time as string) <= this.clock().getTime()
@@ -206,6 +210,13 @@ export class Store {
       () => this.settings.canEmail === true,
     );
     return this.notificationStore;
+  }
+
+  private runControlStore: RunControl | undefined;
+  /** Restarting finished runs and resuming paused ones. */
+  get runControl(): RunControl {
+    this.runControlStore ??= new RunControl(this.database, this, this.clock);
+    return this.runControlStore;
   }
 
   private schedulingStore: Scheduling | undefined;
@@ -540,14 +551,14 @@ export class Store {
    * State writes to flow runs or task runs, as one batch: the runs and the already-applied write ids are
    * read once, each write is judged in order against the state the previous one left (so one batch may
    * move a run several times), then the history is inserted in bulk and each changed run written back
-   * once. A batch of 100 is a handful of statements, not hundreds.
+   * once. A batch of 100 is a handful of statements, not hundreds. @internal for the store's modules
    */
-  private async applyRunStates(
+  async applyRunStates(
     tx: Tx,
     table: "flow_run" | "task_run",
     items: readonly SetStateItem[],
     events: StateEvent[],
-    options: { userMark?: boolean } = {},
+    options: { userMark?: boolean; restart?: boolean } = {},
   ): Promise<SetStateResult[]> {
     const historyTable = table === "flow_run" ? "flow_run_state" : "task_run_state";
     const runIds = [...new Set(items.map((i) => i.runId))];
@@ -593,7 +604,7 @@ export class Store {
       "end_time",
       "updated",
     ];
-    if (table === "task_run") written.push("attempts", "result_ref");
+    if (table === "task_run") written.push("attempts", "result_ref", "result");
     const perInsert = rowsPerInsert(table);
     for (let i = 0; i < rows.length; i += perInsert) {
       await tx
@@ -623,7 +634,7 @@ export class Store {
     items: readonly SetStateItem[],
     current: Map<string, Record<string, unknown>>,
     applied: Map<string, number>,
-    options: { userMark?: boolean },
+    options: { userMark?: boolean; restart?: boolean },
   ): {
     results: SetStateResult[];
     history: Record<string, unknown>[];
@@ -684,6 +695,7 @@ export class Store {
         readVersion: item.version,
         currentVersion: readAt,
         userMark: options.userMark,
+        restart: options.restart,
       });
       if (decision.verdict !== "accept") {
         results.push(
@@ -709,9 +721,16 @@ export class Store {
       });
       if (to === "Running") run.start_time ??= timestamp;
       if (isFinal(to)) run.end_time = timestamp;
+      let data = item.state.data ?? null;
       if (table === "task_run") {
         if (to === "Running") run.attempts = (run.attempts as number) + 1;
-        if (typeof item.state.data?.resultRef === "string") run.result_ref = item.state.data.resultRef;
+        if (typeof data?.resultRef === "string") run.result_ref = data.resultRef;
+        // A result kept in the database lives on the task run, once, not in its state history too.
+        if (data && "result" in data) {
+          const { result, ...rest } = data;
+          run.result = result ?? null;
+          data = Object.keys(rest).length > 0 ? rest : null;
+        }
       }
       if (item.id) applied.set(item.id, version);
       const flowRunId = (table === "flow_run" ? item.runId : run.flow_run_id) as string;
@@ -723,7 +742,7 @@ export class Store {
           state: to,
           message: item.state.message ?? null,
           timestamp,
-          data: item.state.data ?? null,
+          data,
           version,
         } as never),
       );
@@ -781,13 +800,16 @@ export class Store {
       throw new InvalidTransitionError(run.state as string, "Cancelled", `the run is already ${run.state}`);
     }
     const to: RunStateType = run.state === "Running" || run.state === "Retrying" ? "Cancelling" : "Cancelled";
-    const [result] = await this.setFlowRunStates([
-      {
-        runId: id,
-        version: run.state_version as number,
-        state: { type: to, message: "cancelled by a user" },
-      },
-    ]);
+    const events: StateEvent[] = [];
+    const result = await this.db.transaction().execute(async (tx) => {
+      const item = { runId: id, version: run.state_version as number, state: { type: to, message: "cancelled by a user" } };
+      const written = await this.applyState(tx, "flow_run", item, {}, events);
+      // A paused run has no executor to end its pause() gates: they end here with it.
+      if (written.status === "SUCCESS" && run.state === "Paused")
+        await this.runControl.endGates(tx, id, "Cancelled", "cancelled by a user", events);
+      return written;
+    });
+    this.publishStates(events);
     if (result?.status !== "SUCCESS") {
       throw new RegentError(
         (result?.code as never) ?? "INVALID_TRANSITION",
@@ -859,6 +881,8 @@ export class Store {
             attempts: 0,
             cache_key: null,
             result_ref: null,
+            run_key: item.runKey ?? null,
+            result: null,
             start_time: null,
             end_time: null,
             created: now,
