@@ -102,7 +102,8 @@ describe("decideTransition: restart", () => {
   const cases: readonly Expected[] = ALL_PAIRS.map(([from, to]) => ({
     from,
     to,
-    verdict: (isFinal(from) && to === "Scheduled") || (from !== "Pending" && to === "Pending") ? "accept" : "reject",
+    verdict:
+      (isFinal(from) && to === "Scheduled") || (from !== "Pending" && to === "Pending") ? "accept" : "reject",
     rule: "restart-from-final",
   }));
 

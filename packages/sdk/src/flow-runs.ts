@@ -34,8 +34,14 @@ const FlowByName = graphql(`
   }
 `);
 const CreateChild = graphql(`
-  mutation CreateChildRun($input: create_flow_run_input!) { create_flow_run(input: $input) { id flow_run { name } } }
+  mutation CreateChildRun($input: create_flow_run_input!) { create_flow_run(input: $input) { id flow_run { name state } } }
 `);
+const RestartChild = graphql(`
+  mutation RestartChildRun($id: uuid!) { restart_flow_run(input: { flow_run_id: $id }) { id } }
+`);
+
+/** A child left failed by an earlier execution of its parent: restarting the parent restarts it too. */
+const RESTART_CHILD: ReadonlySet<string> = new Set(["Failed", "Cancelled", "TimedOut"]);
 const ChildState = graphql(`
   query ChildRunState($id: uuid!) {
     flow_run_by_pk(id: $id) { state state_message state_version states(order_by: [{ version: desc }], limit: 1) { data } }
@@ -72,7 +78,9 @@ export interface ChildFlowRun {
 /**
  * Starts a run of a registered flow (its newest version, by name and project) from inside a flow run
  * that an agent started, linked to it as its child (`parent_flow_run_id`): a flow of flows. The run is
- * keyed by the parent and the order of the call, so a parent run again after a crash starts no twin.
+ * keyed by the parent and the order of the call, so a parent run again after a crash starts no twin; a
+ * restarted or resumed parent finds the child its earlier execution started (restarting it when it
+ * failed, as it runs its own failed task runs again).
  * `await child.result()` waits for it (polling, 1 s by default, up to 5 s between looks) and gives its
  * result.
  */
@@ -103,6 +111,8 @@ export async function startFlowRun(options: StartFlowRunOptions): Promise<ChildF
   });
   const id = created.id;
   const name = created.flow_run.name;
+  if (engine.resume.previous && RESTART_CHILD.has(created.flow_run.state))
+    await client.request(RestartChild, { id });
   const poll = async (pollMs = 1_000, signal?: AbortSignal) => {
     let delay = pollMs;
     for (;;) {

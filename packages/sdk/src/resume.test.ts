@@ -10,6 +10,7 @@ import {
   pause,
   task,
 } from "./index.js";
+import { keptResult } from "./resume.js";
 
 /**
  * The task runs an execution reported, as the server would hand them to the next one: after a restart
@@ -55,6 +56,36 @@ function counter() {
 }
 
 const idsByKey = (r: FlowRunResult<unknown>) => new Map(r.taskRuns.map((t) => [t.info.runKey, t.info.id]));
+
+describe("keptResult: what the server can keep and give back unchanged", () => {
+  class Row {
+    n = 1;
+  }
+  test.for([
+    { name: "nothing returned", value: undefined, kept: {} },
+    { name: "null", value: null, kept: { value: null } },
+    { name: "a number", value: 42, kept: { value: 42 } },
+    {
+      name: "nested plain JSON",
+      value: { a: [1, "x", { b: true }] },
+      kept: { value: { a: [1, "x", { b: true }] } },
+    },
+    {
+      name: "an object without prototype",
+      value: Object.assign(Object.create(null), { a: 1 }),
+      kept: { value: { a: 1 } },
+    },
+    { name: "a Date", value: new Date(0), kept: undefined },
+    { name: "a Date inside", value: { at: new Date(0) }, kept: undefined },
+    { name: "a Map", value: new Map([[1, 2]]), kept: undefined },
+    { name: "a class instance", value: [new Row()], kept: undefined },
+    { name: "a function inside", value: { f: () => 1 }, kept: undefined },
+    { name: "a bigint", value: 1n, kept: undefined },
+    { name: "more than 256 KB", value: "x".repeat(256 * 1024), kept: undefined },
+  ])("$name", ({ value, kept }) => {
+    expect(keptResult(value)).toEqual(kept);
+  });
+});
 
 describe("restart from the failed task runs", () => {
   test("succeeded task runs are reused under their ids; the failed one and its downstream run again", async () => {
@@ -222,11 +253,18 @@ describe("restart from the failed task runs", () => {
   test("a kept result that cannot be read back fails the run with RESULT_NOT_FOUND, naming the task", async () => {
     const a = task({ name: "a" }, async () => 1);
     const b = task({ name: "b" }, async (n: number) => n + 1);
-    const f = flow({ name: "lost-result", resultStorage: localResults({ dir: "/nonexistent/x" }) }, async () =>
-      b(a()),
+    const f = flow(
+      { name: "lost-result", resultStorage: localResults({ dir: "/nonexistent/x" }) },
+      async () => b(a()),
     );
     const previous: PriorTaskRun[] = [
-      { id: "00000000-0000-7000-8000-000000000001", runKey: "a#1", state: "Success", version: 3, resultRef: "/nonexistent/x/gone.json" },
+      {
+        id: "00000000-0000-7000-8000-000000000001",
+        runKey: "a#1",
+        state: "Success",
+        version: 3,
+        resultRef: "/nonexistent/x/gone.json",
+      },
     ];
     const r = await f.run(undefined, { previous });
     expect(r.state.type).toBe("Failed");
@@ -331,8 +369,10 @@ describe("pause and resume", () => {
   test("pause() outside a flow run, or with a bad name or timeout, is refused", async () => {
     await expect(pause()).rejects.toThrow("outside a flow run");
     const bad = await flow({ name: "bad-pause" }, async () => pause({ name: "no spaces" })).run();
-    expect(bad.state.message).toContain('name must be letters');
-    const badTimeout = await flow({ name: "bad-timeout" }, async () => pause({ timeout: "soon" as never })).run();
+    expect(bad.state.message).toContain("name must be letters");
+    const badTimeout = await flow({ name: "bad-timeout" }, async () =>
+      pause({ timeout: "soon" as never }),
+    ).run();
     expect(badTimeout.state.message).toContain("timeout");
   });
 });

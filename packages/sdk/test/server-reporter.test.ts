@@ -116,6 +116,7 @@ for (const backend of BACKENDS) {
           mapIndex: -1,
           upstream: [],
           tags: [],
+          runKey: `t#${id}`,
         });
         const state = (taskRunId: string, type: "Pending" | "Running" | "Success") =>
           reporter.record({
@@ -151,6 +152,77 @@ for (const backend of BACKENDS) {
         expect(warnings).toHaveLength(1);
         expect(warnings[0]).toContain(`run ${c}`);
         expect(warnings[0]).toContain("INVALID_TRANSITION");
+      } finally {
+        await server.close();
+      }
+    });
+
+    test("kept results land on the task runs, run keys with them; task runs the server has are taken up, not created", async ({
+      database,
+    }) => {
+      const server = await startServer({ database, port: 0 });
+      try {
+        const flowRunId = await seedRun(server.store);
+        const client = new RegentClient({ apiUrl: server.url });
+        const first = serverReporter({ client, flowRunId, flowRunVersion: 1 });
+        const r1 = await wide.run({}, { reporter: first, flowRunId, keepResults: true });
+        expect(r1.state.type).toBe("Success");
+        const rows = await database.db
+          .selectFrom("task_run")
+          .select(["id", "run_key", "result", "state_version"])
+          .where("flow_run_id", "=", flowRunId)
+          .orderBy("run_key")
+          .execute();
+        // SQLite hands JSON back as text, PostgreSQL as a value: both are read as the same JSON here.
+        const kept = rows.map((r) => [
+          r.run_key,
+          typeof r.result === "string" ? JSON.parse(r.result) : r.result,
+        ]);
+        expect(kept).toEqual([
+          ["double#1", null], // the mapped parent stands for its children's results
+          ...[0, 1, 2, 3, 4].map((i) => [`double#1[${i}]`, { value: (i + 1) * 2 }]),
+          ["sum#1", { value: 30 }],
+        ]);
+
+        // The next execution knows them all: it creates none, and writes after their versions.
+        const sumRun = rows.find((r) => r.run_key === "sum#1")!;
+        const warnings: string[] = [];
+        const second = serverReporter({
+          client,
+          flowRunId,
+          flowRunVersion: 3,
+          knownTaskRuns: new Map(rows.map((r) => [r.id, r.state_version])),
+          onWarning: (w) => warnings.push(w),
+        });
+        second.record({
+          type: "task_run_created",
+          taskRun: {
+            id: sumRun.id,
+            flowRunId,
+            taskName: "sum",
+            taskKey: "sum",
+            mapIndex: -1,
+            upstream: [],
+            tags: [],
+            runKey: "sum#1",
+          },
+        });
+        second.record({
+          type: "task_run_state",
+          flowRunId,
+          taskRunId: sumRun.id,
+          state: { type: "Running", timestamp: Date.now() },
+        });
+        await second.flush();
+        // Written at the version the server has: refused only because Success is final (not as stale).
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain("INVALID_TRANSITION");
+        const after = await database.db
+          .selectFrom("task_run")
+          .select((eb) => eb.fn.countAll<string>().as("n"))
+          .where("flow_run_id", "=", flowRunId)
+          .executeTakeFirstOrThrow();
+        expect(Number(after.n)).toBe(rows.length);
       } finally {
         await server.close();
       }

@@ -68,7 +68,10 @@ for (const backend of BACKENDS) {
       const { id, version } = await runningRun();
       const map = taskRun(id, "square#1", [{ type: "Running" }, { type: "Mapped" }]);
       const runs = [
-        taskRun(id, "extract#1", [{ type: "Running" }, { type: "Success", data: { result: { value: [1, 2] } } }]),
+        taskRun(id, "extract#1", [
+          { type: "Running" },
+          { type: "Success", data: { result: { value: [1, 2] } } },
+        ]),
         taskRun(id, "notify#1", [{ type: "Running" }, { type: "Success", data: { result: {} } }]),
         taskRun(id, "connect#1", [{ type: "Running" }, { type: "Success" }]),
         taskRun(id, "stored#1", [{ type: "Running" }, { type: "Success", data: { resultRef: "s3://b/k" } }]),
@@ -78,10 +81,15 @@ for (const backend of BACKENDS) {
         taskRun(id, "orphan#1", [{ type: "Running" }]),
         taskRun(id, "never#1", []),
         map,
-        taskRun(id, "square#1[0]", [{ type: "Running" }, { type: "Success", data: { result: { value: 1 } } }], {
-          map_index: 0,
-          parent_task_run_id: map.id,
-        }),
+        taskRun(
+          id,
+          "square#1[0]",
+          [{ type: "Running" }, { type: "Success", data: { result: { value: 1 } } }],
+          {
+            map_index: 0,
+            parent_task_run_id: map.id,
+          },
+        ),
         taskRun(id, "square#1[1]", [{ type: "Running" }, { type: "Failed" }], {
           map_index: 1,
           parent_task_run_id: map.id,
@@ -162,7 +170,10 @@ for (const backend of BACKENDS) {
     async function pausedRun(resumeBy: string) {
       const { id, version } = await runningRun();
       const gate = taskRun(id, "pause:approve#1", [{ type: "Paused", message: "load?", data: { resumeBy } }]);
-      const done = taskRun(id, "extract#1", [{ type: "Running" }, { type: "Success", data: { result: { value: 7 } } }]);
+      const done = taskRun(id, "extract#1", [
+        { type: "Running" },
+        { type: "Success", data: { result: { value: 7 } } },
+      ]);
       await api.ok(CREATE_TASK_RUNS, { runs: [done, gate] });
       await setFlowState(id, version, { type: "Paused", message: "load?", data: { resumeBy } });
       return id;
@@ -201,7 +212,10 @@ for (const backend of BACKENDS) {
       const state = async (id: string) =>
         (await api.ok(`query($id: uuid!) { flow_run_by_pk(id: $id) { state state_message } }`, { id }))
           .flow_run_by_pk;
-      expect(await state(late)).toMatchObject({ state: "Failed", state_message: expect.stringMatching(/^not resumed by .*: the pause timed out$/) });
+      expect(await state(late)).toMatchObject({
+        state: "Failed",
+        state_message: expect.stringMatching(/^not resumed by .*: the pause timed out$/),
+      });
       expect(await state(waiting)).toMatchObject({ state: "Paused" });
       const gate = (await taskRuns(late)).find((t) => t.run_key === "pause:approve#1");
       expect(gate.state).toBe("Failed");
@@ -212,9 +226,12 @@ for (const backend of BACKENDS) {
 
     test("cancelling a paused run ends its pause too", async () => {
       const id = await pausedRun(new Date(Date.now() + 3_600_000).toISOString());
-      const c = await api.ok(`mutation($id: uuid!) { cancel_flow_run(input: { flow_run_id: $id }) { state } }`, {
-        id,
-      });
+      const c = await api.ok(
+        `mutation($id: uuid!) { cancel_flow_run(input: { flow_run_id: $id }) { state } }`,
+        {
+          id,
+        },
+      );
       expect(c.cancel_flow_run.state).toBe("Cancelled");
       const gate = (await taskRuns(id)).find((t) => t.run_key === "pause:approve#1");
       expect([gate.state, gate.state_message]).toEqual(["Cancelled", "cancelled by a user"]);

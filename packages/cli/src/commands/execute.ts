@@ -281,7 +281,7 @@ async function executeRun(
       scheduledStartTime: new Date(run.scheduled_start_time),
       admission: serverTaskAdmission({ client, onWarning: (w) => log(`warning: ${w}`) }),
       server: { client, flowRunId: run.id },
-      previous,
+      ...(run.restart_count > 0 ? { previous } : {}),
     });
     const ended = result.state.type === "Paused" ? "paused" : `finished ${result.state.type}`;
     log(`flow run ${run.name} ${ended}${result.state.message ? `: ${result.state.message}` : ""}`);

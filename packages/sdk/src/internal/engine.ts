@@ -210,7 +210,8 @@ export class FlowRunEngine {
 
   /** The flow run ended otherwise than Paused (failed, cancelled): its waiting gates end Cancelled. */
   endGates(message: string): void {
-    for (const run of this.gateRuns) if (!run.settled) this.finish(run, "Cancelled", undefined, undefined, { message });
+    for (const run of this.gateRuns)
+      if (!run.settled) this.finish(run, "Cancelled", undefined, undefined, { message });
   }
   private suspendWaiters: Array<() => void> = [];
   /** What the flow run's Paused state says: the first gate's message and the earliest deadline. */
@@ -592,7 +593,13 @@ export class FlowRunEngine {
         const expiresAt = def.cacheExpiryMs === undefined ? undefined : Date.now() + def.cacheExpiryMs;
         await this.cache.cacheSet(cacheId, { value, expiresAt });
       }
-      this.finish(run, "Success", value, undefined, resultRef ? { resultRef } : result ? { result } : undefined);
+      this.finish(
+        run,
+        "Success",
+        value,
+        undefined,
+        resultRef ? { resultRef } : result ? { result } : undefined,
+      );
       return undefined;
     }
     const { error } = outcome;

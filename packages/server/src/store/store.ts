@@ -802,7 +802,11 @@ export class Store {
     const to: RunStateType = run.state === "Running" || run.state === "Retrying" ? "Cancelling" : "Cancelled";
     const events: StateEvent[] = [];
     const result = await this.db.transaction().execute(async (tx) => {
-      const item = { runId: id, version: run.state_version as number, state: { type: to, message: "cancelled by a user" } };
+      const item = {
+        runId: id,
+        version: run.state_version as number,
+        state: { type: to, message: "cancelled by a user" },
+      };
       const written = await this.applyState(tx, "flow_run", item, {}, events);
       // A paused run has no executor to end its pause() gates: they end here with it.
       if (written.status === "SUCCESS" && run.state === "Paused")
