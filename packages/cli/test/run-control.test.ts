@@ -10,27 +10,30 @@ const fixtures = new URL("./fixtures/run-control", import.meta.url).pathname;
 const calls = (dir: string) => readFileSync(join(dir, "calls.txt"), "utf8").trim().split("\n").sort();
 const runIdOf = (output: string) => /\(([0-9a-f-]{36})\)/.exec(output)?.[1];
 
+/** A server with the fixtures registered into project demo, and a local agent; resolves with the API URL. */
+async function serverWithAgent(cli: Parameters<typeof startServerWithFlows>[0], tmp: string) {
+  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  return api;
+}
+
+/** `regent run --name <flow> --watch` with the test's folder as the flow's `dir`. */
+const runWatched = (
+  cli: Parameters<typeof startServerWithFlows>[0],
+  api: string,
+  name: string,
+  tmp: string,
+) => cli(["run", "--name", name, "--project", "demo", "--param", `dir=${tmp}`, "--watch", "--api", api]);
+
 test("regent restart runs a failed run again from its failed task runs, reusing what succeeded", async ({
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   writeFileSync(join(tmp, "warehouse-down"), "");
   writeFileSync(join(tmp, "bad-2"), "");
 
-  const first = await cli([
-    "run",
-    "--name",
-    "etl",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
+  const first = await runWatched(cli, api, "etl", tmp);
   expect(first.code, first.stdout + first.stderr).toBe(1);
   expect(first.stdout).toMatch(/finished Failed/);
   const id = runIdOf(first.stdout)!;
@@ -80,21 +83,9 @@ test("a paused run holds no process; regent resume goes on from the pause with t
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
 
-  const paused = await cli([
-    "run",
-    "--name",
-    "approve",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
+  const paused = await runWatched(cli, api, "approve", tmp);
   expect(paused.code, paused.stdout + paused.stderr).toBe(3);
   expect(paused.stdout).toMatch(/Paused: load 3 rows\?/);
   const id = runIdOf(paused.stdout)!;
@@ -150,21 +141,9 @@ test("restarting a flow of flows restarts the child its earlier execution left f
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   writeFileSync(join(tmp, "child-down"), "");
-  const first = await cli([
-    "run",
-    "--name",
-    "chain",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
+  const first = await runWatched(cli, api, "chain", tmp);
   expect(first.code, first.stdout + first.stderr).toBe(1);
   const id = runIdOf(first.stdout)!;
 

@@ -18,7 +18,7 @@ import type { FlowContext, TaskContext } from "./context.js";
 import { TaskFuture } from "./future.js";
 import type { StateHooks } from "./hooks.js";
 import { runScope } from "./internal/context.js";
-import type { TaskContextImpl, TaskDefinition } from "./internal/engine.js";
+import { builtInTask, type TaskContextImpl, type TaskDefinition } from "./internal/engine.js";
 import type { FlowRunResult } from "./internal/run-flow.js";
 import { type RunFlowOptions, runFlow } from "./internal/run-flow.js";
 import type { TaskRunner } from "./internal/runner.js";
@@ -121,39 +121,21 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
         `flow "${name}" was called like a task outside a flow run; use ${name}.run(params)`,
       );
     }
-    subflowTask ??= {
-      name,
-      key: `subflow:${name}`,
-      moduleUrl: undefined,
-      ordinal: 0,
-      fn: (async (p: unknown, taskCtx: TaskContext) => {
-        const ctx = taskCtx as TaskContextImpl;
-        const parent = ctx.engine.resume;
-        const result = await runFlow(self as never, (p ?? {}) as Record<string, unknown>, {
-          reporter: scope.engine.reporter,
-          parentTaskRunId: ctx.taskRunId,
-          signal: ctx.signal,
-          // Its task runs live in the parent's flow run: their run keys say under which subflow call.
-          subflowResume: { ...parent, keyPrefix: `${ctx.run.info.runKey}/` },
-        });
-        if (result.state.type !== "Success")
-          throw result.error ?? new Error(`subflow ${name} ended ${result.state.type}`);
-        return result.result;
-      }) as TaskDefinition["fn"],
-      retries: 0,
-      retryDelayMs: 0,
-      retryBackoff: 1,
-      maxRetryDelayMs: 0,
-      timeoutMs: undefined,
-      cacheKey: undefined,
-      cacheExpiryMs: undefined,
-      trigger: "allSuccessful",
-      skipOnUpstreamSkip: true,
-      tags: [],
-      // Not kept: a restarted parent runs it again, and its own task runs are reused one by one.
-      persistResult: false,
-      inProcess: true,
-    };
+    subflowTask ??= builtInTask(name, `subflow:${name}`, (async (p: unknown, taskCtx: TaskContext) => {
+      const ctx = taskCtx as TaskContextImpl;
+      const parent = ctx.engine.resume;
+      const result = await runFlow(self as never, (p ?? {}) as Record<string, unknown>, {
+        // The calling run's engine, not the first run's: this definition is made once per flow.
+        reporter: ctx.engine.reporter,
+        parentTaskRunId: ctx.taskRunId,
+        signal: ctx.signal,
+        // Its task runs live in the parent's flow run: their run keys say under which subflow call.
+        subflowResume: { ...parent, keyPrefix: `${ctx.run.info.runKey}/` },
+      });
+      if (result.state.type !== "Success")
+        throw result.error ?? new Error(`subflow ${name} ended ${result.state.type}`);
+      return result.result;
+    }) as TaskDefinition["fn"]);
     return new TaskFuture(scope.engine.call(subflowTask, params ?? {}));
   }) as unknown as Flow<S, Awaited<R>>;
 

@@ -101,31 +101,41 @@ export interface EngineResume {
   readonly keyPrefix?: string | undefined;
 }
 
+/**
+ * A task with no options of its own that runs in the flow's thread even under a pool runner: what
+ * subflows and pause() gates stand as.
+ */
+export function builtInTask(name: string, key: string, fn: TaskDefinition["fn"]): TaskDefinition {
+  return {
+    name,
+    key,
+    moduleUrl: undefined,
+    ordinal: 0,
+    fn,
+    retries: 0,
+    retryDelayMs: 0,
+    retryBackoff: 1,
+    maxRetryDelayMs: 0,
+    timeoutMs: undefined,
+    cacheKey: undefined,
+    cacheExpiryMs: undefined,
+    trigger: "allSuccessful",
+    skipOnUpstreamSkip: true,
+    tags: [],
+    // Not kept: a restarted subflow runs again (its own task runs are reused one by one); a gate's
+    // result is the resume's input, which the server keeps.
+    persistResult: false,
+    inProcess: true,
+  };
+}
+
 const gateDefinitions = new Map<string, TaskDefinition>();
 
 /** The task a pause() gate stands as: never executed, only its states recorded. */
 function gateDefinition(name: string): TaskDefinition {
   let def = gateDefinitions.get(name);
   if (!def) {
-    def = {
-      name,
-      key: `pause:${name}`,
-      moduleUrl: undefined,
-      ordinal: 0,
-      fn: () => undefined,
-      retries: 0,
-      retryDelayMs: 0,
-      retryBackoff: 1,
-      maxRetryDelayMs: 0,
-      timeoutMs: undefined,
-      cacheKey: undefined,
-      cacheExpiryMs: undefined,
-      trigger: "allSuccessful",
-      skipOnUpstreamSkip: false,
-      tags: [],
-      persistResult: false,
-      inProcess: true,
-    };
+    def = builtInTask(name, `pause:${name}`, () => undefined);
     gateDefinitions.set(name, def);
   }
   return def;

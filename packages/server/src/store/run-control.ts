@@ -17,6 +17,15 @@ type Tx = Transaction<Database>;
 /** Flow-run states a restart starts again from. */
 const RESTARTABLE: ReadonlySet<RunStateType> = new Set([...FAILURE_LIKE_STATES, "Cancelled"]);
 
+/** The pause() gates of a flow run that wait to be resumed. */
+const pausedGates = (tx: Tx, flowRunId: string) =>
+  tx
+    .selectFrom("task_run")
+    .select(["id", "state_version"])
+    .where("flow_run_id", "=", flowRunId)
+    .where("state", "=", "Paused")
+    .execute();
+
 /** A paused run whose pause has a deadline, as the expiry loop reads it. */
 export interface PausedRun {
   readonly id: string;
@@ -69,12 +78,7 @@ export class RunControl {
           "Scheduled",
           "only a Paused run is resumed (restart a finished one)",
         );
-      const gates = await tx
-        .selectFrom("task_run")
-        .select(["id", "state_version"])
-        .where("flow_run_id", "=", id)
-        .where("state", "=", "Paused")
-        .execute();
+      const gates = await pausedGates(tx, id);
       const result = input === undefined || input === null ? {} : { value: input };
       await this.write(
         tx,
@@ -143,12 +147,7 @@ export class RunControl {
     message: string,
     events: StateEvent[],
   ): Promise<void> {
-    const gates = await tx
-      .selectFrom("task_run")
-      .select(["id", "state_version"])
-      .where("flow_run_id", "=", flowRunId)
-      .where("state", "=", "Paused")
-      .execute();
+    const gates = await pausedGates(tx, flowRunId);
     await this.write(
       tx,
       "task_run",
