@@ -232,6 +232,17 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("cancel")
+    .description("Cancel a flow run: its executor stops its task runs, and the run ends Cancelled")
+    .argument("<flow-run-id>", "the run to cancel")
+    .option("-w, --watch", "follow the run until it has ended")
+    .option("--json", "print JSON")
+    .action(async (id: string, options: { watch?: boolean; json?: boolean }) => {
+      const { cancel } = await import("./commands/run-control.js");
+      process.exitCode = await cancel(await config(), id, options);
+    });
+
+  program
     .command("resume")
     .description("Resume a Paused flow run: it goes on from where its pause() stopped it")
     .argument("<flow-run-id>", "the paused run")

@@ -29,8 +29,14 @@ export const ConfigSchema = z.strictObject({
       db: z.string().min(1).optional(),
       /** A Scheduled run still unclaimed this long after its start time is flagged late, with the reason. */
       late_after: duration.default("30s"),
-      /** An agent not heard from for this long no longer counts as live (for late-run reasons). */
+      /** An agent not heard from for this long no longer counts as live (late-run reasons, Lazarus). */
       agent_timeout: duration.default("60s"),
+      /** A Running run whose executor has not sent a heartbeat for this long is lost: Lazarus takes it. */
+      heartbeat_timeout: duration.default("90s"),
+      /** A run Submitted to an agent that has not started it within this long is lost (image pulls are slow). */
+      submission_timeout: duration.default("10m"),
+      /** Times Lazarus reschedules a run whose infrastructure died before failing it (a flow's `maxRestarts` wins). */
+      max_restarts: z.number().int().min(0).max(100).default(3),
       /** Finished flow runs older than this are deleted with their task runs and logs; unset: kept. */
       retain_runs: duration.optional(),
       /** Log lines older than this are deleted; unset: kept. */

@@ -51,6 +51,12 @@ export interface FlowOptions<S extends ParamsSchema | undefined, R = unknown>
    * `limit` per value of that parameter: `{ limit: 1, key: "customerId" }`. Runs over it wait Queued.
    */
   concurrency?: FlowConcurrency;
+  /**
+   * Times the server reschedules a run of this flow whose infrastructure died (its process killed, its
+   * container OOM-killed, its heartbeat lost) before failing it: Lazarus. Default: the server's
+   * `max_restarts` (3); 0 fails such a run at once.
+   */
+  maxRestarts?: number;
 }
 
 type Input<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, never>;
@@ -109,6 +115,11 @@ export function flow<S extends ParamsSchema | undefined = undefined, R = void>(
   };
   if (options.runConfig) checked("runConfig", () => RunConfigSchema.parse(options.runConfig));
   if (options.storage) checked("storage", () => StorageSchema.parse(options.storage));
+  const max = options.maxRestarts;
+  if (max !== undefined && (!Number.isInteger(max) || max < 0 || max > 100))
+    throw new InvalidConfigError(
+      `flow "${name}": maxRestarts must be a whole number from 0 to 100 (got ${max})`,
+    );
   const timeoutMs =
     options.timeout === undefined ? undefined : parseDuration(options.timeout, `flow "${name}": timeout`);
   const jsonSchema = paramsJsonSchema(options.params);

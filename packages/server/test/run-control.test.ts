@@ -1,7 +1,9 @@
 import { newId } from "@regent/core";
 import { BACKENDS } from "@regent/testkit";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { Lazarus } from "../src/services/lazarus.js";
 import { PausedRuns } from "../src/services/paused-runs.js";
+import { lazarusSettings } from "../src/services/services.js";
 import { type Api, seedFlow, startApi } from "./helpers.js";
 
 const codeOf = (r: { errors?: any[] }) => r.errors?.[0]?.extensions?.code;
@@ -235,6 +237,275 @@ for (const backend of BACKENDS) {
       expect(c.cancel_flow_run.state).toBe("Cancelled");
       const gate = (await taskRuns(id)).find((t) => t.run_key === "pause:approve#1");
       expect([gate.state, gate.state_message]).toEqual(["Cancelled", "cancelled by a user"]);
+    });
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`Lazarus on ${backend}`, () => {
+    let api: Api;
+    let now = Date.parse("2026-11-28T10:00:00Z");
+    const clock = () => new Date(now);
+    beforeEach(async () => {
+      now = Date.parse("2026-11-28T10:00:00Z");
+      api = await startApi(backend, { services: false, clock });
+    });
+    afterEach(async () => {
+      await api.close();
+    });
+    const REPORT = `mutation($id: uuid!, $execution: Int, $message: String!) {
+      report_infrastructure_failure(input: { flow_run_id: $id, restart_count: $execution, message: $message, data: { exitCode: 137 } }) { verdict state message }
+    }`;
+    const run = async (id: string) =>
+      (
+        await api.ok(
+          `query($id: uuid!) { flow_run_by_pk(id: $id) { state state_message state_version restart_count lazarus_count agent_id
+             states(order_by: [{ version: asc }]) { state message }
+             task_runs(order_by: [{ run_key: asc }]) { run_key state state_message } } }`,
+          { id },
+        )
+      ).flow_run_by_pk;
+    /** A flow (with `max_restarts` when given), an agent, and a run claimed by it and started. */
+    async function started(maxRestarts?: number) {
+      const { flowId } = await seedFlow(api, maxRestarts === undefined ? {} : { max_restarts: maxRestarts });
+      const { register_agent } = await api.ok(
+        `mutation { register_agent(input: { name: "a", type: "local", labels: ["prod"] }) { id } }`,
+      );
+      const { create_flow_run } = await api.ok(
+        `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+        { id: flowId },
+      );
+      const id = create_flow_run.id as string;
+      await api.ok(
+        `mutation($id: uuid!) { claim_flow_runs(input: { agent_id: $id, limit: 1 }) { flow_runs { id } } }`,
+        {
+          id: register_agent.id,
+        },
+      );
+      await api.ok(SET_FLOW_STATE, { id, version: 2, state: { type: "Running" } });
+      return { id, agentId: register_agent.id as string };
+    }
+    const addTaskRuns = (id: string) =>
+      api.ok(CREATE_TASK_RUNS, {
+        runs: [
+          {
+            id: newId(),
+            flow_run_id: id,
+            task_key: "a",
+            task_name: "a",
+            run_key: "a#1",
+            states: [{ type: "Running" }, { type: "Success", data: { result: { value: 1 } } }],
+          },
+          {
+            id: newId(),
+            flow_run_id: id,
+            task_key: "b",
+            task_name: "b",
+            run_key: "b#1",
+            states: [{ type: "Running" }],
+          },
+        ],
+      });
+
+    test("an infrastructure failure reschedules the run as a new execution, reusing what succeeded", async () => {
+      const { id } = await started();
+      await addTaskRuns(id);
+      const r = await api.ok(REPORT, {
+        id,
+        execution: 0,
+        message: "the flow-run process was killed by signal SIGKILL",
+      });
+      expect(r.report_infrastructure_failure).toEqual({
+        verdict: "rescheduled",
+        state: "Scheduled",
+        message: "Lazarus: the flow-run process was killed by signal SIGKILL; rescheduled (restart 1 of 3)",
+      });
+      const after = await run(id);
+      expect(after).toMatchObject({ state: "Scheduled", restart_count: 1, lazarus_count: 1, agent_id: null });
+      expect(after.task_runs.map((t: any) => [t.run_key, t.state])).toEqual([
+        ["a#1", "Success"],
+        ["b#1", "Pending"],
+      ]);
+      // A second report about the execution already replaced changes nothing.
+      const stale = await api.ok(REPORT, { id, execution: 0, message: "late news" });
+      expect(stale.report_infrastructure_failure.verdict).toBe("superseded");
+      expect((await run(id)).state_version).toBe(after.state_version);
+    });
+
+    test("past the flow's max_restarts the run fails with every reason in its history, its task runs with it", async () => {
+      const { id, agentId } = await started(1);
+      await addTaskRuns(id);
+      await api.ok(REPORT, { id, execution: 0, message: "OOM-killed" });
+      await api.ok(
+        `mutation($id: uuid!) { claim_flow_runs(input: { agent_id: $id, limit: 1 }) { flow_runs { id } } }`,
+        {
+          id: agentId,
+        },
+      );
+      const version = (await run(id)).state_version;
+      await api.ok(SET_FLOW_STATE, { id, version, state: { type: "Running" } });
+      const r = await api.ok(REPORT, { id, execution: 1, message: "evicted" });
+      expect(r.report_infrastructure_failure).toEqual({
+        verdict: "failed",
+        state: "Failed",
+        message: "evicted; Lazarus gave up after 1 restart",
+      });
+      const after = await run(id);
+      expect(after.states.map((s: any) => s.message).filter(Boolean)).toEqual(
+        expect.arrayContaining([
+          "Lazarus: OOM-killed; rescheduled (restart 1 of 1)",
+          "evicted; Lazarus gave up after 1 restart",
+        ]),
+      );
+      expect(after.task_runs.map((t: any) => [t.run_key, t.state])).toEqual([
+        ["a#1", "Success"],
+        ["b#1", "Failed"],
+      ]);
+      expect(after.task_runs[1].state_message).toBe("its flow run's executor was lost: evicted");
+      // A run that ended is left as it is.
+      expect(
+        (await api.ok(REPORT, { id, execution: 1, message: "x" })).report_infrastructure_failure.verdict,
+      ).toBe("unchanged");
+    });
+
+    test("max_restarts 0 turns Lazarus off; a run being cancelled ends Cancelled", async () => {
+      const off = await started(0);
+      const r = await api.ok(REPORT, { id: off.id, execution: 0, message: "gone" });
+      expect(r.report_infrastructure_failure.message).toBe(
+        "gone (Lazarus is off for this flow: max_restarts 0)",
+      );
+
+      const { flowId } = await seedFlowAgain();
+      const { create_flow_run } = await api.ok(
+        `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+        {
+          id: flowId,
+        },
+      );
+      const id = create_flow_run.id;
+      await api.ok(SET_FLOW_STATE, { id, version: 1, state: { type: "Running" } });
+      await api.ok(`mutation($id: uuid!) { cancel_flow_run(input: { flow_run_id: $id }) { state } }`, { id });
+      await api.ok(CREATE_TASK_RUNS, {
+        runs: [
+          {
+            id: newId(),
+            flow_run_id: id,
+            task_key: "b",
+            task_name: "b",
+            run_key: "b#1",
+            states: [{ type: "Running" }],
+          },
+        ],
+      });
+      const c = await api.ok(REPORT, { id, execution: 0, message: "killed" });
+      expect(c.report_infrastructure_failure).toMatchObject({ verdict: "cancelled", state: "Cancelled" });
+      expect((await run(id)).task_runs.map((t: any) => t.state)).toEqual(["Cancelled"]);
+    });
+    const seedFlowAgain = async () => {
+      const { register_flow } = await api.ok(
+        `mutation($p: uuid!) { register_flow(input: { project_id: $p, name: "other", content_hash: "o" }) { id } }`,
+        { p: (await api.ok(`{ project { id } }`)).project[0].id },
+      );
+      return { flowId: register_flow.id as string };
+    };
+
+    test("heartbeats: the loop reschedules a silent run, not one that beats; an old execution is told it was replaced", async () => {
+      const settings = lazarusSettings({
+        heartbeatTimeoutMs: 30_000,
+        submissionTimeoutMs: 600_000,
+        agentTimeoutMs: 60_000,
+      });
+      const lines: string[] = [];
+      const lazarus = new Lazarus({
+        database: api.database,
+        store: api.server.store,
+        clock,
+        settings,
+        log: (l) => lines.push(l),
+      });
+      const beat = (id: string, execution: number) =>
+        api.ok(
+          `mutation($id: uuid!, $e: Int) { flow_run_heartbeat(input: { flow_run_id: $id, restart_count: $e }) { success state superseded interval_ms } }`,
+          { id, e: execution },
+        );
+      const { id } = await started();
+      expect((await beat(id, 0)).flow_run_heartbeat).toEqual({
+        success: true,
+        state: "Running",
+        superseded: false,
+        interval_ms: 10_000, // six beats per 90 s, at most 10 s apart
+      });
+      now += 20_000;
+      await beat(id, 0);
+      now += 20_000; // 20 s since the last beat: alive
+      expect(await lazarus.loop()).toEqual({ rescheduled: 0, failed: 0 });
+      now += 11_000; // 31 s: lost
+      expect(await lazarus.loop()).toEqual({ rescheduled: 1, failed: 0 });
+      expect((await run(id)).state_message).toMatch(
+        /^Lazarus: no heartbeat from its executor since .* \(heartbeat_timeout 30 s\); rescheduled \(restart 1 of 3\)$/,
+      );
+      expect(lines[0]).toContain(`Lazarus: flow run ${id}`);
+      // The old executor comes back: its heartbeat is not taken, and it hears why.
+      expect((await beat(id, 0)).flow_run_heartbeat).toMatchObject({
+        success: false,
+        superseded: true,
+        state: "Scheduled",
+      });
+    });
+
+    test("a Submitted run is judged by its agent's liveness and the submission timeout, not the heartbeat", async () => {
+      const settings = lazarusSettings({
+        heartbeatTimeoutMs: 30_000,
+        submissionTimeoutMs: 600_000,
+        agentTimeoutMs: 60_000,
+      });
+      const lazarus = new Lazarus({
+        database: api.database,
+        store: api.server.store,
+        clock,
+        settings,
+        log: () => {},
+      });
+      const { flowId } = await seedFlow(api);
+      const agent = async (name: string) =>
+        (
+          await api.ok(
+            `mutation($n: String!) { register_agent(input: { name: $n, type: "local", labels: ["prod"] }) { id } }`,
+            { n: name },
+          )
+        ).register_agent.id as string;
+      const claimedBy = async (agentId: string) => {
+        const { create_flow_run } = await api.ok(
+          `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+          { id: flowId },
+        );
+        await api.ok(
+          `mutation($id: uuid!) { claim_flow_runs(input: { agent_id: $id, limit: 1 }) { flow_runs { id } } }`,
+          { id: agentId },
+        );
+        return create_flow_run.id as string;
+      };
+      const slowAgent = await agent("slow");
+      const slow = await claimedBy(slowAgent); // a long image pull: its agent stays alive
+      const goneAgent = await agent("gone");
+      const orphan = await claimedBy(goneAgent);
+      for (let i = 0; i < 5; i++) {
+        now += 60_000;
+        await api.ok(`mutation($id: uuid!) { agent_heartbeat(input: { agent_id: $id }) { success } }`, {
+          id: slowAgent,
+        });
+        await lazarus.loop();
+      }
+      expect((await run(slow)).state).toBe("Submitted");
+      expect((await run(orphan)).state_message).toMatch(
+        /^Lazarus: its agent gone was last seen .* and never started it \(agent_timeout 60 s\); rescheduled/,
+      );
+      now += 6 * 60_000;
+      await api.ok(`mutation($id: uuid!) { agent_heartbeat(input: { agent_id: $id }) { success } }`, {
+        id: slowAgent,
+      });
+      await lazarus.loop();
+      expect((await run(slow)).state_message).toMatch(/not started within submission_timeout \(600 s\)/);
     });
   });
 }

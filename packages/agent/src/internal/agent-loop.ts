@@ -3,10 +3,12 @@ import { RegentClient } from "@regent/client";
 import { errorCodeOf, isFinal, RegentError, RunStateTypeSchema, serializeError } from "@regent/core";
 import {
   AgentHeartbeat,
+  CancellingRuns,
   ClaimableFlowRuns,
   ClaimFlowRuns,
   FlowRunState,
   RegisterAgent,
+  ReportInfrastructureFailure,
   SetFlowRunState,
 } from "./documents.js";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
@@ -37,6 +39,8 @@ interface ActiveRun {
   readonly launched: Launched;
   /** Set when stop() had to end it. */
   stoppedByAgent: boolean;
+  /** Set when it was ended because it did not stop once cancelled. */
+  stoppedCancelled?: boolean;
 }
 
 /**
@@ -136,6 +140,7 @@ export class AgentLoop {
     this.heartbeatBusy = true;
     try {
       await this.client.request(AgentHeartbeat, { id: this.id });
+      await this.endStuckCancellations();
       if (this.lastHeartbeatError)
         this.options.log(`agent ${this.options.name}: heartbeats reach the server again`);
       this.lastHeartbeatError = undefined;
@@ -148,6 +153,31 @@ export class AgentLoop {
       }
     } finally {
       this.heartbeatBusy = false;
+    }
+  }
+
+  /**
+   * Runs cancelled by a user stop on their own (their executor hears of it); one still going
+   * `stopTimeoutMs` after it was cancelled is stopped here — SIGTERM, then SIGKILL — and the server then
+   * ends it Cancelled.
+   */
+  private async endStuckCancellations(): Promise<void> {
+    if (this.active.size === 0) return;
+    const { flow_run: cancelling } = await this.client.request(CancellingRuns, {
+      ids: [...this.active.keys()],
+    });
+    for (const { id, state_timestamp } of cancelling) {
+      const entry = this.active.get(id);
+      if (!entry || entry.stoppedCancelled) continue;
+      if (Date.now() - Date.parse(state_timestamp) < this.options.stopTimeoutMs) continue;
+      entry.stoppedCancelled = true;
+      this.options.log(
+        `agent ${this.options.name}: flow run ${entry.run.name} (${id}) is still going ${this.options.stopTimeoutMs / 1000} s after it was cancelled; stopping it (SIGTERM)`,
+      );
+      entry.launched.stop(false);
+      setTimeout(() => {
+        if (this.active.has(id)) entry.launched.stop(true);
+      }, KILL_AFTER_MS).unref();
     }
   }
 
@@ -280,22 +310,71 @@ export class AgentLoop {
     const { run } = entry;
     const noun = this.launcher.noun;
     if (outcome.kind === "not-started") {
-      await this.failUnlessFinal(run, `the ${noun} could not be started: ${outcome.error.message}`, {
-        infrastructure: true,
+      await this.reportLost(run, `the ${noun} could not be started: ${outcome.error.message}`, {
         exitCode: null,
         signal: null,
         error: serializeError(outcome.error, "INFRASTRUCTURE_FAILURE"),
       });
       return;
     }
-    const why = entry.stoppedByAgent
-      ? ` (agent ${this.options.name} was stopping and its ${this.options.stopTimeoutMs / 1000} s grace period ran out)`
-      : "";
-    await this.failUnlessFinal(
+    const why = entry.stoppedCancelled
+      ? ` (agent ${this.options.name} stopped it: it did not stop within ${this.options.stopTimeoutMs / 1000} s of being cancelled)`
+      : entry.stoppedByAgent
+        ? ` (agent ${this.options.name} was stopping and its ${this.options.stopTimeoutMs / 1000} s grace period ran out)`
+        : "";
+    await this.reportLost(
       run,
       `the ${noun} ${outcome.description} without reaching a final state${why}`,
-      { infrastructure: true, exitCode: outcome.exitCode, signal: outcome.signal },
+      { exitCode: outcome.exitCode, signal: outcome.signal },
       outcome.description,
+    );
+  }
+
+  /**
+   * A launch ended: the server judges its run (Lazarus) — nothing when the run is final, paused or was
+   * started again since; otherwise it is rescheduled while it has restarts left, then Failed (Cancelled
+   * when it was being cancelled). Retried while the server is unreachable; never dropped silently.
+   */
+  private async reportLost(
+    run: ClaimedRun,
+    message: string,
+    data: Record<string, unknown>,
+    exited?: string,
+  ): Promise<void> {
+    const { log, name } = this.options;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
+      try {
+        const { report_infrastructure_failure: verdict } = await this.client.request(
+          ReportInfrastructureFailure,
+          {
+            id: run.id,
+            execution: run.restartCount,
+            message,
+            data,
+          },
+        );
+        const how = exited ? ` (the ${this.launcher.noun} ${exited})` : "";
+        if (verdict.verdict === "unchanged")
+          log(
+            verdict.state === "Paused"
+              ? `agent ${name}: flow run ${run.name} is Paused, waiting to be resumed${how}`
+              : `agent ${name}: flow run ${run.name} ended ${verdict.state}${how}`,
+          );
+        else if (verdict.verdict === "superseded")
+          log(`agent ${name}: flow run ${run.name} was started again since this launch${how}`);
+        else log(`agent ${name}: flow run ${run.name} (${run.id}) ${verdict.state}: ${verdict.message}`);
+        return;
+      } catch (error) {
+        lastError = error;
+        if (errorCodeOf(error, "API_ERROR") === "FLOW_RUN_NOT_FOUND") return;
+        if (attempt < REPORT_ATTEMPTS) await sleep(1_000 * 2 ** (attempt - 1));
+      }
+    }
+    log(
+      `agent ${name}: could not report on flow run ${run.name} (${run.id}) (${message}): ${
+        (lastError as Error | undefined)?.message ?? "no answer"
+      }`,
     );
   }
 

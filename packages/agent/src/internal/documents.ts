@@ -44,3 +44,17 @@ export const SetFlowRunState = graphql(`
     }
   }
 `);
+
+export const ReportInfrastructureFailure = graphql(`
+  mutation ReportInfrastructureFailure($id: uuid!, $execution: Int!, $message: String!, $data: jsonb) {
+    report_infrastructure_failure(input: { flow_run_id: $id, restart_count: $execution, message: $message, data: $data }) {
+      verdict state message
+    }
+  }
+`);
+
+export const CancellingRuns = graphql(`
+  query CancellingRuns($ids: [uuid!]!) {
+    flow_run(where: { id: { _in: $ids }, state: { _eq: "Cancelling" } }) { id state_timestamp }
+  }
+`);

@@ -5,13 +5,16 @@ import {
   type Config,
   ExecutorAssignmentSchema,
   InvalidUsageError,
+  isFinal,
   LocalRunConfigSchema,
   needsFreshProcess,
   RegentError,
+  type RunStateType,
   serializeError,
 } from "@regent/core";
 import { isFlow, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
 import { loadBundleByHash, localFolderStore } from "@regent/storage";
+import { watchRun } from "./run-watch.js";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
 
@@ -45,9 +48,6 @@ const PriorTaskRuns = graphql(`
     ) { id run_key state state_version result result_ref }
   }
 `);
-const Heartbeat = graphql(`
-  mutation Heartbeat($id: uuid!) { flow_run_heartbeat(input: { flow_run_id: $id }) { success } }
-`);
 
 interface StoredFlow {
   type?: string;
@@ -76,7 +76,6 @@ function bundleFetcher(client: RegentClient, storage: StoredFlow): () => Promise
 }
 
 export interface ExecuteOptions {
-  readonly heartbeatMs?: number;
   /**
    * Start before a run is assigned: get ready (code loaded, a connection to the API open), then read
    * the run from standard input as one JSON line (core's ExecutorAssignmentSchema). What agents'
@@ -94,7 +93,7 @@ export interface ExecuteOptions {
  * `regent execute flow-run`: what an agent launches for a run (`REGENT__FLOW_RUN_ID`, `REGENT__API` in the
  * environment, or the run on standard input with `--stdin`). Loads the run, fetches its bundle from
  * storage, runs the flow with the SDK engine and reports every state and log line in batches; heartbeats
- * while it runs. A run that cannot start (bundle missing, parameters invalid) ends Failed with the reason
+ * while it runs, and stops the run when it is cancelled. A run that cannot start (bundle missing, parameters invalid) ends Failed with the reason
  * instead of staying stuck.
  */
 export async function executeFlowRun(config: Config, options: ExecuteOptions = {}): Promise<number> {
@@ -221,6 +220,11 @@ async function executeRun(
     return 1;
   };
 
+  // Cancelled (or ended otherwise) between its claim and this start: nothing is left to run.
+  if (isFinal(run.state as RunStateType) || run.state === "Cancelling") {
+    log(`flow run ${run.name} is ${run.state}; nothing to run`);
+    return 0;
+  }
   const storage = (run.flow?.storage ?? {}) as StoredFlow;
   const hash = storage.bundle?.hash;
   if (!hash)
@@ -267,15 +271,13 @@ async function executeRun(
     onWarning: (w) => log(`warning: ${w}`),
     knownTaskRuns: new Map(previous.map((p) => [p.id, p.version])),
   });
-  const heartbeat = setInterval(() => {
-    client
-      .request(Heartbeat, { id: run.id })
-      .catch((e: Error) => log(`warning: heartbeat failed: ${e.message}`));
-  }, options.heartbeatMs ?? 10_000);
-  heartbeat.unref();
+  const watch = watchRun(client, { id: run.id, execution: run.restart_count }, (line) =>
+    log(`flow run ${run.name}: ${line}`),
+  );
   try {
     const result = await flow.run((run.parameters ?? {}) as never, {
       reporter,
+      signal: watch.signal,
       flowRunId: run.id,
       flowRunName: run.name,
       scheduledStartTime: new Date(run.scheduled_start_time),
@@ -290,6 +292,6 @@ async function executeRun(
     // Parameters that no longer validate (the flow's own validator is stricter than its JSON Schema).
     return failBeforeStart((error as Error).message, error);
   } finally {
-    clearInterval(heartbeat);
+    watch.stop();
   }
 }

@@ -41,6 +41,7 @@ interface Found {
   readonly storage: Storage;
   readonly schedule: Schedule | null;
   readonly concurrency: unknown;
+  readonly maxRestarts: number | null;
 }
 
 export interface RegisterOptions {
@@ -91,6 +92,7 @@ export async function register(config: Config, target: string, options: Register
       storage?: Storage;
       schedule?: unknown;
       concurrency?: unknown;
+      maxRestarts?: number;
     };
     let schedule: Schedule | null = null;
     if (o.schedule != null) {
@@ -111,6 +113,7 @@ export async function register(config: Config, target: string, options: Register
       storage: o.storage ?? { type: "database" },
       schedule,
       concurrency: o.concurrency ?? null,
+      maxRestarts: o.maxRestarts ?? null,
     });
   }
   if (found.length === 0) throw new FlowNotFoundError(`no flows found in ${target}`);
@@ -144,6 +147,7 @@ export async function register(config: Config, target: string, options: Register
           f.schedule,
           // Only when set, so that flows without one keep the hash (and version) they had.
           ...(f.concurrency ? [f.concurrency] : []),
+          ...(f.maxRestarts !== null ? [{ maxRestarts: f.maxRestarts }] : []),
         ]),
       )
       .digest("hex");
@@ -158,6 +162,7 @@ export async function register(config: Config, target: string, options: Register
         storage,
         schedule: f.schedule,
         concurrency: f.concurrency,
+        max_restarts: f.maxRestarts,
         content_hash: contentHash,
       },
     });

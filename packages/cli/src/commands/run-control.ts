@@ -14,6 +14,9 @@ const Resume = graphql(`
     resume_flow_run(input: { flow_run_id: $id, input: $input }) { id state flow_run { name } }
   }
 `);
+const Cancel = graphql(`
+  mutation Cancel($id: uuid!) { cancel_flow_run(input: { flow_run_id: $id }) { state flow_run { id name } } }
+`);
 const Reused = graphql(`
   query Reused($id: uuid!) {
     pending: task_run_aggregate(where: { flow_run_id: { _eq: $id }, state: { _eq: "Pending" } }) { aggregate { count } }
@@ -51,6 +54,25 @@ export async function resume(
   }
   const { resume_flow_run: run } = await client(config).request(Resume, { id, input });
   return reopened(config, run, "resumed", options);
+}
+
+/**
+ * `regent cancel <flow-run-id>`: a run not started (or Paused) ends Cancelled at once; a running one goes
+ * Cancelling, its executor stops its task runs, and it ends Cancelled.
+ */
+export async function cancel(config: Config, id: string, options: RunControlOptions): Promise<number> {
+  const api = client(config);
+  const { cancel_flow_run: run } = await api.request(Cancel, { id });
+  const name = run.flow_run.name;
+  print(
+    options.json === true && !options.watch,
+    { id, name, state: run.state },
+    () =>
+      `${run.state === "Cancelled" ? "cancelled" : "cancelling"} flow run ${name} (${id}): ${run.state}${options.watch && run.state !== "Cancelled" ? "; watching…" : ""}\n`,
+  );
+  if (!options.watch || run.state === "Cancelled") return EXIT.ok;
+  const code = await watchFlowRun(api, id, name);
+  return code === EXIT.failed ? EXIT.ok : code;
 }
 
 async function reopened(

@@ -13,6 +13,9 @@ export const serverOptions = (config: Config, database: RegentDatabase, version:
   services: {
     lateAfterMs: parseDuration(config.server.late_after, "server.late_after"),
     agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),
+    heartbeatTimeoutMs: parseDuration(config.server.heartbeat_timeout, "server.heartbeat_timeout"),
+    submissionTimeoutMs: parseDuration(config.server.submission_timeout, "server.submission_timeout"),
+    maxRestarts: config.server.max_restarts,
     retainRunsMs: optionalDuration(config.server.retain_runs, "server.retain_runs"),
     retainLogsMs: optionalDuration(config.server.retain_logs, "server.retain_logs"),
     smtp: config.server.smtp_url ? { url: config.server.smtp_url, from: config.server.smtp_from } : undefined,

@@ -41,6 +41,8 @@ export interface FlowTable {
   schedule_due: TsNull;
   /** The flow's own concurrency limit `{ limit, key? }`. */
   concurrency: JsonNull;
+  /** Lazarus restarts allowed to a run of this flow when its infrastructure dies (null: the server's default). */
+  max_restarts: number | null;
   content_hash: Text;
   created: Ts;
   updated: Ts;
@@ -65,6 +67,8 @@ export interface FlowRunTable {
   agent_id: string | null;
   heartbeat: TsNull;
   restart_count: number;
+  /** Restarts Lazarus made (infrastructure gone), counted against the flow's `max_restarts`. */
+  lazarus_count: Generated<number>;
   /** Created by the scheduler (removed again when its schedule is turned off). */
   auto_scheduled: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
   /** Why the run is late: set while it waits past its start time unclaimed (no live agent matches, …). */

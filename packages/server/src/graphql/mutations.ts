@@ -124,6 +124,11 @@ builder.mutationFields((t) => ({
               required: false,
               description: "the flow's own limit: { limit, key? } (key: a parameter name, a limit per value)",
             }),
+            max_restarts: f.int({
+              required: false,
+              description:
+                "times Lazarus may reschedule a run whose infrastructure died (default: the server's, 3; 0: never)",
+            }),
             content_hash: f.string({ required: true }),
           }),
         }),
@@ -140,6 +145,7 @@ builder.mutationFields((t) => ({
         storage: input.storage,
         schedule: input.schedule,
         concurrency: input.concurrency,
+        maxRestarts: input.max_restarts,
         contentHash: input.content_hash,
       }),
   }),
@@ -763,20 +769,75 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => ctx.store.putBundle(input.hash, input.code),
   }),
   flow_run_heartbeat: t.field({
-    type: success,
+    type: builder
+      .objectRef<{ state: string; superseded: boolean; intervalMs: number }>("flow_run_heartbeat_payload")
+      .implement({
+        fields: (f) => ({
+          success: f.boolean({ resolve: (p) => !p.superseded }),
+          state: f.exposeString("state", {
+            description: "the run's state: Cancelling asks the executor to stop",
+          }),
+          superseded: f.exposeBoolean("superseded", {
+            description: "the run was started again since this execution (Lazarus, a restart): stop",
+          }),
+          interval_ms: f.exposeInt("intervalMs", { description: "when to send the next heartbeat" }),
+        }),
+      }),
     description: "The executor of a run is alive",
     args: {
       input: t.arg({
         required: true,
         type: builder.inputType("flow_run_heartbeat_input", {
-          fields: (f) => ({ flow_run_id: f.field({ type: "uuid", required: true }) }),
+          fields: (f) => ({
+            flow_run_id: f.field({ type: "uuid", required: true }),
+            restart_count: f.int({
+              required: false,
+              description: "the execution this executor runs (the run's restart_count when it loaded it)",
+            }),
+          }),
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => {
-      await ctx.store.flowRunHeartbeat(input.flow_run_id);
-      return { success: true };
+    resolve: (_root, { input }, ctx) => ctx.store.flowRunHeartbeat(input.flow_run_id, input.restart_count),
+  }),
+
+  report_infrastructure_failure: t.field({
+    type: builder
+      .objectRef<{ verdict: string; state: string; message: string }>("report_infrastructure_failure_payload")
+      .implement({
+        fields: (f) => ({
+          verdict: f.exposeString("verdict", {
+            description: "rescheduled, failed, cancelled, superseded (a newer execution runs) or unchanged",
+          }),
+          state: f.exposeString("state", { description: "the run's state after the report" }),
+          message: f.exposeString("message"),
+        }),
+      }),
+    description:
+      "An agent saw a run's infrastructure end without a final state (exit, OOM kill, eviction, Spot reclaim): Lazarus reschedules it while its flow's restarts last, then fails it.",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("report_infrastructure_failure_input", {
+          fields: (f) => ({
+            flow_run_id: f.field({ type: "uuid", required: true }),
+            restart_count: f.int({ required: false, description: "the execution the agent launched" }),
+            message: f.string({ required: true, description: "what happened, for the run's history" }),
+            data: f.field({ type: "jsonb", required: false, description: "e.g. exitCode, signal" }),
+          }),
+        }),
+      }),
     },
+    resolve: (_root, { input }, ctx) =>
+      ctx.store.runControl.lost(
+        input.flow_run_id,
+        {
+          reason: input.message,
+          execution: input.restart_count ?? undefined,
+          data: (input.data as Record<string, unknown> | null) ?? undefined,
+        },
+        ctx.store.lazarus.maxRestarts,
+      ),
   }),
 }));
 

@@ -46,6 +46,7 @@ const NOT_NULL: Partial<Record<TableName, readonly string[]>> = {
     "state_version",
     "state_timestamp",
     "restart_count",
+    "lazarus_count",
     "auto_scheduled",
     "created",
     "updated",

@@ -12,7 +12,7 @@ import type { TableName } from "../db/tables.js";
 import { createServerEvents } from "../events.js";
 import type { GraphQLContext } from "../graphql/builder.js";
 import { schema } from "../graphql/schema.js";
-import { type Services, type ServicesOptions, startServices } from "../services/services.js";
+import { lazarusSettings, type Services, type ServicesOptions, startServices } from "../services/services.js";
 import { rowsByColumn } from "../store/reads.js";
 import { type Clock, Store } from "../store/store.js";
 import { toGraphQLError } from "./errors.js";
@@ -68,6 +68,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const events = createServerEvents();
   const store = new Store(options.database, options.clock, events, {
     canEmail: options.services !== false && Boolean(options.services?.smtp),
+    lazarus: lazarusSettings(options.services),
   });
   const log = options.log ?? ((line: string) => process.stderr.write(`regent server: ${line}\n`));
   const services =

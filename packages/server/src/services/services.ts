@@ -3,6 +3,7 @@ import type { ServerEvents } from "../events.js";
 import { LateRunStore } from "../store/late-runs.js";
 import type { Clock, Store } from "../store/store.js";
 import { LateRuns } from "./late-runs.js";
+import { Lazarus } from "./lazarus.js";
 import { Notifier, type SmtpSettings } from "./notifier.js";
 import { PausedRuns } from "./paused-runs.js";
 import { Retention } from "./retention.js";
@@ -34,7 +35,29 @@ export interface ServicesOptions {
   readonly notifierEveryMs?: number;
   /** How often paused runs past their pause's timeout are failed (5 s). */
   readonly pausedRunsEveryMs?: number;
+  /** A Running run without a heartbeat from its executor for this long is lost (90 s). */
+  readonly heartbeatTimeoutMs?: number;
+  /** A Submitted run its agent has not started within this long is lost (10 min). */
+  readonly submissionTimeoutMs?: number;
+  /** Lazarus restarts of a lost run before it fails, unless its flow says (3). */
+  readonly maxRestarts?: number;
+  /** How often Lazarus looks for lost runs (a tenth of the heartbeat timeout, 1–10 s). */
+  readonly lazarusEveryMs?: number;
 }
+
+/** Lazarus's settings with their defaults: the store's mutations and the service read the same. */
+export function lazarusSettings(options: ServicesOptions | false | undefined) {
+  const o = options || {};
+  const heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 90_000;
+  return {
+    heartbeatTimeoutMs,
+    submissionTimeoutMs: o.submissionTimeoutMs ?? 600_000,
+    agentTimeoutMs: o.agentTimeoutMs ?? 60_000,
+    maxRestarts: o.maxRestarts ?? 3,
+    everyMs: o.lazarusEveryMs ?? Math.min(10_000, Math.max(1_000, Math.round(heartbeatTimeoutMs / 10))),
+  };
+}
+export type LazarusSettings = ReturnType<typeof lazarusSettings>;
 
 export interface Services {
   readonly scheduler: Scheduler;
@@ -42,6 +65,7 @@ export interface Services {
   readonly retention: Retention;
   readonly notifier: Notifier;
   readonly pausedRuns: PausedRuns;
+  readonly lazarus: Lazarus;
   /** The last scheduler loop (for /metrics). */
   readonly lastSchedulerLoop: () => SchedulerLoop | undefined;
   stop(): Promise<void>;
@@ -49,7 +73,7 @@ export interface Services {
 
 /**
  * The server's background services (DESIGN §5): the scheduler, late-run marking, notification delivery,
- * failing paused runs whose pause timed out, and retention (one replica at a time, by advisory lock), and waking agents as runs fall due or may
+ * failing paused runs whose pause timed out, Lazarus (lost runs rescheduled), and retention (one replica at a time, by advisory lock), and waking agents as runs fall due or may
  * take a freed concurrency slot (every replica: each wakes the agents subscribed to it).
  */
 export function startServices(
@@ -85,6 +109,8 @@ export function startServices(
     version: options.version,
   });
   const pausedRuns = new PausedRuns(store.runControl, clock);
+  const lazarusOptions = lazarusSettings(options);
+  const lazarus = new Lazarus({ database, store, clock, settings: lazarusOptions, log: options.log });
   let last: SchedulerLoop | undefined;
   const dueRuns = new LateRunStore(database);
   let dueFrom = clock();
@@ -128,6 +154,12 @@ export function startServices(
       log: options.log,
       tick: async () => void (await pausedRuns.loop()),
     }),
+    new Ticker({
+      name: "lazarus",
+      everyMs: lazarusOptions.everyMs,
+      log: options.log,
+      tick: async () => void (await lazarus.loop()),
+    }),
   ];
   if (retention.enabled)
     tickers.push(
@@ -158,6 +190,7 @@ export function startServices(
     retention,
     notifier,
     pausedRuns,
+    lazarus,
     lastSchedulerLoop: () => last,
     async stop() {
       unsubscribe?.();

@@ -1,5 +1,6 @@
 import {
   FAILURE_LIKE_STATES,
+  FINAL_STATES,
   InvalidTransitionError,
   NotFoundError,
   type RunStateType,
@@ -16,6 +17,31 @@ type Tx = Transaction<Database>;
 
 /** Flow-run states a restart starts again from. */
 const RESTARTABLE: ReadonlySet<RunStateType> = new Set([...FAILURE_LIKE_STATES, "Cancelled"]);
+
+/** Flow-run states in which an executor holds the run (or is about to): what Lazarus judges. */
+const IN_EXECUTOR_HANDS: ReadonlySet<RunStateType> = new Set([
+  "Submitted",
+  "Running",
+  "Retrying",
+  "Cancelling",
+]);
+
+/** What Lazarus made of a lost execution. */
+export interface LostVerdict {
+  readonly verdict: "rescheduled" | "failed" | "cancelled" | "superseded" | "unchanged";
+  /** The run's state after it. */
+  readonly state: string;
+  readonly message: string;
+}
+
+/** Reads a flow run for update (PostgreSQL row lock; SQLite's single writer). */
+async function lockRun(tx: Tx, dialect: string, id: string): Promise<Row<"flow_run">> {
+  let query = tx.selectFrom("flow_run").selectAll().where("id", "=", id);
+  if (dialect === "postgres") query = query.forUpdate();
+  const found = await query.executeTakeFirst();
+  if (!found) throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id}`, { id });
+  return decodeRow("flow_run", found);
+}
 
 /** The pause() gates of a flow run that wait to be resumed. */
 const pausedGates = (tx: Tx, flowRunId: string) =>
@@ -132,28 +158,143 @@ export class RunControl {
         events,
       );
       if (result?.status !== "SUCCESS") return false;
-      await this.endGates(tx, run.id, "Failed", message, events);
+      await this.endUnfinished(tx, run.id, "Failed", message, events);
       return true;
     });
     this.store.publishStates(events);
     return done;
   }
 
-  /** The Paused gates of a flow run that ends while paused (cancelled, timed out) end with it. */
-  async endGates(
+  /**
+   * Ends the task runs of a flow run that no executor will end any more (it was cancelled while paused,
+   * its pause timed out, its executor is gone for good): every one not final yet.
+   */
+  async endUnfinished(
     tx: Tx,
     flowRunId: string,
     type: "Failed" | "Cancelled",
     message: string,
     events: StateEvent[],
   ): Promise<void> {
-    const gates = await pausedGates(tx, flowRunId);
+    const rows = await tx
+      .selectFrom("task_run")
+      .select(["id", "state_version"])
+      .where("flow_run_id", "=", flowRunId)
+      .where("state", "not in", [...FINAL_STATES])
+      .execute();
     await this.write(
       tx,
       "task_run",
-      gates.map((g) => ({ runId: g.id, version: g.state_version, state: { type, message } })),
+      rows.map((r) => ({ runId: r.id, version: r.state_version, state: { type, message } })),
       events,
     );
+  }
+
+  /**
+   * Lazarus: an execution the server or its agent believes lost — its infrastructure ended without a
+   * final state, its heartbeat stopped, or it never started. A run still in an executor's hands is
+   * Scheduled again as a new execution while it has restarts left (`max_restarts` of its flow, else
+   * `defaultMax`), reusing what its task runs kept; then Failed with the reason, its unfinished task runs
+   * with it. One being cancelled ends Cancelled. `execution` (the restart count the reporter saw), when
+   * given, must still be the run's: a report about an execution already replaced changes nothing.
+   */
+  async lost(
+    id: string,
+    report: { reason: string; execution?: number | undefined; data?: Record<string, unknown> | undefined },
+    defaultMax: number,
+  ): Promise<LostVerdict> {
+    const events: StateEvent[] = [];
+    const verdict = await this.db.transaction().execute(async (tx): Promise<LostVerdict> => {
+      const run = await lockRun(tx, this.database.dialect, id);
+      const state = run.state as RunStateType;
+      if (report.execution !== undefined && run.restart_count !== report.execution)
+        return { verdict: "superseded", state, message: "the run was started again since" };
+      if (!IN_EXECUTOR_HANDS.has(state))
+        return { verdict: "unchanged", state, message: `the run is ${state}` };
+      const data = { infrastructure: true, ...report.data };
+      if (state === "Cancelling") {
+        const message = `${report.reason}; it was being cancelled`;
+        await this.setRunState(tx, run, { type: "Cancelled", message, data }, events);
+        await this.endUnfinished(tx, id, "Cancelled", message, events);
+        return { verdict: "cancelled", state: "Cancelled", message };
+      }
+      const flow = await tx
+        .selectFrom("flow")
+        .select("max_restarts")
+        .where("id", "=", run.flow_id as string)
+        .executeTakeFirst();
+      const max = flow?.max_restarts ?? defaultMax;
+      const done = run.lazarus_count as number;
+      if (done < max) {
+        const message = `Lazarus: ${report.reason}; rescheduled (restart ${done + 1} of ${max})`;
+        await this.reopenTaskRuns(tx, id, events);
+        await this.scheduleAgain(tx, run, { message, data: { ...data, lazarus: done + 1 } }, events, {
+          lazarus_count: done + 1,
+        });
+        return { verdict: "rescheduled", state: "Scheduled", message };
+      }
+      const message =
+        max === 0
+          ? `${report.reason} (Lazarus is off for this flow: max_restarts 0)`
+          : `${report.reason}; Lazarus gave up after ${max} restart${max === 1 ? "" : "s"}`;
+      await this.setRunState(tx, run, { type: "Failed", message, data }, events);
+      await this.endUnfinished(
+        tx,
+        id,
+        "Failed",
+        `its flow run's executor was lost: ${report.reason}`,
+        events,
+      );
+      return { verdict: "failed", state: "Failed", message };
+    });
+    this.store.publishStates(events);
+    if (verdict.verdict === "rescheduled") this.store.publishClaimable(await this.store.flowRunById(id));
+    return verdict;
+  }
+
+  /** One state write to a locked run, refused writes thrown. */
+  private async setRunState(
+    tx: Tx,
+    run: Row<"flow_run">,
+    state: SetStateItem["state"],
+    events: StateEvent[],
+    options: { restart?: boolean } = {},
+  ): Promise<void> {
+    const [result] = await this.write(
+      tx,
+      "flow_run",
+      [{ runId: run.id as string, version: run.state_version as number, state }],
+      events,
+      options,
+    );
+    if (result?.status !== "SUCCESS")
+      throw new InvalidTransitionError(run.state as string, state.type, result?.message ?? "refused");
+  }
+
+  /** Schedules a locked run again as a new execution that any agent may take now. */
+  private async scheduleAgain(
+    tx: Tx,
+    run: Row<"flow_run">,
+    state: { message: string; data: Record<string, unknown> },
+    events: StateEvent[],
+    extra: { lazarus_count?: number } = {},
+    options: { restart?: boolean } = {},
+  ): Promise<void> {
+    await this.setRunState(tx, run, { type: "Scheduled", ...state }, events, options);
+    await tx
+      .updateTable("flow_run")
+      .set(
+        encodeRow("flow_run", this.database.dialect, {
+          restart_count: (run.restart_count as number) + 1,
+          scheduled_start_time: this.clock().toISOString(),
+          agent_id: null,
+          late_reason: null,
+          heartbeat: null,
+          ...extra,
+        }) as never,
+      )
+      .where("id", "=", run.id as string)
+      .execute();
   }
 
   /** Locks the run, lets `prepare` judge it and reopen its task runs, then Schedules it again. */
@@ -168,42 +309,10 @@ export class RunControl {
   ): Promise<Row<"flow_run">> {
     const events: StateEvent[] = [];
     const run = await this.db.transaction().execute(async (tx) => {
-      let query = tx.selectFrom("flow_run").selectAll().where("id", "=", id);
-      if (this.database.dialect === "postgres") query = query.forUpdate();
-      const found = await query.executeTakeFirst();
-      if (!found) throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id}`, { id });
-      const run = decodeRow("flow_run", found);
+      const run = await lockRun(tx, this.database.dialect, id);
       const { message, restart } = await prepare(tx, run, events);
-      const now = this.clock().toISOString();
-      const execution = (run.restart_count as number) + 1;
-      const [result] = await this.write(
-        tx,
-        "flow_run",
-        [
-          {
-            runId: id,
-            version: run.state_version as number,
-            state: { type: "Scheduled", message, data: { [what]: execution } },
-          },
-        ],
-        events,
-        { restart },
-      );
-      if (result?.status !== "SUCCESS")
-        throw new InvalidTransitionError(run.state as string, "Scheduled", result?.message ?? what);
-      // A new execution: any agent may take it now; the one that ran it before no longer holds it.
-      await tx
-        .updateTable("flow_run")
-        .set(
-          encodeRow("flow_run", this.database.dialect, {
-            restart_count: execution,
-            scheduled_start_time: now,
-            agent_id: null,
-            late_reason: null,
-          }) as never,
-        )
-        .where("id", "=", id)
-        .execute();
+      const data = { [what]: (run.restart_count as number) + 1 };
+      await this.scheduleAgain(tx, run, { message, data }, events, {}, { restart });
       return decodeRow(
         "flow_run",
         await tx.selectFrom("flow_run").selectAll().where("id", "=", id).executeTakeFirstOrThrow(),

@@ -52,6 +52,7 @@ export function newRunRows(dialect: Dialect, run: NewRun) {
     state_timestamp: run.now,
     idempotency_key: run.idempotencyKey ?? null,
     restart_count: 0,
+    lazarus_count: 0,
     auto_scheduled: run.autoScheduled ?? false,
     parent_flow_run_id: run.parentFlowRunId ?? null,
     created: run.now,

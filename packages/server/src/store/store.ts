@@ -52,6 +52,8 @@ export interface RegisterFlowInput {
   schedule?: unknown;
   /** The flow's own concurrency limit `{ limit, key? }`. */
   concurrency?: unknown;
+  /** Lazarus restarts allowed to its runs (null: the server's default). */
+  maxRestarts?: number | null;
   contentHash: string;
 }
 
@@ -137,6 +139,15 @@ function checkFlowConcurrency(name: string, input: RegisterFlowInput): FlowConcu
   return parsed.data;
 }
 
+function checkMaxRestarts(name: string, value: number | null | undefined): number | null {
+  if (value === undefined || value === null) return null;
+  if (!Number.isInteger(value) || value < 0 || value > 100)
+    throw new InvalidUsageError(
+      `flow ${name}: maxRestarts must be a whole number from 0 to 100 (got ${value})`,
+    );
+  return value;
+}
+
 /**
  * Rows per multi-row INSERT of `table`: as many as keep its bound values under 30,000 (SQLite allows
  * 32,766, PostgreSQL 65,535). Fewer, larger statements: each one is a round trip, and on PostgreSQL the
@@ -171,8 +182,17 @@ export class Store {
     private readonly clock: Clock = () => new Date(),
     /** Told of committed changes (subscriptions); optional so tools can use the store alone. */
     readonly events?: ServerEvents,
-    private readonly settings: { readonly canEmail?: boolean } = {},
+    private readonly settings: {
+      readonly canEmail?: boolean;
+      /** What heartbeats and agents' reports of lost runs are judged with. */
+      readonly lazarus?: { readonly heartbeatTimeoutMs: number; readonly maxRestarts: number };
+    } = {},
   ) {}
+
+  /** Lazarus's settings as the API's mutations see them (defaults without services). */
+  get lazarus(): { readonly heartbeatTimeoutMs: number; readonly maxRestarts: number } {
+    return this.settings.lazarus ?? { heartbeatTimeoutMs: 90_000, maxRestarts: 3 };
+  }
 
   /** Publishes state events once their transaction has committed. @internal for the store's modules */
   publishStates(events: readonly StateEvent[]): void {
@@ -336,6 +356,7 @@ export class Store {
         storage: input.storage ?? null,
         schedule,
         concurrency,
+        max_restarts: checkMaxRestarts(name, input.maxRestarts),
         schedule_active: true,
         schedule_due: schedule ? now : null,
         content_hash: input.contentHash,
@@ -810,7 +831,7 @@ export class Store {
       const written = await this.applyState(tx, "flow_run", item, {}, events);
       // A paused run has no executor to end its pause() gates: they end here with it.
       if (written.status === "SUCCESS" && run.state === "Paused")
-        await this.runControl.endGates(tx, id, "Cancelled", "cancelled by a user", events);
+        await this.runControl.endUnfinished(tx, id, "Cancelled", "cancelled by a user", events);
       return written;
     });
     this.publishStates(events);
@@ -1037,15 +1058,25 @@ export class Store {
     return row?.code;
   }
 
-  /** The executor of a run says it is alive (Lazarus judges runs by this). */
-  async flowRunHeartbeat(id: string): Promise<void> {
-    const result = await this.db
+  /**
+   * The executor of a run says it is alive (Lazarus judges runs by this). With `execution` (the restart
+   * count it was started for), a heartbeat from an execution the run has moved past is not recorded:
+   * `superseded` tells that executor to stop. The run's state comes back, so a Cancelling one is seen.
+   */
+  async flowRunHeartbeat(
+    id: string,
+    execution?: number | null,
+  ): Promise<{ state: string; superseded: boolean; intervalMs: number }> {
+    let update = this.db
       .updateTable("flow_run")
       .set(encodeRow("flow_run", this.dialect, { heartbeat: this.now() }) as never)
-      .where("id", "=", id)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0)
-      throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id}`, { id });
+      .where("id", "=", id);
+    if (execution !== undefined && execution !== null) update = update.where("restart_count", "=", execution);
+    const result = await update.executeTakeFirst();
+    const run = await this.flowRunById(id);
+    // Six beats per timeout: a few lost on the way are not a death.
+    const intervalMs = Math.min(10_000, Math.max(200, Math.round(this.lazarus.heartbeatTimeoutMs / 6)));
+    return { state: run.state as string, superseded: Number(result.numUpdatedRows) === 0, intervalMs };
   }
 
   // ── agents ───────────────────────────────────────────────────────────────

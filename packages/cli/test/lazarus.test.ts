@@ -1,0 +1,197 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { graphqlData, type RegentFixtures, startRegentProcess, regentTest as test } from "@regent/testkit";
+import { expect } from "vitest";
+import { until, useServerDatabases } from "./helpers.js";
+
+// Fault injection with real processes: the executor of a run is killed, stopped or cancelled under it,
+// and the server (Lazarus) and the agent must end the run in the right state with nothing lost.
+
+const dbFor = useServerDatabases();
+const fixtures = new URL("./fixtures/lazarus", import.meta.url).pathname;
+const runIdOf = (output: string) => /\(([0-9a-f-]{36})\)/.exec(output)?.[1];
+const calls = (dir: string) => readFileSync(join(dir, "calls.txt"), "utf8").trim().split("\n");
+
+/** A server whose Lazarus hears of a silent executor within 2 s, the fixtures registered, and an agent. */
+async function setUp(cli: RegentFixtures["cli"], tmp: string): Promise<string> {
+  const server = startRegentProcess(["server", "start", "--db", await dbFor("sqlite", tmp), "--port", "0"], {
+    REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
+  });
+  const api = (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
+  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+  const registered = await cli(["register", fixtures, "--project", "demo", "--api", api]);
+  expect(registered.code, registered.stderr).toBe(0);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api]);
+  return api;
+}
+
+const runOf = async (api: string, id: string) =>
+  (
+    await graphqlData(
+      api,
+      `query($id: uuid!) { flow_run_by_pk(id: $id) {
+         state state_message restart_count lazarus_count
+         states(order_by: [{ version: asc }]) { state message }
+         task_runs(order_by: [{ run_key: asc }]) { run_key state attempts } } }`,
+      { id },
+    )
+  ).flow_run_by_pk;
+
+const pidOf = (tmp: string) => Number(readFileSync(join(tmp, "work.pid"), "utf8"));
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test("SIGKILL of the flow-run process mid-task: Lazarus reschedules it, and finished tasks do not run again", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  writeFileSync(join(tmp, "hang"), "");
+  const watching = cli([
+    "run",
+    "--name",
+    "lazarus",
+    "--project",
+    "demo",
+    "--param",
+    `dir=${tmp}`,
+    "--watch",
+    "--api",
+    api,
+  ]);
+  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
+  const first = pidOf(tmp);
+  process.kill(first, "SIGKILL");
+  rmSync(join(tmp, "hang"));
+  const watched = await watching;
+  expect(watched.code, watched.stdout + watched.stderr).toBe(0);
+  const id = runIdOf(watched.stdout)!;
+  const run = await runOf(api, id);
+  expect(run).toMatchObject({ state: "Success", restart_count: 1, lazarus_count: 1 });
+  expect(run.states.map((s: { message: string }) => s.message)).toContain(
+    `Lazarus: the flow-run process was killed by signal SIGKILL without reaching a final state; rescheduled (restart 1 of 2)`,
+  );
+  expect(run.task_runs).toEqual([
+    { run_key: "prepare#1", state: "Success", attempts: 1 },
+    { run_key: "work#1", state: "Success", attempts: 2 },
+  ]);
+  const lines = calls(tmp);
+  expect(lines.filter((l) => l === "prepare")).toHaveLength(1);
+  expect(lines.filter((l) => l.startsWith("work "))).toEqual([`work ${first}`, `work ${pidOf(tmp)}`]);
+}, 120_000);
+
+test("killed on every attempt: the run fails after the flow's maxRestarts, with every reason in its history", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  writeFileSync(join(tmp, "suicide"), "");
+  const watched = await cli([
+    "run",
+    "--name",
+    "lazarus",
+    "--project",
+    "demo",
+    "--param",
+    `dir=${tmp}`,
+    "--watch",
+    "--api",
+    api,
+  ]);
+  expect(watched.code, watched.stdout + watched.stderr).toBe(1);
+  const run = await runOf(api, runIdOf(watched.stdout)!);
+  expect(run.state).toBe("Failed");
+  expect(run.state_message).toBe(
+    "the flow-run process was killed by signal SIGKILL without reaching a final state; Lazarus gave up after 2 restarts",
+  );
+  const lazarus = run.states.filter((s: { message: string | null }) => s.message?.startsWith("Lazarus:"));
+  expect(lazarus.map((s: { message: string }) => s.message.replace(/.*\(restart/, "(restart"))).toEqual([
+    "(restart 1 of 2)",
+    "(restart 2 of 2)",
+  ]);
+  expect(run.task_runs).toEqual([
+    { run_key: "prepare#1", state: "Success", attempts: 1 },
+    { run_key: "work#1", state: "Failed", attempts: 3 },
+  ]);
+  expect(calls(tmp).filter((l) => l === "prepare")).toHaveLength(1);
+}, 120_000);
+
+test("an executor that goes silent (SIGSTOP) is replaced; when it wakes it is told so and changes nothing", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  writeFileSync(join(tmp, "hang"), "");
+  const watching = cli([
+    "run",
+    "--name",
+    "lazarus",
+    "--project",
+    "demo",
+    "--param",
+    `dir=${tmp}`,
+    "--watch",
+    "--api",
+    api,
+  ]);
+  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
+  const silent = pidOf(tmp);
+  process.kill(silent, "SIGSTOP");
+  try {
+    // Within the 2 s heartbeat timeout (+ a loop) the run is rescheduled and a second executor starts.
+    await until("a second executor", async () => (pidOf(tmp) !== silent ? true : undefined), 30_000);
+    rmSync(join(tmp, "hang"));
+    const watched = await watching;
+    expect(watched.code, watched.stdout + watched.stderr).toBe(0);
+    const id = runIdOf(watched.stdout)!;
+    const done = await runOf(api, id);
+    expect(done.state_message).not.toMatch(/Lazarus/);
+    expect(done.states.map((s: { message: string }) => s.message)).toContainEqual(
+      expect.stringMatching(
+        /^Lazarus: no heartbeat from its executor since .* \(heartbeat_timeout 2 s\); rescheduled/,
+      ),
+    );
+    // The old executor wakes: its work ends, but the run it had is no longer its own.
+    process.kill(silent, "SIGCONT");
+    await until("the old executor to exit", async () => (alive(silent) ? undefined : true), 30_000);
+    const after = await runOf(api, id);
+    expect(after.state).toBe("Success");
+    expect(after.states).toEqual(done.states);
+    expect(after.task_runs).toEqual(done.task_runs);
+  } finally {
+    if (alive(silent)) process.kill(silent, "SIGCONT");
+  }
+}, 120_000);
+
+test("regent cancel during a mapped task: the run ends Cancelled and no task run is left running", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  const watching = cli(["run", "--name", "slow-map", "--project", "demo", "--watch", "--api", api]);
+  const id = await until("a running item", async () => {
+    const { task_run } = await graphqlData(
+      api,
+      `{ task_run(where: { state: { _eq: "Success" }, task_key: { _eq: "item" } }, limit: 1) { flow_run_id } }`,
+    );
+    return task_run[0]?.flow_run_id as string | undefined;
+  });
+  const cancelled = await cli(["cancel", id, "--api", api]);
+  expect(cancelled.code, cancelled.stderr).toBe(0);
+  expect(cancelled.stdout).toMatch(/cancelling flow run .*: Cancelling/);
+  const watched = await watching;
+  expect(watched.code).toBe(1);
+  expect(watched.stdout).toMatch(/finished Cancelled/);
+  const run = await runOf(api, id);
+  expect(run.state).toBe("Cancelled");
+  const byState: Record<string, number> = {};
+  for (const t of run.task_runs) byState[t.state] = (byState[t.state] ?? 0) + 1;
+  expect(Object.keys(byState).sort()).toEqual(["Cancelled", "Mapped", "Success"]);
+  expect(byState.Cancelled).toBeGreaterThan(0);
+}, 120_000);

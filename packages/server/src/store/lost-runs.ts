@@ -1,0 +1,75 @@
+import type { RegentDatabase } from "../db/database.js";
+
+/** A run Lazarus judges lost, and why. */
+export interface LostRun {
+  readonly id: string;
+  readonly reason: string;
+}
+
+const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
+
+/**
+ * The reads of Lazarus: runs in an executor's hands that no longer show signs of life. A Running (or
+ * Retrying, Cancelling) run whose executor's last heartbeat — or its start, before the first — is older
+ * than the heartbeat timeout; a Submitted run not started within the submission timeout, or whose agent
+ * has not been seen for the agent timeout (a slow start of a live agent is not a death).
+ */
+export class LostRunStore {
+  constructor(private readonly database: Pick<RegentDatabase, "db" | "dialect">) {}
+
+  async lost(
+    now: Date,
+    settings: { heartbeatTimeoutMs: number; submissionTimeoutMs: number; agentTimeoutMs: number },
+    limit: number,
+  ): Promise<LostRun[]> {
+    const db = this.database.db;
+    const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
+    const silent = await db
+      .selectFrom("flow_run")
+      .select((eb) => ["id", eb.fn.coalesce("heartbeat", "start_time", "state_timestamp").as("seen")])
+      .where("state", "in", ["Running", "Retrying", "Cancelling"])
+      .where(
+        (eb) => eb.fn.coalesce("heartbeat", "start_time", "state_timestamp"),
+        "<=",
+        before(settings.heartbeatTimeoutMs),
+      )
+      .limit(limit)
+      .execute();
+    const unstarted = await db
+      .selectFrom("flow_run")
+      .leftJoin("agent", "agent.id", "flow_run.agent_id")
+      .select(["flow_run.id", "flow_run.state_timestamp", "agent.name", "agent.last_seen"])
+      .where("flow_run.state", "=", "Submitted")
+      .where((eb) =>
+        eb.or([
+          eb("flow_run.state_timestamp", "<=", before(settings.submissionTimeoutMs)),
+          eb.and([
+            eb("flow_run.state_timestamp", "<=", before(settings.agentTimeoutMs)),
+            eb.or([
+              eb("agent.last_seen", "is", null),
+              eb("agent.last_seen", "<=", before(settings.agentTimeoutMs)),
+            ]),
+          ]),
+        ]),
+      )
+      .limit(limit)
+      .execute();
+    const iso = (t: unknown) => (t instanceof Date ? t.toISOString() : String(t));
+    return [
+      ...silent.map((r) => ({
+        id: r.id,
+        reason: `no heartbeat from its executor since ${iso(r.seen)} (heartbeat_timeout ${seconds(settings.heartbeatTimeoutMs)})`,
+      })),
+      ...unstarted.map((r) => {
+        const agentGone =
+          r.last_seen === null || Date.parse(iso(r.last_seen)) <= now.getTime() - settings.agentTimeoutMs;
+        return {
+          id: r.id,
+          reason: agentGone
+            ? `its agent ${r.name ?? "(gone)"} was last seen ${r.last_seen === null ? "never" : iso(r.last_seen)} and never started it (agent_timeout ${seconds(settings.agentTimeoutMs)})`
+            : `Submitted at ${iso(r.state_timestamp)} and not started within submission_timeout (${seconds(settings.submissionTimeoutMs)})`,
+        };
+      }),
+    ];
+  }
+}
