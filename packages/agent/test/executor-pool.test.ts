@@ -71,13 +71,14 @@ for (const backend of BACKENDS) {
     test("a pre-started executor killed mid-run fails the run, naming the signal", async ({ h, tmp }) => {
       const flowId = await h.seedFlow("sigkill", {
         run_config: { type: "local", env: { FAKE_MODE: "sigkill" } },
+        max_restarts: 0,
       });
       const agent = await h.startAgent({ prestarted: 1 });
       await waitForPids(tmp, 1);
       const run = await h.createRun(flowId);
       const failed = await h.waitForState(run.id, "Failed");
       expect(failed.state_message).toBe(
-        "the flow-run process was killed by signal SIGKILL without reaching a final state",
+        "the flow-run process was killed by signal SIGKILL without reaching a final state (Lazarus is off for this flow: max_restarts 0)",
       );
       expect(agent.lines).toContain(`[${run.name}] fake executor: sigkill (pre-started)`);
     });

@@ -27,7 +27,9 @@ export interface Harness {
   seedFlow(name: string, overrides?: Record<string, unknown>): Promise<string>;
   /** Creates a run of the flow; returns its id and name. */
   createRun(flowId: string, input?: Record<string, unknown>): Promise<{ id: string; name: string }>;
-  run(id: string): Promise<{ state: string; state_message: string | null; agent_id: string | null }>;
+  run(
+    id: string,
+  ): Promise<{ state: string; state_message: string | null; agent_id: string | null; restart_count: number }>;
   /** Waits until the run is in `state` (bounded); returns it. */
   waitForState(id: string, state: string, timeoutMs?: number): Promise<{ state_message: string | null }>;
   /** The data of the run's newest state of this type. */
@@ -109,8 +111,12 @@ export function agentTest(backend: Backend) {
         return body.data;
       };
       const run = async (id: string) =>
-        (await ok(`query($id: uuid!) { flow_run_by_pk(id: $id) { state state_message agent_id } }`, { id }))
-          .flow_run_by_pk;
+        (
+          await ok(
+            `query($id: uuid!) { flow_run_by_pk(id: $id) { state state_message agent_id restart_count } }`,
+            { id },
+          )
+        ).flow_run_by_pk;
       const h: Harness = {
         server,
         launchesFile,

@@ -102,15 +102,18 @@ for (const backend of BACKENDS) {
         }
       });
 
-    test("a process that exits without a final state fails the run with its exit code", async ({ h }) => {
+    test("a process that exits without a final state fails the run with its exit code (Lazarus off)", async ({
+      h,
+    }) => {
       const flowId = await h.seedFlow("exit3", {
         run_config: { type: "local", env: { FAKE_MODE: "exit3" } },
+        max_restarts: 0,
       });
       const agent = await h.startAgent();
       const run = await h.createRun(flowId);
       const failed = await h.waitForState(run.id, "Failed");
       expect(failed.state_message).toBe(
-        "the flow-run process exited with code 3 without reaching a final state",
+        "the flow-run process exited with code 3 without reaching a final state (Lazarus is off for this flow: max_restarts 0)",
       );
       expect((await h.stateData(run.id, "Failed")).data).toEqual({
         infrastructure: true,
@@ -120,7 +123,9 @@ for (const backend of BACKENDS) {
       await agent.waitForLine(/Failed: the flow-run process exited with code 3/);
     });
 
-    test("a process killed by a signal fails the run naming the signal", async ({ h }) => {
+    test("a process killed by a signal is relaunched by Lazarus, then fails the run naming the signal", async ({
+      h,
+    }) => {
       const flowId = await h.seedFlow("sigkill", {
         run_config: { type: "local", env: { FAKE_MODE: "sigkill" } },
       });
@@ -128,8 +133,9 @@ for (const backend of BACKENDS) {
       const run = await h.createRun(flowId);
       const failed = await h.waitForState(run.id, "Failed");
       expect(failed.state_message).toBe(
-        "the flow-run process was killed by signal SIGKILL without reaching a final state",
+        "the flow-run process was killed by signal SIGKILL without reaching a final state; Lazarus gave up after 3 restarts",
       );
+      expect((await h.run(run.id)).restart_count).toBe(3);
       expect((await h.stateData(run.id, "Failed")).data).toEqual({
         infrastructure: true,
         exitCode: null,
@@ -275,7 +281,7 @@ for (const backend of BACKENDS) {
       expect((await h.run(later.id)).state).toBe("Scheduled");
     });
 
-    test("stop() ends runs that outlast the grace period, with what they started, and fails them", async ({
+    test("stop() ends runs that outlast the grace period, with what they started, and gives them to Lazarus", async ({
       h,
     }) => {
       const flowId = await h.seedFlow("sleepy", {
@@ -288,10 +294,11 @@ for (const backend of BACKENDS) {
       expect(pids.every(isAlive)).toBe(true);
       await agent.stop();
       expect(pids.filter(isAlive)).toEqual([]);
-      const failed = await h.run(run.id);
-      expect(failed.state).toBe("Failed");
-      expect(failed.state_message).toMatch(
-        /^the flow-run process was killed by signal SIGTERM without reaching a final state \(agent agent-1 was stopping and its 0.3 s grace period ran out\)$/,
+      // Rescheduled for another agent: this one has stopped.
+      const lost = await h.run(run.id);
+      expect(lost.state).toBe("Scheduled");
+      expect(lost.state_message).toMatch(
+        /^Lazarus: the flow-run process was killed by signal SIGTERM without reaching a final state \(agent agent-1 was stopping and its 0.3 s grace period ran out\); rescheduled \(restart 1 of 3\)$/,
       );
     });
   });

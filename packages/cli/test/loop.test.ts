@@ -158,7 +158,7 @@ for (const backend of BACKENDS) {
       );
       expect(log.map((l: { message: string }) => l.message)).toContain("Hello, Grace!");
 
-      // 3. SIGKILL of the flow-run process: the run does not stay Running
+      // 3. SIGKILL of the flow-run process: the run does not stay Running; Lazarus runs it again
       const killed = await cli(["run", "--name", "slow", "--project", "demo", "--json", "--api", api]);
       const killedId = JSON.parse(killed.stdout).id;
       await waitForState(api, killedId, ["Running"]);
@@ -175,8 +175,16 @@ for (const backend of BACKENDS) {
       }
       expect(pid).toBeDefined();
       process.kill(pid!, "SIGKILL");
-      const dead = await waitForState(api, killedId, ["Failed"]);
-      expect(dead.state_message).toMatch(/SIGKILL/);
+      await waitForState(api, killedId, ["Success"], 60_000);
+      const revived = await gql(
+        api,
+        `query($id: uuid!) { flow_run_by_pk(id: $id) { lazarus_count states { message } } }`,
+        { id: killedId },
+      );
+      expect(revived.flow_run_by_pk.lazarus_count).toBe(1);
+      expect(revived.flow_run_by_pk.states.map((s: { message: string | null }) => s.message)).toContainEqual(
+        expect.stringMatching(/^Lazarus: the flow-run process was killed by signal SIGKILL .*; rescheduled/),
+      );
 
       // 4. the server is SIGKILLed while a run executes: the run completes and every line it reported is kept
       const survivor = await cli([

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0007-task-results).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0008-lazarus).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -43,7 +43,8 @@ CREATE TABLE flow (
   updated timestamp with time zone NOT NULL,
   schedule_through timestamp with time zone,
   schedule_due timestamp with time zone,
-  concurrency jsonb
+  concurrency jsonb,
+  max_restarts integer
 );
 ALTER TABLE flow ADD CONSTRAINT flow_pkey PRIMARY KEY (id);
 ALTER TABLE flow ADD CONSTRAINT flow_project_id_fkey FOREIGN KEY (project_id) REFERENCES project(id) ON DELETE CASCADE;
@@ -82,7 +83,8 @@ CREATE TABLE flow_run (
   updated timestamp with time zone NOT NULL,
   auto_scheduled boolean DEFAULT false NOT NULL,
   late_reason text,
-  parent_flow_run_id uuid
+  parent_flow_run_id uuid,
+  lazarus_count integer DEFAULT 0 NOT NULL
 );
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES flow(id) ON DELETE CASCADE;
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_parent_flow_run_id_fkey FOREIGN KEY (parent_flow_run_id) REFERENCES flow_run(id) ON DELETE SET NULL;

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0007-task-results).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0008-lazarus).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -42,6 +42,7 @@ CREATE TABLE "flow" (
   "schedule_through" text,
   "schedule_due" text,
   "concurrency" text,
+  "max_restarts" integer,
   constraint "flow_version_unique" unique ("version_group_id", "version")
 );
 
@@ -75,7 +76,8 @@ CREATE TABLE "flow_run" (
   "updated" text not null,
   "auto_scheduled" integer default 0 not null,
   "late_reason" text,
-  "parent_flow_run_id" text references "flow_run" ("id") on delete set null
+  "parent_flow_run_id" text references "flow_run" ("id") on delete set null,
+  "lazarus_count" integer default 0 not null
 );
 
 CREATE TABLE "flow_run_state" (
