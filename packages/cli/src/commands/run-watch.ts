@@ -7,7 +7,7 @@ const Heartbeat = graphql(`
   }
 `);
 const RunStates = graphql(`
-  subscription ExecutorRunStates($id: uuid!) { flow_run_states(flow_run_id: $id) { kind state } }
+  subscription ExecutorRunStates($id: uuid!) { flow_run_states(flow_run_id: $id, task_runs: false) { kind state } }
 `);
 
 /** Before the server has said how often (its first answer does). */

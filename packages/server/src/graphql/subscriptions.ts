@@ -41,9 +41,17 @@ builder.subscriptionType({});
 builder.subscriptionFields((t) => ({
   flow_run_states: t.field({
     type: stateEvent,
-    description: "State changes of a flow run and of its task runs, as they commit",
-    args: { flow_run_id: t.arg({ type: "uuid", required: true }) },
-    subscribe: (_root, args, ctx) => ctx.events.subscribe("flow_run:state", args.flow_run_id),
+    description:
+      "State changes of a flow run and of its task runs, as they commit (a subscriber that falls 20,000 behind misses the oldest)",
+    args: {
+      flow_run_id: t.arg({ type: "uuid", required: true }),
+      task_runs: t.arg.boolean({
+        required: false,
+        description: "false: the flow run's own states only (default true)",
+      }),
+    },
+    subscribe: (_root, args, ctx) =>
+      ctx.events.subscribe(args.task_runs === false ? "flow_run:flow_state" : "flow_run:state", args.flow_run_id),
     resolve: (event) => event,
   }),
   flow_run_logs: t.field({

@@ -11,8 +11,9 @@ const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 /**
  * The reads of Lazarus: runs in an executor's hands that no longer show signs of life. A Running (or
  * Retrying, Cancelling) run whose executor's last heartbeat — or its start, before the first — is older
- * than the heartbeat timeout; a Submitted run not started within the submission timeout, or whose agent
- * has not been seen for the agent timeout (a slow start of a live agent is not a death).
+ * than the heartbeat timeout, and so is a Submitted one whose executor has sent one; a Submitted run
+ * no executor has spoken for yet, when not started within the submission timeout or when its agent has
+ * not been seen for the agent timeout (a slow start of a live agent is not a death).
  */
 export class LostRunStore {
   constructor(private readonly database: Pick<RegentDatabase, "db" | "dialect">) {}
@@ -27,7 +28,14 @@ export class LostRunStore {
     const silent = await db
       .selectFrom("flow_run")
       .select((eb) => ["id", eb.fn.coalesce("heartbeat", "start_time", "state_timestamp").as("seen")])
-      .where("state", "in", ["Running", "Retrying", "Cancelling"])
+      // A Submitted run whose executor has sent a heartbeat is in its hands (loading the flow, about to
+      // report Running): its silence counts as much.
+      .where((eb) =>
+        eb.or([
+          eb("state", "in", ["Running", "Retrying", "Cancelling"]),
+          eb.and([eb("state", "=", "Submitted"), eb("heartbeat", "is not", null)]),
+        ]),
+      )
       .where(
         (eb) => eb.fn.coalesce("heartbeat", "start_time", "state_timestamp"),
         "<=",
@@ -40,6 +48,7 @@ export class LostRunStore {
       .leftJoin("agent", "agent.id", "flow_run.agent_id")
       .select(["flow_run.id", "flow_run.state_timestamp", "agent.name", "agent.last_seen"])
       .where("flow_run.state", "=", "Submitted")
+      .where("flow_run.heartbeat", "is", null)
       .where((eb) =>
         eb.or([
           eb("flow_run.state_timestamp", "<=", before(settings.submissionTimeoutMs)),

@@ -197,7 +197,10 @@ export class Store {
   /** Publishes state events once their transaction has committed. @internal for the store's modules */
   publishStates(events: readonly StateEvent[]): void {
     if (!this.events) return;
-    for (const e of events) this.events.publish("flow_run:state", e.flow_run_id, e);
+    for (const e of events) {
+      this.events.publish("flow_run:state", e.flow_run_id, e);
+      if (e.kind === "flow_run_state") this.events.publish("flow_run:flow_state", e.flow_run_id, e);
+    }
   }
 
   /** Wakes the agents that may take a run now due. @internal for the store's modules */
