@@ -195,3 +195,45 @@ test("regent cancel during a mapped task: the run ends Cancelled and no task run
   expect(Object.keys(byState).sort()).toEqual(["Cancelled", "Mapped", "Success"]);
   expect(byState.Cancelled).toBeGreaterThan(0);
 }, 120_000);
+
+test("SIGKILL of the agent: the run it launched still finishes, and a new agent launches nothing twice", async ({
+  cli,
+  tmp,
+}) => {
+  const server = startRegentProcess(["server", "start", "--db", await dbFor("sqlite", tmp), "--port", "0"], {
+    REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
+  });
+  const api = (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
+  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+  expect((await cli(["register", fixtures, "--project", "demo", "--api", api])).code).toBe(0);
+  const agentArgs = ["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api];
+  const agent = startRegentProcess(agentArgs);
+  writeFileSync(join(tmp, "hang"), "");
+  const started = await cli([
+    "run",
+    "--name",
+    "lazarus",
+    "--project",
+    "demo",
+    "--param",
+    `dir=${tmp}`,
+    "--json",
+    "--api",
+    api,
+  ]);
+  const id = JSON.parse(started.stdout).id as string;
+  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
+  const executor = pidOf(tmp);
+  await agent.stop("SIGKILL");
+  // The executor outlives its agent (its output now goes nowhere) and goes on.
+  rmSync(join(tmp, "hang"));
+  const replacement = startRegentProcess(agentArgs);
+  await replacement.waitFor(/waiting for flow runs/);
+  await until("the run to succeed", async () =>
+    (await runOf(api, id)).state === "Success" ? true : undefined,
+  );
+  await until("the executor to exit", async () => (alive(executor) ? undefined : true));
+  const run = await runOf(api, id);
+  expect(run).toMatchObject({ state: "Success", restart_count: 0, lazarus_count: 0 });
+  expect(calls(tmp).filter((l) => l.startsWith("work "))).toEqual([`work ${executor}`]);
+}, 120_000);

@@ -72,6 +72,11 @@ export const ERROR_CODES = {
     summary: "a worker could not find a task by name in the flow module",
   },
   TASK_FAILED: { fault: "user", retriable: true, summary: "a task raised an error" },
+  EXECUTION_SUPERSEDED: {
+    fault: "infrastructure",
+    retriable: false,
+    summary: "the run was started again since this executor's execution (Lazarus took it for lost)",
+  },
   RESULT_NOT_FOUND: {
     fault: "user",
     retriable: false,

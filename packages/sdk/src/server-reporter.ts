@@ -5,11 +5,12 @@ import type { EngineEvent, EngineReporter, EngineState } from "./types.js";
 const ReportBatch = graphql(`
   mutation ReportBatch(
     $taskRuns: [create_task_run_input!]!
+    $execution: Int
     $taskStates: [set_task_run_state_input!]!
     $logs: [write_run_log_input!]!
     $flowStates: [set_flow_run_state_input!]!
   ) {
-    create_task_runs(input: { task_runs: $taskRuns }) { refused { run_id code message } }
+    create_task_runs(input: { task_runs: $taskRuns, restart_count: $execution }) { refused { run_id code message } }
     set_task_run_states(input: { states: $taskStates }) { refused { run_id code message } }
     write_run_logs(input: { logs: $logs }) { count }
     set_flow_run_states(input: { states: $flowStates }) { refused { run_id code message } }
@@ -25,6 +26,11 @@ export interface ServerReporterOptions {
   readonly flowRunId: string;
   /** Its state version as read when the run was loaded. */
   readonly flowRunVersion: number;
+  /**
+   * The execution this process runs (the run's restart count when loaded): once the server has started
+   * the run again without it, the task runs it creates are refused.
+   */
+  readonly execution?: number;
   /** How long events gather before a batch goes out (default 20 ms). */
   readonly batchMs?: number;
   /** Events gathered that send a batch without waiting for `batchMs` (default 2,000). */
@@ -118,6 +124,7 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
       taskStates: batch.taskStates,
       logs: batch.logs,
       flowStates,
+      execution: options.execution ?? null,
     } as Vars;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -326,6 +326,21 @@ for (const backend of BACKENDS) {
         ["a#1", "Success"],
         ["b#1", "Pending"],
       ]);
+      // The replaced execution, woken up, creates no task runs any more (the new one does).
+      const late = await api.ok(
+        `mutation($runs: [create_task_run_input!]!, $e: Int) { create_task_runs(input: { task_runs: $runs, restart_count: $e }) { count refused { code message } } }`,
+        {
+          runs: [{ id: newId(), flow_run_id: id, task_key: "c", task_name: "c", run_key: "c#1" }],
+          e: 0,
+        },
+      );
+      expect(late.create_task_runs.count).toBe(0);
+      expect(late.create_task_runs.refused).toEqual([
+        {
+          code: "EXECUTION_SUPERSEDED",
+          message: `flow run ${id} was started again (execution 1) since this execution (0): task run not created`,
+        },
+      ]);
       // A second report about the execution already replaced changes nothing.
       const stale = await api.ok(REPORT, { id, execution: 0, message: "late news" });
       expect(stale.report_infrastructure_failure.verdict).toBe("superseded");

@@ -268,6 +268,7 @@ async function executeRun(
     client,
     flowRunId: run.id,
     flowRunVersion: run.version,
+    execution: run.restart_count,
     onWarning: (w) => log(`warning: ${w}`),
     knownTaskRuns: new Map(previous.map((p) => [p.id, p.version])),
   });

@@ -519,6 +519,11 @@ builder.mutationFields((t) => ({
         required: true,
         type: builder.inputType("create_task_runs_input", {
           fields: (f) => ({
+            restart_count: f.int({
+              required: false,
+              description:
+                "the execution the writer runs (the run's restart_count when it loaded it): a run started again since refuses its task runs (EXECUTION_SUPERSEDED)",
+            }),
             task_runs: f.field({
               required: true,
               type: [
@@ -570,6 +575,7 @@ builder.mutationFields((t) => ({
             data: state.data as Record<string, unknown> | null,
           })),
         })),
+        { execution: input.restart_count },
       ),
   }),
 

@@ -51,7 +51,10 @@ builder.subscriptionFields((t) => ({
       }),
     },
     subscribe: (_root, args, ctx) =>
-      ctx.events.subscribe(args.task_runs === false ? "flow_run:flow_state" : "flow_run:state", args.flow_run_id),
+      ctx.events.subscribe(
+        args.task_runs === false ? "flow_run:flow_state" : "flow_run:state",
+        args.flow_run_id,
+      ),
     resolve: (event) => event,
   }),
   flow_run_logs: t.field({

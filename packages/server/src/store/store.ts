@@ -862,22 +862,46 @@ export class Store {
    * of being inserted, read back and rewritten. Returns the count created and the states refused.
    */
   async createTaskRuns(
-    items: readonly CreateTaskRunItem[],
+    all: readonly CreateTaskRunItem[],
+    options: {
+      /** The execution (restart count) of the writer: runs started again since refuse its task runs. */
+      execution?: number | null;
+    } = {},
   ): Promise<{ count: number; refused: SetStateResult[] }> {
-    if (items.length === 0) return { count: 0, refused: [] };
+    if (all.length === 0) return { count: 0, refused: [] };
     const now = this.now();
-    const runIds = [...new Set(items.map((i) => i.flowRunId))];
-    const found = await this.db.selectFrom("flow_run").select("id").where("id", "in", runIds).execute();
-    const known = new Set(found.map((r) => r.id));
-    const missing = runIds.filter((id) => !known.has(id));
-    if (missing.length > 0)
-      throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${missing.join(", ")}`, {
-        ids: missing,
-      });
+    const runIds = [...new Set(all.map((i) => i.flowRunId))];
     const events: StateEvent[] = [];
     const result = await this.db.transaction().execute(async (tx) => {
       let count = 0;
       const refused: SetStateResult[] = [];
+      // Shared locks: a restart (which locks the run for update) waits, or is waited for.
+      let runs = tx.selectFrom("flow_run").select(["id", "restart_count"]).where("id", "in", runIds);
+      if (this.dialect === "postgres") runs = runs.forShare();
+      const found = new Map((await runs.execute()).map((r) => [r.id, r.restart_count]));
+      const missing = runIds.filter((id) => !found.has(id));
+      if (missing.length > 0)
+        throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${missing.join(", ")}`, {
+          ids: missing,
+        });
+      let items = all;
+      const execution = options.execution;
+      if (execution !== undefined && execution !== null) {
+        // An executor the server has replaced (Lazarus took its run for lost) creates nothing more.
+        items = all.filter((i) => found.get(i.flowRunId) === execution);
+        for (const i of all) {
+          const current = found.get(i.flowRunId);
+          if (current === execution) continue;
+          refused.push({
+            id: i.id,
+            runId: i.id,
+            status: "ERROR",
+            version: null,
+            code: "EXECUTION_SUPERSEDED",
+            message: `flow run ${i.flowRunId} was started again (execution ${current}) since this execution (${execution}): task run not created`,
+          });
+        }
+      }
       // Chunks go to the database one statement at a time, but the next statement is built while the
       // database runs the one before (on PostgreSQL the two then overlap; SQLite runs each at once).
       let underway: Promise<unknown> | undefined;
