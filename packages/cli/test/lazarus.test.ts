@@ -237,3 +237,51 @@ test("SIGKILL of the agent: the run it launched still finishes, and a new agent 
   expect(run).toMatchObject({ state: "Success", restart_count: 0, lazarus_count: 0 });
   expect(calls(tmp).filter((l) => l.startsWith("work "))).toEqual([`work ${executor}`]);
 }, 120_000);
+
+test("two server replicas on one PostgreSQL: one is killed, and Lazarus goes on in the other", async ({
+  cli,
+  tmp,
+}) => {
+  const db = await dbFor("postgres", tmp);
+  const replica = () =>
+    startRegentProcess(["server", "start", "--db", db, "--port", "0"], {
+      REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
+    });
+  const serving = replica();
+  const api = (await serving.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
+  const doomed = replica();
+  await doomed.waitFor(/API\s+http/);
+  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+  expect((await cli(["register", fixtures, "--project", "demo", "--api", api])).code).toBe(0);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api]);
+  // Both replicas run their services' loops, one at a time per service; one of them now dies.
+  await new Promise((r) => setTimeout(r, 1_500));
+  await doomed.stop("SIGKILL");
+
+  writeFileSync(join(tmp, "hang"), "");
+  const watching = cli([
+    "run",
+    "--name",
+    "lazarus",
+    "--project",
+    "demo",
+    "--param",
+    `dir=${tmp}`,
+    "--watch",
+    "--api",
+    api,
+  ]);
+  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
+  const silent = pidOf(tmp);
+  process.kill(silent, "SIGSTOP");
+  try {
+    await until("a second executor", async () => (pidOf(tmp) !== silent ? true : undefined), 30_000);
+    rmSync(join(tmp, "hang"));
+    const watched = await watching;
+    expect(watched.code, watched.stdout + watched.stderr).toBe(0);
+    expect((await runOf(api, runIdOf(watched.stdout)!)).lazarus_count).toBe(1);
+  } finally {
+    process.kill(silent, "SIGCONT");
+  }
+  await until("the old executor to exit", async () => (alive(silent) ? undefined : true), 30_000);
+}, 120_000);

@@ -60,8 +60,8 @@ export interface PausedRun {
 }
 
 /**
- * Restart and resume: a finished or paused flow run goes back to its agents, to go on from the results
- * its task runs kept. Task runs that succeeded with a kept result (or were Skipped, or stand for mapped
+ * Restart, resume and Lazarus: a finished, paused or lost flow run goes back to its agents, to go on from
+ * the results its task runs kept. Task runs that succeeded with a kept result (or were Skipped, or stand for mapped
  * children) are reused by the next execution, which matches them by `run_key`; every other one goes back
  * to Pending and runs again.
  */
