@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   const m = machine();
   const met = (ok: boolean) => (ok ? "met" : "MISSED");
   process.stdout.write(
-    [
+    `${[
       `Lazarus — node ${m.node}, ${m.platform}, ${m.cpus} CPUs (${m.cpuModel}); SQLite; heartbeat_timeout ${HEARTBEAT_TIMEOUT_S} s`,
       "",
       "  ms from the signal to (median of 3, min–max):          Lazarus's Scheduled     the next Running",
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
       `  a beat every 200 ms (50× the default rate) costs ${round(overhead * 100, 1)} % (the runs' own spread is larger); at the default rate that is ${round((overhead * 100) / 50, 2)} % — target < 1 %: ${met(overhead / 50 < TARGETS.heartbeatOverhead)}`,
       "",
       `  total benchmark time: ${totalSeconds} s`,
-    ].join("\n") + "\n",
+    ].join("\n")}\n`,
   );
 }
 

@@ -47,13 +47,10 @@ const alive = (pid: number) => {
   }
 };
 
-test("SIGKILL of the flow-run process mid-task: Lazarus reschedules it, and finished tasks do not run again", async ({
-  cli,
-  tmp,
-}) => {
-  const api = await setUp(cli, tmp);
+/** `regent run --name lazarus --watch` with the test's folder, its work task held while <tmp>/hang exists. */
+function watchHeldRun(cli: RegentFixtures["cli"], api: string, tmp: string) {
   writeFileSync(join(tmp, "hang"), "");
-  const watching = cli([
+  return cli([
     "run",
     "--name",
     "lazarus",
@@ -65,6 +62,31 @@ test("SIGKILL of the flow-run process mid-task: Lazarus reschedules it, and fini
     "--api",
     api,
   ]);
+}
+
+/**
+ * SIGSTOPs the executor of the held run once its work task has started, and resolves with its pid once
+ * Lazarus (heartbeats missed) has handed the run to a second executor. The caller SIGCONTs it.
+ */
+async function silenceUntilReplaced(tmp: string): Promise<number> {
+  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
+  const silent = pidOf(tmp);
+  process.kill(silent, "SIGSTOP");
+  try {
+    await until("a second executor", async () => (pidOf(tmp) !== silent ? true : undefined), 30_000);
+  } catch (error) {
+    process.kill(silent, "SIGCONT");
+    throw error;
+  }
+  return silent;
+}
+
+test("SIGKILL of the flow-run process mid-task: Lazarus reschedules it, and finished tasks do not run again", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  const watching = watchHeldRun(cli, api, tmp);
   await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
   const first = pidOf(tmp);
   process.kill(first, "SIGKILL");
@@ -127,25 +149,10 @@ test("an executor that goes silent (SIGSTOP) is replaced; when it wakes it is to
   tmp,
 }) => {
   const api = await setUp(cli, tmp);
-  writeFileSync(join(tmp, "hang"), "");
-  const watching = cli([
-    "run",
-    "--name",
-    "lazarus",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
-  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
-  const silent = pidOf(tmp);
-  process.kill(silent, "SIGSTOP");
+  const watching = watchHeldRun(cli, api, tmp);
+  // Within the 2 s heartbeat timeout (+ a loop) the run is rescheduled and a second executor starts.
+  const silent = await silenceUntilReplaced(tmp);
   try {
-    // Within the 2 s heartbeat timeout (+ a loop) the run is rescheduled and a second executor starts.
-    await until("a second executor", async () => (pidOf(tmp) !== silent ? true : undefined), 30_000);
     rmSync(join(tmp, "hang"));
     const watched = await watching;
     expect(watched.code, watched.stdout + watched.stderr).toBe(0);
@@ -258,24 +265,9 @@ test("two server replicas on one PostgreSQL: one is killed, and Lazarus goes on 
   await new Promise((r) => setTimeout(r, 1_500));
   await doomed.stop("SIGKILL");
 
-  writeFileSync(join(tmp, "hang"), "");
-  const watching = cli([
-    "run",
-    "--name",
-    "lazarus",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
-  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
-  const silent = pidOf(tmp);
-  process.kill(silent, "SIGSTOP");
+  const watching = watchHeldRun(cli, api, tmp);
+  const silent = await silenceUntilReplaced(tmp);
   try {
-    await until("a second executor", async () => (pidOf(tmp) !== silent ? true : undefined), 30_000);
     rmSync(join(tmp, "hang"));
     const watched = await watching;
     expect(watched.code, watched.stdout + watched.stderr).toBe(0);

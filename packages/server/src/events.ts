@@ -69,8 +69,8 @@ export function createServerEvents() {
       const key = keyOf(topic, idArgs[0]);
       return new Repeater<Payload<T>>(async (push, stop) => {
         const listener = (payload: unknown) => void push(payload as Payload<T>);
-        let set = listeners.get(key);
-        if (!set) listeners.set(key, (set = new Set()));
+        const set = listeners.get(key) ?? new Set();
+        listeners.set(key, set);
         set.add(listener);
         await stop;
         set.delete(listener);

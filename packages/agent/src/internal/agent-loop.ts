@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { RegentClient } from "@regent/client";
-import { errorCodeOf, isFinal, RegentError, RunStateTypeSchema, serializeError } from "@regent/core";
+import { errorCodeOf, RegentError, serializeError } from "@regent/core";
 import {
   AgentHeartbeat,
   CancellingRuns,
   ClaimableFlowRuns,
   ClaimFlowRuns,
-  FlowRunState,
   RegisterAgent,
   ReportInfrastructureFailure,
   SetFlowRunState,
@@ -280,7 +279,7 @@ export class AgentLoop {
     } catch (error) {
       // The run config cannot be launched here: a user fault, reported as such.
       this.track(
-        this.failUnlessFinal(
+        this.refuseLaunch(
           run,
           `the flow run cannot be launched by a ${this.launcher.type} agent: ${(error as Error).message}`,
           {
@@ -342,103 +341,70 @@ export class AgentLoop {
     exited?: string,
   ): Promise<void> {
     const { log, name } = this.options;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
-      try {
-        const { report_infrastructure_failure: verdict } = await this.client.request(
-          ReportInfrastructureFailure,
-          {
-            id: run.id,
-            execution: run.restartCount,
-            message,
-            data,
-          },
+    await this.retrying(run, message, async () => {
+      const { report_infrastructure_failure: verdict } = await this.client.request(
+        ReportInfrastructureFailure,
+        {
+          id: run.id,
+          execution: run.restartCount,
+          message,
+          data,
+        },
+      );
+      const how = exited ? ` (the ${this.launcher.noun} ${exited})` : "";
+      if (verdict.verdict === "unchanged")
+        log(
+          verdict.state === "Paused"
+            ? `agent ${name}: flow run ${run.name} is Paused, waiting to be resumed${how}`
+            : `agent ${name}: flow run ${run.name} ended ${verdict.state}${how}`,
         );
-        const how = exited ? ` (the ${this.launcher.noun} ${exited})` : "";
-        if (verdict.verdict === "unchanged")
-          log(
-            verdict.state === "Paused"
-              ? `agent ${name}: flow run ${run.name} is Paused, waiting to be resumed${how}`
-              : `agent ${name}: flow run ${run.name} ended ${verdict.state}${how}`,
-          );
-        else if (verdict.verdict === "superseded")
-          log(`agent ${name}: flow run ${run.name} was started again since this launch${how}`);
-        else log(`agent ${name}: flow run ${run.name} (${run.id}) ${verdict.state}: ${verdict.message}`);
-        return;
-      } catch (error) {
-        lastError = error;
-        if (errorCodeOf(error, "API_ERROR") === "FLOW_RUN_NOT_FOUND") return;
-        if (attempt < REPORT_ATTEMPTS) await sleep(1_000 * 2 ** (attempt - 1));
-      }
-    }
-    log(
-      `agent ${name}: could not report on flow run ${run.name} (${run.id}) (${message}): ${
-        (lastError as Error | undefined)?.message ?? "no answer"
-      }`,
-    );
+      else if (verdict.verdict === "superseded")
+        log(`agent ${name}: flow run ${run.name} was started again since this launch${how}`);
+      else log(`agent ${name}: flow run ${run.name} (${run.id}) ${verdict.state}: ${verdict.message}`);
+    });
   }
 
   /**
-   * Reads the run; unless it is final, sets it Failed with `message` and `data` (re-reading when the
-   * executor wrote in between). Retried while the server is unreachable; a report is never dropped
-   * silently.
+   * A claimed run this agent cannot launch (its run config is not for this kind of agent): a user fault,
+   * so it fails at once, with no Lazarus. Written at the claim's version: a run cancelled meanwhile stays so.
    */
-  private async failUnlessFinal(
-    run: ClaimedRun,
-    message: string,
-    data: Record<string, unknown>,
-    exited?: string,
-  ): Promise<void> {
+  private async refuseLaunch(run: ClaimedRun, message: string, data: Record<string, unknown>): Promise<void> {
     const { log, name } = this.options;
     const writeId = randomUUID();
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
-      try {
-        const { flow_run_by_pk: current } = await this.client.request(FlowRunState, { id: run.id });
-        if (!current) {
-          log(`agent ${name}: flow run ${run.name} (${run.id}) no longer exists`);
-          return;
-        }
-        const state = RunStateTypeSchema.safeParse(current.state);
-        if (state.success && (isFinal(state.data) || state.data === "Paused")) {
-          log(
-            `agent ${name}: flow run ${run.name} ${state.data === "Paused" ? "is Paused, waiting to be resumed" : `ended ${current.state}`}${exited ? ` (the ${this.launcher.noun} ${exited})` : ""}`,
-          );
-          return;
-        }
-        if (current.restart_count !== run.restartCount) {
-          // Paused, then resumed (or restarted) before this launch was seen to end: the run's new
-          // execution is not this launch's to fail.
-          log(`agent ${name}: flow run ${run.name} was started again since this launch`);
-          return;
-        }
-        const { set_flow_run_states } = await this.client.request(SetFlowRunState, {
-          runId: run.id,
-          version: current.version,
-          writeId,
-          type: "Failed",
-          message,
-          data,
-        });
-        const result = set_flow_run_states.states[0];
-        if (result?.status === "SUCCESS") {
-          log(`agent ${name}: flow run ${run.name} (${run.id}) Failed: ${message}`);
-          return;
-        }
-        if (result?.code === "STALE_STATE_VERSION") continue; // it changed meanwhile: read it again
+    await this.retrying(run, message, async () => {
+      const { set_flow_run_states } = await this.client.request(SetFlowRunState, {
+        runId: run.id,
+        version: run.version,
+        writeId,
+        type: "Failed",
+        message,
+        data,
+      });
+      const result = set_flow_run_states.states[0];
+      if (result?.status === "SUCCESS")
+        log(`agent ${name}: flow run ${run.name} (${run.id}) Failed: ${message}`);
+      else
         log(
           `agent ${name}: could not mark flow run ${run.name} (${run.id}) Failed (${message}): ${result?.code ?? "no result"} ${result?.message ?? ""}`.trimEnd(),
         );
-        return;
+    });
+  }
+
+  /** Runs a report, again with backoff while the server cannot answer; says so when it never could. */
+  private async retrying(run: ClaimedRun, message: string, report: () => Promise<void>): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
+      try {
+        return await report();
       } catch (error) {
         lastError = error;
         if (errorCodeOf(error, "API_ERROR") === "FLOW_RUN_NOT_FOUND") return;
         if (attempt < REPORT_ATTEMPTS) await sleep(1_000 * 2 ** (attempt - 1));
       }
     }
-    log(
-      `agent ${name}: could not report on flow run ${run.name} (${run.id}) (${message}): ${
-        (lastError as Error | undefined)?.message ?? "its state kept changing"
+    this.options.log(
+      `agent ${this.options.name}: could not report on flow run ${run.name} (${run.id}) (${message}): ${
+        (lastError as Error | undefined)?.message ?? "no answer"
       }`,
     );
   }

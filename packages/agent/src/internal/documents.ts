@@ -31,12 +31,6 @@ export const ClaimableFlowRuns = graphql(`
   }
 `);
 
-export const FlowRunState = graphql(`
-  query FlowRunState($id: uuid!) {
-    flow_run_by_pk(id: $id) { state version restart_count }
-  }
-`);
-
 export const SetFlowRunState = graphql(`
   mutation SetFlowRunState($runId: uuid!, $version: Int!, $writeId: uuid!, $type: state_type!, $message: String!, $data: jsonb) {
     set_flow_run_states(input: { states: [{ flow_run_id: $runId, version: $version, id: $writeId, state: { type: $type, message: $message, data: $data } }] }) {

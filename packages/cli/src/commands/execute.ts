@@ -104,7 +104,7 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
       throw new InvalidUsageError(
         "regent execute flow-run needs REGENT__FLOW_RUN_ID in its environment (agents set it), or --stdin",
       );
-    return executeRun(client, flowRunId, options);
+    return executeRun(client, flowRunId);
   }
   // Opening the connection (and loading the expected flow's code) now saves that work once a run
   // arrives; a server that is not up yet is no reason to stop waiting.
@@ -124,7 +124,7 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
     );
   }
   process.env.REGENT__FLOW_RUN_ID = assignment.flow_run_id;
-  return executeRun(client, assignment.flow_run_id, options, () => {
+  return executeRun(client, assignment.flow_run_id, () => {
     // As a process started for the run would have them: the run config's environment and folder.
     Object.assign(process.env, assignment.env);
     if (assignment.working_dir) process.chdir(assignment.working_dir);
@@ -199,12 +199,7 @@ function firstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
   });
 }
 
-async function executeRun(
-  client: RegentClient,
-  flowRunId: string,
-  options: ExecuteOptions,
-  prepare?: () => void,
-): Promise<number> {
+async function executeRun(client: RegentClient, flowRunId: string, prepare?: () => void): Promise<number> {
   const { flow_run_by_pk: run } = await client.request(LoadRun, { id: flowRunId });
   if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${flowRunId} at ${client.url}`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
