@@ -37,6 +37,10 @@ export function buildProgram(): Command {
       [],
     )
     .option(
+      "--timeout <duration>",
+      "the run's maximum duration (\"2h\"), over the flow's timeout: past it the run ends TimedOut",
+    )
+    .option(
       "-w, --watch",
       "follow the server-side run's states and logs until it ends; exit with its outcome",
     )
@@ -55,6 +59,7 @@ export function buildProgram(): Command {
           name?: string;
           project?: string;
           label: string[];
+          timeout?: string;
           watch?: boolean;
         },
       ) => {

@@ -277,3 +277,42 @@ test("two server replicas on one PostgreSQL: one is killed, and Lazarus goes on 
   }
   await until("the old executor to exit", async () => (alive(silent) ? undefined : true), 30_000);
 }, 120_000);
+
+test("regent run --timeout: the run's own maximum duration ends it TimedOut; a bad one is refused", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  const bad = await cli([
+    "run",
+    "--name",
+    "slow-map",
+    "--project",
+    "demo",
+    "--timeout",
+    "soon",
+    "--api",
+    api,
+  ]);
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toMatch(/timeout/);
+  const watched = await cli([
+    "run",
+    "--name",
+    "slow-map",
+    "--project",
+    "demo",
+    "--timeout",
+    "2s",
+    "--watch",
+    "--api",
+    api,
+  ]);
+  expect(watched.code).toBe(1);
+  expect(watched.stdout).toMatch(/TimedOut: flow run exceeded its timeout of 2000 ms/);
+  const run = await runOf(api, runIdOf(watched.stdout)!);
+  expect(run.state).toBe("TimedOut");
+  expect(
+    run.task_runs.filter((t: { state: string }) => !["Success", "Cancelled", "Mapped"].includes(t.state)),
+  ).toEqual([]);
+}, 120_000);

@@ -139,3 +139,39 @@ describe("flow timeout", () => {
     expect(r.state).toMatchObject({ type: "Cancelled", message: "gateway timeout" });
   });
 });
+
+describe("task runs that ignore the cancellation", () => {
+  test("are abandoned after the grace period: they end Cancelled and the run ends", async () => {
+    let release: () => void = () => {};
+    const deaf = task({ name: "deaf" }, async () => {
+      // Ignores ctx.signal: only the test lets it go, after the run has ended.
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return 1;
+    });
+    const controller = new AbortController();
+    const reporter = onState("deaf", "Running", () => controller.abort());
+    const started = Date.now();
+    const r = await flow({ name: "deaf-flow" }, async () => deaf()).run(undefined, {
+      reporter,
+      signal: controller.signal,
+      abandonAfter: 200,
+    });
+    release();
+    expect(r.state.type).toBe("Cancelled");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const run = runOf(r, "deaf");
+    expect(typesOf(run)).toEqual(["Pending", "Running", "Cancelled"]);
+    expect(run.state?.message).toBe("did not stop within 200 ms of the flow run being cancelled; abandoned");
+  });
+
+  test("a run's own timeout overrides the flow's, and ends it TimedOut", async () => {
+    const slow = task({ name: "slow-for-timeout" }, async (_: undefined, ctx) => untilAborted(ctx.signal));
+    const r = await flow({ name: "long", timeout: "1h" }, async () => slow()).run(undefined, {
+      timeout: 100,
+    });
+    expect(r.state.type).toBe("TimedOut");
+    expect(r.state.message).toBe("flow run exceeded its timeout of 100 ms");
+  });
+});

@@ -84,7 +84,8 @@ CREATE TABLE flow_run (
   auto_scheduled boolean DEFAULT false NOT NULL,
   late_reason text,
   parent_flow_run_id uuid,
-  lazarus_count integer DEFAULT 0 NOT NULL
+  lazarus_count integer DEFAULT 0 NOT NULL,
+  timeout_ms integer
 );
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_flow_id_fkey FOREIGN KEY (flow_id) REFERENCES flow(id) ON DELETE CASCADE;
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_parent_flow_run_id_fkey FOREIGN KEY (parent_flow_run_id) REFERENCES flow_run(id) ON DELETE SET NULL;

@@ -77,7 +77,8 @@ CREATE TABLE "flow_run" (
   "auto_scheduled" integer default 0 not null,
   "late_reason" text,
   "parent_flow_run_id" text references "flow_run" ("id") on delete set null,
-  "lazarus_count" integer default 0 not null
+  "lazarus_count" integer default 0 not null,
+  "timeout_ms" integer
 );
 
 CREATE TABLE "flow_run_state" (

@@ -20,7 +20,7 @@ const SDK_URL = import.meta.resolve("@regent/sdk");
 
 const LoadRun = graphql(`
   query LoadRun($id: uuid!) {
-    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version restart_count flow { name storage } }
+    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version restart_count timeout_ms flow { name storage } }
   }
 `);
 const Bundle = graphql(`
@@ -280,6 +280,7 @@ async function executeRun(client: RegentClient, flowRunId: string, prepare?: () 
       admission: serverTaskAdmission({ client, onWarning: (w) => log(`warning: ${w}`) }),
       server: { client, flowRunId: run.id },
       ...(run.restart_count > 0 ? { previous } : {}),
+      ...(run.timeout_ms !== null ? { timeout: run.timeout_ms } : {}),
     });
     const ended = result.state.type === "Paused" ? "paused" : `finished ${result.state.type}`;
     log(`flow run ${run.name} ${ended}${result.state.message ? `: ${result.state.message}` : ""}`);

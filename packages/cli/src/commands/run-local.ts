@@ -10,6 +10,8 @@ export interface RunLocalOptions {
   param: string[];
   paramsJson?: string;
   json?: boolean;
+  /** The run's maximum duration, over the flow's timeout ("2h"). */
+  timeout?: string;
 }
 
 /** `regent run <file>`: runs the file's default-exported flow in this process, no server needed. */
@@ -28,7 +30,11 @@ export async function runLocal(file: string, options: RunLocalOptions): Promise<
   process.on("SIGINT", onSigint);
   let result: FlowRunResult<unknown>;
   try {
-    result = await flow.run(params as never, { reporter: display, signal: controller.signal });
+    result = await flow.run(params as never, {
+      reporter: display,
+      signal: controller.signal,
+      ...(options.timeout ? { timeout: options.timeout } : {}),
+    });
   } finally {
     display.stop();
     process.off("SIGINT", onSigint);

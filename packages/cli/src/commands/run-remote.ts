@@ -21,6 +21,8 @@ export interface RunRemoteOptions {
   param: string[];
   paramsJson?: string;
   label: string[];
+  /** The run's maximum duration, over the flow's timeout ("2h"). */
+  timeout?: string;
   watch?: boolean;
   json?: boolean;
 }
@@ -45,6 +47,7 @@ export async function runRemote(config: Config, options: RunRemoteOptions): Prom
       version_group_id: found.version_group_id,
       parameters,
       labels: options.label.length > 0 ? options.label : null,
+      ...(options.timeout ? { timeout: options.timeout } : {}),
     },
   });
   const id = create_flow_run.id;

@@ -218,6 +218,14 @@ export class FlowRunEngine {
   private gates = 0;
   private readonly gateRuns: TaskRunState[] = [];
 
+  /** Task runs still going once the run's cancellation grace ran out: ended Cancelled, not waited for. */
+  abandon(message: string): void {
+    for (const run of this.taskRuns) {
+      if (run.settled || this.gateRuns.includes(run)) continue;
+      this.finish(run, "Cancelled", undefined, new RegentError("CANCELLED", message), { message });
+    }
+  }
+
   /** The flow run ended otherwise than Paused (failed, cancelled): its waiting gates end Cancelled. */
   endGates(message: string): void {
     for (const run of this.gateRuns)
@@ -390,6 +398,7 @@ export class FlowRunEngine {
   }
 
   private settle(run: TaskRunState, outcome: EngineState["type"], value: unknown, error: unknown): void {
+    if (run.settled) return; // abandoned already (see abandon)
     run.settle(outcome, value, error);
     if (--this.active === 0) {
       const waiters = this.idleWaiters;

@@ -1,8 +1,10 @@
 import {
   CancelledError,
+  type Duration,
   type JsonSchema,
   newId,
   type ParamsSchema,
+  parseDuration,
   RegentError,
   serializeError,
   validateParams,
@@ -36,6 +38,13 @@ export interface RunFlowOptions {
   server?: ServerLink;
   /** Holds task runs back under the server's tag limits (executors set it; none locally). */
   admission?: TaskAdmission;
+  /** This run's maximum duration, over the flow's `timeout`. */
+  timeout?: Duration;
+  /**
+   * Once the run is cancelled or timed out, how long task runs that ignore `ctx.signal` are waited for
+   * before they are abandoned (ended Cancelled; their work may go on until the process exits). Default 10 s.
+   */
+  abandonAfter?: Duration;
   /** Overrides the flow's own runner / result storage for this run. */
   taskRunner?: TaskRunner;
   resultStorage?: ResultStorage;
@@ -96,6 +105,7 @@ interface RunnableFlow {
 
 const NULL_REPORTER: EngineReporter = { record() {} };
 const SUSPENDED = Symbol("suspended");
+const ABANDONED = Symbol("abandoned");
 const defaultCache = memoryResults();
 
 /**
@@ -151,16 +161,16 @@ export async function runFlow<R>(
   else options.signal?.addEventListener("abort", onAbort, { once: true });
   // Set by the timer itself: a cancellation whose reason merely mentions a timeout is not one.
   let timedOut = false;
+  const timeoutMs =
+    options.timeout === undefined ? flow.timeoutMs : parseDuration(options.timeout, "the run's timeout");
   const timer =
-    flow.timeoutMs === undefined
+    timeoutMs === undefined
       ? undefined
       : setTimeout(() => {
           if (controller.signal.aborted) return;
           timedOut = true;
-          controller.abort(
-            new RegentError("CANCELLED", `flow run exceeded its timeout of ${flow.timeoutMs} ms`),
-          );
-        }, flow.timeoutMs);
+          controller.abort(new RegentError("CANCELLED", `flow run exceeded its timeout of ${timeoutMs} ms`));
+        }, timeoutMs);
 
   const runner = (options.taskRunner ?? flow.options.taskRunner ?? concurrentTaskRunner()).start({
     reporter,
@@ -198,18 +208,38 @@ export async function runFlow<R>(
   let threw = false;
   // Once nothing is left but pause() gates, the run stops here, Paused; its flow function is let go.
   const suspended = engine.suspended().then(() => SUSPENDED);
+  // Cancelled or timed out, task runs (and a flow function) that ignore the signal are not waited for
+  // forever: after the grace period they are abandoned, and the run ends.
+  const abandonMs =
+    options.abandonAfter === undefined ? 10_000 : parseDuration(options.abandonAfter, "abandonAfter");
+  let abandonTimer: NodeJS.Timeout | undefined;
+  const abandoned = new Promise<typeof ABANDONED>((resolve) => {
+    const start = () => {
+      abandonTimer = setTimeout(() => resolve(ABANDONED), abandonMs);
+      abandonTimer.unref();
+    };
+    if (controller.signal.aborted) start();
+    else controller.signal.addEventListener("abort", start, { once: true });
+  });
+  const abandon = () =>
+    engine.abandon(
+      `did not stop within ${abandonMs} ms of the flow run being ${timedOut ? "timed out" : "cancelled"}; abandoned`,
+    );
   try {
     const ended = await Promise.race([
       runScope.run({ engine, logger: engine.logger }, flow.fn, parameters as never, ctx),
       suspended,
+      abandoned,
     ]);
-    if (ended !== SUSPENDED) value = ended;
+    if (ended === ABANDONED) abandon();
+    else if (ended !== SUSPENDED) value = ended;
   } catch (e) {
     threw = true;
     error = e;
   }
   // Independent task runs still finish after the flow function returns or throws, and their hooks too.
-  await Promise.race([engine.idle(), suspended]);
+  if ((await Promise.race([engine.idle(), suspended, abandoned])) === ABANDONED) abandon();
+  clearTimeout(abandonTimer);
   await engine.hooksDone();
   clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);

@@ -69,6 +69,8 @@ export interface FlowRunTable {
   restart_count: number;
   /** Restarts Lazarus made (infrastructure gone), counted against the flow's `max_restarts`. */
   lazarus_count: Generated<number>;
+  /** This run's maximum duration (ms), over its flow's `timeout`; null: the flow's. */
+  timeout_ms: number | null;
   /** Created by the scheduler (removed again when its schedule is turned off). */
   auto_scheduled: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
   /** Why the run is late: set while it waits past its start time unclaimed (no live agent matches, …). */

@@ -55,6 +55,7 @@ export const TABLES = {
     heartbeat: "timestamp",
     restart_count: "int",
     lazarus_count: "int",
+    timeout_ms: "int",
     auto_scheduled: "bool",
     late_reason: "text",
     parent_flow_run_id: "uuid",

@@ -403,6 +403,10 @@ builder.mutationFields((t) => ({
               required: false,
               description: "the flow run starting this one (flows of flows)",
             }),
+            timeout: f.string({
+              required: false,
+              description: "this run's maximum duration, over its flow's timeout (\"2h\", \"30m\"): past it the run ends TimedOut",
+            }),
           }),
         }),
       }),
@@ -419,6 +423,7 @@ builder.mutationFields((t) => ({
         scheduledStartTime: input.scheduled_start_time,
         idempotencyKey: input.idempotency_key,
         parentFlowRunId: input.parent_flow_run_id,
+        timeout: input.timeout,
       }),
   }),
 

@@ -17,6 +17,8 @@ export interface NewRun {
   readonly autoScheduled?: boolean;
   /** The flow run that started this one. */
   readonly parentFlowRunId?: string | null;
+  /** Its own maximum duration (ms), over the flow's timeout. */
+  readonly timeoutMs?: number | null;
   readonly message?: string;
   /** ISO 8601, normal form. */
   readonly now: string;
@@ -55,6 +57,7 @@ export function newRunRows(dialect: Dialect, run: NewRun) {
     lazarus_count: 0,
     auto_scheduled: run.autoScheduled ?? false,
     parent_flow_run_id: run.parentFlowRunId ?? null,
+    timeout_ms: run.timeoutMs ?? null,
     created: run.now,
     updated: run.now,
   });

@@ -12,6 +12,7 @@ import {
   isFinal,
   NotFoundError,
   newId,
+  parseDuration,
   type ParameterIssue,
   RegentError,
   type RunStateType,
@@ -69,6 +70,8 @@ export interface CreateFlowRunInput {
   idempotencyKey?: string | null;
   /** The flow run that starts this one (flows of flows). */
   parentFlowRunId?: string | null;
+  /** This run's maximum duration, over its flow's timeout: `"2h"`, `"30m"`. */
+  timeout?: string | null;
 }
 
 export interface StateInput {
@@ -137,6 +140,13 @@ function checkFlowConcurrency(name: string, input: RegisterFlowInput): FlowConcu
       `flow ${name}: concurrency key "${key}" is not one of its parameters (${Object.keys(properties).join(", ") || "none"})`,
     );
   return parsed.data;
+}
+
+/** A run's own timeout, as create_flow_run takes it. */
+function runTimeout(value: string): number {
+  const ms = parseDuration(value, "timeout");
+  if (ms < 1_000) throw new InvalidUsageError(`timeout: at least 1 s (got ${JSON.stringify(value)})`);
+  return ms;
 }
 
 function checkMaxRestarts(name: string, value: number | null | undefined): number | null {
@@ -467,6 +477,7 @@ export class Store {
       scheduledStartTime: input.scheduledStartTime ? toIsoTimestamp(input.scheduledStartTime) : now,
       idempotencyKey: input.idempotencyKey,
       parentFlowRunId: input.parentFlowRunId,
+      timeoutMs: input.timeout ? runTimeout(input.timeout) : null,
       now,
     });
     try {
