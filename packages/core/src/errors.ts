@@ -74,7 +74,8 @@ export const ERROR_CODES = {
   TASK_FAILED: { fault: "user", retriable: true, summary: "a task raised an error" },
   EXECUTION_SUPERSEDED: {
     fault: "infrastructure",
-    retriable: false,
+    // The run is retried already: Lazarus gave it to a new execution.
+    retriable: true,
     summary: "the run was started again since this executor's execution (Lazarus took it for lost)",
   },
   RESULT_NOT_FOUND: {
