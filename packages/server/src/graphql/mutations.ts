@@ -405,7 +405,8 @@ builder.mutationFields((t) => ({
             }),
             timeout: f.string({
               required: false,
-              description: "this run's maximum duration, over its flow's timeout (\"2h\", \"30m\"): past it the run ends TimedOut",
+              description:
+                'this run\'s maximum duration, over its flow\'s timeout ("2h", "30m"): past it the run ends TimedOut',
             }),
           }),
         }),
