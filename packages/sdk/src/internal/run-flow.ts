@@ -214,9 +214,9 @@ export async function runFlow<R>(
     options.abandonAfter === undefined ? 10_000 : parseDuration(options.abandonAfter, "abandonAfter");
   let abandonTimer: NodeJS.Timeout | undefined;
   const abandoned = new Promise<typeof ABANDONED>((resolve) => {
+    // Not unref'd: a task stuck on a promise that nothing else keeps alive must not let the process exit.
     const start = () => {
       abandonTimer = setTimeout(() => resolve(ABANDONED), abandonMs);
-      abandonTimer.unref();
     };
     if (controller.signal.aborted) start();
     else controller.signal.addEventListener("abort", start, { once: true });
