@@ -1,5 +1,6 @@
 import { mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
+import { startServer } from "@regent/server";
 import { BACKENDS } from "@regent/testkit";
 import { describe, expect, test as plainTest } from "vitest";
 import { startLocalAgent } from "../src/index.js";
@@ -264,6 +265,50 @@ for (const backend of BACKENDS) {
       for (const r of flow_run as { agent_id: string }[])
         byAgent.set(r.agent_id, (byAgent.get(r.agent_id) ?? 0) + 1);
       expect((byAgent.get(a!.id) ?? 0) + (byAgent.get(b!.id) ?? 0)).toBe(200);
+    });
+
+    test("agents talking to two servers on one database launch each of 60 runs exactly once", {
+      timeout: 120_000,
+    }, async ({ h, database }) => {
+      // A second server process's worth: its own API, services and events, the same database.
+      const replica = await startServer({ database, port: 0 });
+      let onReplica: { stop(): Promise<void> } | undefined;
+      try {
+        const flowId = await h.seedFlow("across");
+        // The agent on the replica hears of no run created through the first server: it polls.
+        const [a, b] = await Promise.all([
+          h.startAgent({ name: "a", maxConcurrent: 6 }),
+          h.startAgent({ name: "b", maxConcurrent: 6, apiUrl: replica.url, pollIntervalMs: 100 }),
+        ]);
+        onReplica = b;
+        const ids: string[] = [];
+        for (let i = 0; i < 60; i += 20) {
+          const batch = await Promise.all(Array.from({ length: 20 }, () => h.createRun(flowId)));
+          ids.push(...batch.map((r) => r.id));
+        }
+        await waitFor(
+          "60 successful runs",
+          async () => {
+            const { flow_run_aggregate } = await h.ok(
+              `{ flow_run_aggregate(where: { state: { _eq: "Success" } }) { aggregate { count } } }`,
+            );
+            return flow_run_aggregate.aggregate.count === 60 ? true : undefined;
+          },
+          60_000,
+        );
+        const launches = h.launches();
+        expect(launches).toHaveLength(60);
+        expect(new Set(launches)).toEqual(new Set(ids));
+        const { flow_run } = await h.ok(`{ flow_run(limit: 1000) { agent_id } }`);
+        const counts = [a!.id, b!.id].map(
+          (id) => (flow_run as { agent_id: string }[]).filter((r) => r.agent_id === id).length,
+        );
+        expect(counts[0]! + counts[1]!).toBe(60);
+        expect(Math.min(...counts)).toBeGreaterThan(0); // both took a share
+      } finally {
+        await onReplica?.stop();
+        await replica.close();
+      }
     });
 
     test("stop() waits for a run under way to finish", async ({ h }) => {
