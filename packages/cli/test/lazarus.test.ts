@@ -1,6 +1,12 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { graphqlData, type RegentFixtures, startRegentProcess, regentTest as test } from "@regent/testkit";
+import {
+  graphqlData,
+  type RegentFixtures,
+  type RegentProcess,
+  startRegentProcess,
+  regentTest as test,
+} from "@regent/testkit";
 import { expect } from "vitest";
 import { until, useServerDatabases } from "./helpers.js";
 
@@ -12,16 +18,29 @@ const fixtures = new URL("./fixtures/lazarus", import.meta.url).pathname;
 const runIdOf = (output: string) => /\(([0-9a-f-]{36})\)/.exec(output)?.[1];
 const calls = (dir: string) => readFileSync(join(dir, "calls.txt"), "utf8").trim().split("\n");
 
-/** A server whose Lazarus hears of a silent executor within 2 s, the fixtures registered, and an agent. */
-async function setUp(cli: RegentFixtures["cli"], tmp: string): Promise<string> {
-  const server = startRegentProcess(["server", "start", "--db", await dbFor("sqlite", tmp), "--port", "0"], {
+/** A server on `db` whose Lazarus hears of a silent executor within 2 s; resolves with its API URL. */
+async function startServer(db: string): Promise<{ api: string; server: RegentProcess }> {
+  const server = startRegentProcess(["server", "start", "--db", db, "--port", "0"], {
     REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
   });
-  const api = (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
+  return { api: (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!, server };
+}
+
+/** Project demo with the fixtures registered into it. */
+async function registerFixtures(cli: RegentFixtures["cli"], api: string): Promise<void> {
   expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
   const registered = await cli(["register", fixtures, "--project", "demo", "--api", api]);
   expect(registered.code, registered.stderr).toBe(0);
+}
+
+const startAgent = (api: string) =>
   startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api]);
+
+/** A server (SQLite), the fixtures registered, and an agent. */
+async function setUp(cli: RegentFixtures["cli"], tmp: string): Promise<string> {
+  const { api } = await startServer(await dbFor("sqlite", tmp));
+  await registerFixtures(cli, api);
+  startAgent(api);
   return api;
 }
 
@@ -47,21 +66,20 @@ const alive = (pid: number) => {
   }
 };
 
-/** `regent run --name lazarus --watch` with the test's folder, its work task held while <tmp>/hang exists. */
+/** `regent run --name lazarus` with the test's folder as its `dir`, and `how` (`--watch`, `--json`). */
+const runLazarus = (cli: RegentFixtures["cli"], api: string, tmp: string, how: "--watch" | "--json") =>
+  cli(["run", "--name", "lazarus", "--project", "demo", "--param", `dir=${tmp}`, how, "--api", api]);
+
+/** `regent run --name lazarus --watch`, its work task held while <tmp>/hang exists. */
 function watchHeldRun(cli: RegentFixtures["cli"], api: string, tmp: string) {
   writeFileSync(join(tmp, "hang"), "");
-  return cli([
-    "run",
-    "--name",
-    "lazarus",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
+  return runLazarus(cli, api, tmp, "--watch");
+}
+
+/** Resolves with the pid of the executor whose work task has started. */
+async function workStarted(tmp: string): Promise<number> {
+  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
+  return pidOf(tmp);
 }
 
 /**
@@ -69,8 +87,7 @@ function watchHeldRun(cli: RegentFixtures["cli"], api: string, tmp: string) {
  * Lazarus (heartbeats missed) has handed the run to a second executor. The caller SIGCONTs it.
  */
 async function silenceUntilReplaced(tmp: string): Promise<number> {
-  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
-  const silent = pidOf(tmp);
+  const silent = await workStarted(tmp);
   process.kill(silent, "SIGSTOP");
   try {
     await until("a second executor", async () => (pidOf(tmp) !== silent ? true : undefined), 30_000);
@@ -87,8 +104,7 @@ test("SIGKILL of the flow-run process mid-task: Lazarus reschedules it, and fini
 }) => {
   const api = await setUp(cli, tmp);
   const watching = watchHeldRun(cli, api, tmp);
-  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
-  const first = pidOf(tmp);
+  const first = await workStarted(tmp);
   process.kill(first, "SIGKILL");
   rmSync(join(tmp, "hang"));
   const watched = await watching;
@@ -114,18 +130,7 @@ test("killed on every attempt: the run fails after the flow's maxRestarts, with 
 }) => {
   const api = await setUp(cli, tmp);
   writeFileSync(join(tmp, "suicide"), "");
-  const watched = await cli([
-    "run",
-    "--name",
-    "lazarus",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--watch",
-    "--api",
-    api,
-  ]);
+  const watched = await runLazarus(cli, api, tmp, "--watch");
   expect(watched.code, watched.stdout + watched.stderr).toBe(1);
   const run = await runOf(api, runIdOf(watched.stdout)!);
   expect(run.state).toBe("Failed");
@@ -207,34 +212,17 @@ test("SIGKILL of the agent: the run it launched still finishes, and a new agent 
   cli,
   tmp,
 }) => {
-  const server = startRegentProcess(["server", "start", "--db", await dbFor("sqlite", tmp), "--port", "0"], {
-    REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
-  });
-  const api = (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
-  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
-  expect((await cli(["register", fixtures, "--project", "demo", "--api", api])).code).toBe(0);
-  const agentArgs = ["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api];
-  const agent = startRegentProcess(agentArgs);
+  const { api } = await startServer(await dbFor("sqlite", tmp));
+  await registerFixtures(cli, api);
+  const agent = startAgent(api);
   writeFileSync(join(tmp, "hang"), "");
-  const started = await cli([
-    "run",
-    "--name",
-    "lazarus",
-    "--project",
-    "demo",
-    "--param",
-    `dir=${tmp}`,
-    "--json",
-    "--api",
-    api,
-  ]);
+  const started = await runLazarus(cli, api, tmp, "--json");
   const id = JSON.parse(started.stdout).id as string;
-  await until("the work task to start", async () => (existsSync(join(tmp, "work.pid")) ? true : undefined));
-  const executor = pidOf(tmp);
+  const executor = await workStarted(tmp);
   await agent.stop("SIGKILL");
   // The executor outlives its agent (its output now goes nowhere) and goes on.
   rmSync(join(tmp, "hang"));
-  const replacement = startRegentProcess(agentArgs);
+  const replacement = startAgent(api);
   await replacement.waitFor(/waiting for flow runs/);
   await until("the run to succeed", async () =>
     (await runOf(api, id)).state === "Success" ? true : undefined,
@@ -250,17 +238,10 @@ test("two server replicas on one PostgreSQL: one is killed, and Lazarus goes on 
   tmp,
 }) => {
   const db = await dbFor("postgres", tmp);
-  const replica = () =>
-    startRegentProcess(["server", "start", "--db", db, "--port", "0"], {
-      REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
-    });
-  const serving = replica();
-  const api = (await serving.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!;
-  const doomed = replica();
-  await doomed.waitFor(/API\s+http/);
-  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
-  expect((await cli(["register", fixtures, "--project", "demo", "--api", api])).code).toBe(0);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api]);
+  const { api } = await startServer(db);
+  const { server: doomed } = await startServer(db);
+  await registerFixtures(cli, api);
+  startAgent(api);
   // Both replicas run their services' loops, one at a time per service; one of them now dies.
   await new Promise((r) => setTimeout(r, 1_500));
   await doomed.stop("SIGKILL");

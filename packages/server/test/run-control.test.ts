@@ -22,6 +22,17 @@ const TASK_RUNS = `query($id: uuid!) {
   }
 }`;
 
+/** A create_task_runs item: task key and name from the run key (`extract#1` → `extract`). */
+const taskRun = (flowRunId: string, runKey: string, states: Record<string, unknown>[], extra = {}) => ({
+  id: newId(),
+  flow_run_id: flowRunId,
+  task_key: runKey.replace(/#.*/, ""),
+  task_name: runKey.replace(/#.*/, ""),
+  run_key: runKey,
+  states,
+  ...extra,
+});
+
 for (const backend of BACKENDS) {
   describe(`restart and resume on ${backend}`, () => {
     let api: Api;
@@ -55,15 +66,6 @@ for (const backend of BACKENDS) {
       const r = await api.ok(SET_FLOW_STATE, { id, version, state });
       expect(r.set_flow_run_states.refused).toEqual([]);
     };
-    const taskRun = (flowRunId: string, runKey: string, states: Record<string, unknown>[], extra = {}) => ({
-      id: newId(),
-      flow_run_id: flowRunId,
-      task_key: runKey.replace(/#.*/, ""),
-      task_name: runKey.replace(/#.*/, ""),
-      run_key: runKey,
-      states,
-      ...extra,
-    });
     const taskRuns = async (id: string) => (await api.ok(TASK_RUNS, { id })).task_run as any[];
 
     test("restart reuses what succeeded with a kept result and sends the rest back to Pending", async () => {
@@ -288,22 +290,8 @@ for (const backend of BACKENDS) {
     const addTaskRuns = (id: string) =>
       api.ok(CREATE_TASK_RUNS, {
         runs: [
-          {
-            id: newId(),
-            flow_run_id: id,
-            task_key: "a",
-            task_name: "a",
-            run_key: "a#1",
-            states: [{ type: "Running" }, { type: "Success", data: { result: { value: 1 } } }],
-          },
-          {
-            id: newId(),
-            flow_run_id: id,
-            task_key: "b",
-            task_name: "b",
-            run_key: "b#1",
-            states: [{ type: "Running" }],
-          },
+          taskRun(id, "a#1", [{ type: "Running" }, { type: "Success", data: { result: { value: 1 } } }]),
+          taskRun(id, "b#1", [{ type: "Running" }]),
         ],
       });
 
@@ -330,7 +318,7 @@ for (const backend of BACKENDS) {
       const late = await api.ok(
         `mutation($runs: [create_task_run_input!]!, $e: Int) { create_task_runs(input: { task_runs: $runs, restart_count: $e }) { count refused { code message } } }`,
         {
-          runs: [{ id: newId(), flow_run_id: id, task_key: "c", task_name: "c", run_key: "c#1" }],
+          runs: [taskRun(id, "c#1", [])],
           e: 0,
         },
       );
@@ -401,16 +389,7 @@ for (const backend of BACKENDS) {
       await api.ok(SET_FLOW_STATE, { id, version: 1, state: { type: "Running" } });
       await api.ok(`mutation($id: uuid!) { cancel_flow_run(input: { flow_run_id: $id }) { state } }`, { id });
       await api.ok(CREATE_TASK_RUNS, {
-        runs: [
-          {
-            id: newId(),
-            flow_run_id: id,
-            task_key: "b",
-            task_name: "b",
-            run_key: "b#1",
-            states: [{ type: "Running" }],
-          },
-        ],
+        runs: [taskRun(id, "b#1", [{ type: "Running" }])],
       });
       const c = await api.ok(REPORT, { id, execution: 0, message: "killed" });
       expect(c.report_infrastructure_failure).toMatchObject({ verdict: "cancelled", state: "Cancelled" });
