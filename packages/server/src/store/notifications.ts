@@ -11,6 +11,7 @@ import { decodeRow, encodeRow } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import type { Row } from "../db/tables.js";
 import type { StateEvent } from "../events.js";
+import { requireProject } from "./projects.js";
 import type { Clock } from "./store.js";
 
 type Tx = Transaction<Database>;
@@ -113,17 +114,7 @@ export class NotificationStore {
     const id = newId();
     const now = this.clock().toISOString();
     const row = await this.db.transaction().execute(async (tx) => {
-      if (input.projectId) {
-        const project = await tx
-          .selectFrom("project")
-          .select("id")
-          .where("id", "=", input.projectId)
-          .executeTakeFirst();
-        if (!project)
-          throw new NotFoundError("PROJECT_NOT_FOUND", `no project with id ${input.projectId}`, {
-            id: input.projectId,
-          });
-      }
+      if (input.projectId) await requireProject(tx, input.projectId);
       const inserted = await tx
         .insertInto("notification_rule")
         .values(

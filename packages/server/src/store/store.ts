@@ -36,6 +36,7 @@ import {
 } from "./concurrency.js";
 import { validateAgainstJsonSchema } from "./json-schema.js";
 import { NotificationStore } from "./notifications.js";
+import { requireProject } from "./projects.js";
 import { RunControl } from "./run-control.js";
 import { newRunRows } from "./run-rows.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
@@ -319,15 +320,7 @@ export class Store {
     const schedule = input.schedule ? await this.checkFlowSchedule(name, input) : null;
     const concurrency = input.concurrency ? checkFlowConcurrency(name, input) : null;
     const registered = await this.db.transaction().execute(async (tx) => {
-      const project = await tx
-        .selectFrom("project")
-        .select("id")
-        .where("id", "=", input.projectId)
-        .executeTakeFirst();
-      if (!project)
-        throw new NotFoundError("PROJECT_NOT_FOUND", `no project with id ${input.projectId}`, {
-          id: input.projectId,
-        });
+      await requireProject(tx, input.projectId);
       const latest = await tx
         .selectFrom("flow")
         .selectAll()
