@@ -52,6 +52,9 @@ const pausedGates = (tx: Tx, flowRunId: string) =>
     .where("state", "=", "Paused")
     .execute();
 
+/** Paused runs read per query by the expiry loop. */
+const PAUSED_PAGE = 1_000;
+
 /** A paused run whose pause has a deadline, as the expiry loop reads it. */
 export interface PausedRun {
   readonly id: string;
@@ -126,23 +129,31 @@ export class RunControl {
    * expiry loop fails them.
    */
   async pausedPast(now: Date, limit: number): Promise<PausedRun[]> {
-    const rows = await this.db
-      .selectFrom("flow_run")
-      .innerJoin("flow_run_state", (j) =>
-        j
-          .onRef("flow_run_state.flow_run_id", "=", "flow_run.id")
-          .onRef("flow_run_state.version", "=", "flow_run.state_version"),
-      )
-      .select(["flow_run.id", "flow_run.state_version", "flow_run_state.data"])
-      .where("flow_run.state", "=", "Paused")
-      .limit(limit)
-      .execute();
+    // The deadline is in JSON, so every Paused run is read (in pages by id); only those past it count
+    // towards `limit`. Reading just the first `limit` would never reach a deadline beyond them.
     const due: PausedRun[] = [];
-    for (const row of rows) {
-      const data = decodeRow("flow_run_state", { data: row.data }).data as { resumeBy?: unknown } | null;
-      const resumeBy = typeof data?.resumeBy === "string" ? data.resumeBy : undefined;
-      if (resumeBy && Date.parse(resumeBy) <= now.getTime())
-        due.push({ id: row.id, version: row.state_version, resumeBy });
+    for (let after = "00000000-0000-0000-0000-000000000000"; due.length < limit; ) {
+      const rows = await this.db
+        .selectFrom("flow_run")
+        .innerJoin("flow_run_state", (j) =>
+          j
+            .onRef("flow_run_state.flow_run_id", "=", "flow_run.id")
+            .onRef("flow_run_state.version", "=", "flow_run.state_version"),
+        )
+        .select(["flow_run.id", "flow_run.state_version", "flow_run_state.data"])
+        .where("flow_run.state", "=", "Paused")
+        .where("flow_run.id", ">", after)
+        .orderBy("flow_run.id")
+        .limit(PAUSED_PAGE)
+        .execute();
+      for (const row of rows) {
+        const data = decodeRow("flow_run_state", { data: row.data }).data as { resumeBy?: unknown } | null;
+        const resumeBy = typeof data?.resumeBy === "string" ? data.resumeBy : undefined;
+        if (resumeBy && Date.parse(resumeBy) <= now.getTime() && due.length < limit)
+          due.push({ id: row.id, version: row.state_version, resumeBy });
+      }
+      if (rows.length < PAUSED_PAGE) break;
+      after = rows[rows.length - 1]!.id;
     }
     return due;
   }

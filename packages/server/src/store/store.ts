@@ -1104,10 +1104,12 @@ export class Store {
       .where("id", "=", id);
     if (execution !== undefined && execution !== null) update = update.where("restart_count", "=", execution);
     const result = await update.executeTakeFirst();
-    const run = await this.flowRunById(id);
+    // The state only: a heartbeat comes every few seconds from every running executor.
+    const run = await this.db.selectFrom("flow_run").select("state").where("id", "=", id).executeTakeFirst();
+    if (!run) throw new NotFoundError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id}`, { id });
     // Six beats per timeout: a few lost on the way are not a death.
     const intervalMs = Math.min(10_000, Math.max(200, Math.round(this.lazarus.heartbeatTimeoutMs / 6)));
-    return { state: run.state as string, superseded: Number(result.numUpdatedRows) === 0, intervalMs };
+    return { state: run.state, superseded: Number(result.numUpdatedRows) === 0, intervalMs };
   }
 
   // ── agents ───────────────────────────────────────────────────────────────
