@@ -119,18 +119,32 @@ test("configuration errors name the key and where it came from", async ({ cli, t
   expect(r.stderr).toMatch(/nope \(from env REGENT__NOPE\): unknown key/);
 });
 
-test("the server's durations (late_after, agent_timeout, retain_*) refuse what is not a duration", async ({
+test("the server's durations (late_after, heartbeat_timeout, retain_*…) and max_restarts refuse bad values", async ({
   cli,
   tmp,
 }) => {
   const r = await cli(["get", "projects"], {
-    env: { REGENT__SERVER__LATE_AFTER: "soon", REGENT__SERVER__RETAIN_LOGS: "-1d", HOME: tmp },
+    env: {
+      REGENT__SERVER__LATE_AFTER: "soon",
+      REGENT__SERVER__RETAIN_LOGS: "-1d",
+      REGENT__SERVER__HEARTBEAT_TIMEOUT: "a while",
+      REGENT__SERVER__SUBMISSION_TIMEOUT: "later",
+      REGENT__SERVER__MAX_RESTARTS: "-1",
+      HOME: tmp,
+    },
   });
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(
     /server\.late_after \(from env REGENT__SERVER__LATE_AFTER\): a duration: a number of milliseconds or a string like "30s", "5m"/,
   );
   expect(r.stderr).toMatch(/server\.retain_logs \(from env REGENT__SERVER__RETAIN_LOGS\): a duration/);
+  expect(r.stderr).toMatch(
+    /server\.heartbeat_timeout \(from env REGENT__SERVER__HEARTBEAT_TIMEOUT\): a duration/,
+  );
+  expect(r.stderr).toMatch(
+    /server\.submission_timeout \(from env REGENT__SERVER__SUBMISSION_TIMEOUT\): a duration/,
+  );
+  expect(r.stderr).toMatch(/server\.max_restarts \(from env REGENT__SERVER__MAX_RESTARTS\)/);
 });
 
 test("--prestarted and agent.prestarted take a whole number from 0 to 100, and say so", async ({

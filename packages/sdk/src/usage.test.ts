@@ -71,6 +71,11 @@ describe("misuse", () => {
       message: "timeout",
     },
     {
+      config: "a negative maxRestarts",
+      fn: () => flow({ name: "f", maxRestarts: -1 }, noop),
+      message: "maxRestarts must be a whole number from 0 to 100 (got -1)",
+    },
+    {
       config: "params that are no validator",
       fn: () => flow({ name: "f", params: { n: "number" } as never }, noop),
       message: "params must be a Standard Schema validator",

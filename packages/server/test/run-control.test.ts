@@ -371,6 +371,18 @@ for (const backend of BACKENDS) {
       ).toBe("unchanged");
     });
 
+    test("register_flow refuses a max_restarts outside 0–100", async () => {
+      const { projectId } = await seedFlow(api);
+      const r = await api.gql(
+        `mutation($p: uuid!) { register_flow(input: { project_id: $p, name: "m", content_hash: "m", max_restarts: 101 }) { id } }`,
+        { p: projectId },
+      );
+      expect(codeOf(r)).toBe("INVALID_USAGE");
+      expect(r.errors?.[0].message).toBe(
+        "flow m: maxRestarts must be a whole number from 0 to 100 (got 101)",
+      );
+    });
+
     test("max_restarts 0 turns Lazarus off; a run being cancelled ends Cancelled", async () => {
       const off = await started(0);
       const r = await api.ok(REPORT, { id: off.id, execution: 0, message: "gone" });
