@@ -19,9 +19,12 @@ const runIdOf = (output: string) => /\(([0-9a-f-]{36})\)/.exec(output)?.[1];
 const calls = (dir: string) => readFileSync(join(dir, "calls.txt"), "utf8").trim().split("\n");
 
 /** A server on `db` whose Lazarus hears of a silent executor within 2 s; resolves with its API URL. */
-async function startServer(db: string): Promise<{ api: string; server: RegentProcess }> {
+async function startServer(
+  db: string,
+  heartbeatTimeout = "2s",
+): Promise<{ api: string; server: RegentProcess }> {
   const server = startRegentProcess(["server", "start", "--db", db, "--port", "0"], {
-    REGENT__SERVER__HEARTBEAT_TIMEOUT: "2s",
+    REGENT__SERVER__HEARTBEAT_TIMEOUT: heartbeatTimeout,
   });
   return { api: (await server.waitFor(/API\s+(http:\/\/127\.0\.0\.1:\d+)\/graphql/))[1]!, server };
 }
@@ -37,8 +40,8 @@ const startAgent = (api: string) =>
   startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "0", "--api", api]);
 
 /** A server (SQLite), the fixtures registered, and an agent. */
-async function setUp(cli: RegentFixtures["cli"], tmp: string): Promise<string> {
-  const { api } = await startServer(await dbFor("sqlite", tmp));
+async function setUp(cli: RegentFixtures["cli"], tmp: string, heartbeatTimeout?: string): Promise<string> {
+  const { api } = await startServer(await dbFor("sqlite", tmp), heartbeatTimeout);
   await registerFixtures(cli, api);
   startAgent(api);
   return api;
@@ -296,4 +299,79 @@ test("regent run --timeout: the run's own maximum duration ends it TimedOut; a b
   expect(
     run.task_runs.filter((t: { state: string }) => !["Success", "Cancelled", "Mapped"].includes(t.state)),
   ).toEqual([]);
+}, 120_000);
+
+/** Marks run `id` `type` as a user would (the UI's "mark as Failed"), at the version it has now. */
+async function mark(api: string, id: string, type: string): Promise<void> {
+  const { flow_run_by_pk } = await graphqlData(
+    api,
+    `query($id: uuid!) { flow_run_by_pk(id: $id) { state_version } }`,
+    { id },
+  );
+  const { set_flow_run_states } = await graphqlData(
+    api,
+    `mutation($id: uuid!, $v: Int!, $type: state_type!) {
+       set_flow_run_states(input: { states: [{ flow_run_id: $id, version: $v, state: { type: $type, message: "marked by a user" } }] }) { refused { message } } }`,
+    { id, v: flow_run_by_pk.state_version, type },
+  );
+  expect(set_flow_run_states.refused).toEqual([]);
+}
+
+test("a run marked Failed by a user mid-map: its executor stops its task runs, and none is left running", async ({
+  cli,
+  tmp,
+}) => {
+  // A heartbeat timeout well past the executor's second to stop: the zombie killer is not what ends them.
+  const api = await setUp(cli, tmp, "8s");
+  const started = await cli(["run", "--name", "slow-map", "--project", "demo", "--json", "--api", api]);
+  const id = JSON.parse(started.stdout).id as string;
+  await until("a finished item", async () => {
+    const { task_run } = await graphqlData(
+      api,
+      `query($id: uuid!) { task_run(where: { flow_run_id: { _eq: $id }, state: { _eq: "Success" }, task_key: { _eq: "item" } }, limit: 1) { id } }`,
+      { id },
+    );
+    return task_run[0];
+  });
+  await mark(api, id, "Failed");
+  const run = await until("every task run to end", async () => {
+    const r = await runOf(api, id);
+    return r.task_runs.every((t: { state: string }) => ["Success", "Cancelled", "Mapped"].includes(t.state))
+      ? r
+      : undefined;
+  });
+  // The user's mark stands; the items not done were stopped (Cancelled), not run to the end.
+  expect(run.state).toBe("Failed");
+  expect(run.state_message).toBe("marked by a user");
+  expect(run.task_runs.filter((t: { state: string }) => t.state === "Cancelled").length).toBeGreaterThan(0);
+}, 120_000);
+
+test("zombie killer: a run marked Failed while its executor is frozen has its started task runs ended", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  writeFileSync(join(tmp, "hang"), "");
+  const id = JSON.parse((await runLazarus(cli, api, tmp, "--json")).stdout).id as string;
+  const frozen = await workStarted(tmp);
+  process.kill(frozen, "SIGSTOP");
+  try {
+    await mark(api, id, "Failed");
+    // Nothing is left to end the work task: the zombie killer does, a heartbeat timeout (2 s) later.
+    const work = await until("the work task to end", async () => {
+      const { task_run } = await graphqlData(
+        api,
+        `query($id: uuid!) { task_run(where: { flow_run_id: { _eq: $id }, task_key: { _eq: "work" } }) { state state_message } }`,
+        { id },
+      );
+      return task_run[0]?.state === "Running" ? undefined : task_run[0];
+    });
+    expect(work.state).toBe("Failed");
+    expect(work.state_message).toMatch(
+      /^zombie: its flow run ended Failed at .* and no executor is running it any more$/,
+    );
+    expect(await runOf(api, id)).toMatchObject({ state: "Failed", lazarus_count: 0 });
+  } finally {
+    process.kill(frozen, "SIGKILL");
+  }
 }, 120_000);

@@ -444,9 +444,9 @@ for (const backend of BACKENDS) {
       now += 20_000;
       await beat(id, 0);
       now += 20_000; // 20 s since the last beat: alive
-      expect(await lazarus.loop()).toEqual({ rescheduled: 0, failed: 0 });
+      expect(await lazarus.loop()).toEqual({ rescheduled: 0, failed: 0, zombies: 0 });
       now += 11_000; // 31 s: lost
-      expect(await lazarus.loop()).toEqual({ rescheduled: 1, failed: 0 });
+      expect(await lazarus.loop()).toEqual({ rescheduled: 1, failed: 0, zombies: 0 });
       expect((await run(id)).state_message).toMatch(
         /^Lazarus: no heartbeat from its executor since .* \(heartbeat_timeout 30 s\); rescheduled \(restart 1 of 3\)$/,
       );
@@ -512,6 +512,79 @@ for (const backend of BACKENDS) {
       });
       await lazarus.loop();
       expect((await run(slow)).state_message).toMatch(/not started within submission_timeout \(600 s\)/);
+    });
+
+    test("the zombie killer ends task runs left started in a flow run that ended, after the heartbeat timeout", async () => {
+      const lazarus = new Lazarus({
+        database: api.database,
+        store: api.server.store,
+        clock,
+        settings: lazarusSettings({ heartbeatTimeoutMs: 30_000 }),
+        log: () => {},
+      });
+      const { flowId } = await seedFlow(api);
+      const { register_agent } = await api.ok(
+        `mutation { register_agent(input: { name: "a", type: "local", labels: ["prod"] }) { id } }`,
+      );
+      const marked = async (type: string) => {
+        const { create_flow_run } = await api.ok(
+          `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+          { id: flowId },
+        );
+        const id = create_flow_run.id as string;
+        await api.ok(
+          `mutation($id: uuid!) { claim_flow_runs(input: { agent_id: $id, limit: 1 }) { flow_runs { id } } }`,
+          { id: register_agent.id },
+        );
+        await api.ok(SET_FLOW_STATE, { id, version: 2, state: { type: "Running" } });
+        await api.ok(CREATE_TASK_RUNS, {
+          runs: [
+            taskRun(id, "done#1", [{ type: "Running" }, { type: "Success" }]),
+            taskRun(id, "work#1", [{ type: "Running" }]),
+            taskRun(id, "waiting#1", [{ type: "Running" }, { type: "Retrying" }]),
+            taskRun(id, "later#1", []),
+          ],
+        });
+        // A user marks the run while no executor is there to stop its task runs.
+        const { flow_run_by_pk } = await api.ok(
+          `query($id: uuid!) { flow_run_by_pk(id: $id) { state_version } }`,
+          {
+            id,
+          },
+        );
+        const set = await api.ok(SET_FLOW_STATE, {
+          id,
+          version: flow_run_by_pk.state_version,
+          state: { type, message: "marked by a user" },
+        });
+        expect(set.set_flow_run_states.refused).toEqual([]);
+        return id;
+      };
+      const failed = await marked("Failed");
+      const cancelled = await marked("Cancelled");
+      const states = async (id: string) =>
+        (await run(id)).task_runs.map((t: any) => [t.run_key, t.state, t.state_message]);
+      now += 29_000; // within the heartbeat timeout: an executor may still be ending them
+      expect(await lazarus.loop()).toMatchObject({ zombies: 0 });
+      now += 2_000;
+      expect(await lazarus.loop()).toMatchObject({ zombies: 4 });
+      const zombie = (state: string) =>
+        expect.stringMatching(
+          new RegExp(`^zombie: its flow run ended ${state} at .* and no executor is running it any more$`),
+        );
+      expect(await states(failed)).toEqual([
+        ["done#1", "Success", null],
+        ["later#1", "Pending", null],
+        ["waiting#1", "Failed", zombie("Failed")],
+        ["work#1", "Failed", zombie("Failed")],
+      ]);
+      expect(await states(cancelled)).toEqual([
+        ["done#1", "Success", null],
+        ["later#1", "Pending", null],
+        ["waiting#1", "Cancelled", zombie("Cancelled")],
+        ["work#1", "Cancelled", zombie("Cancelled")],
+      ]);
+      expect(await lazarus.loop()).toMatchObject({ zombies: 0 });
     });
   });
 }

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0008-lazarus).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0009-task-run-zombies).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -213,6 +213,7 @@ CREATE TABLE task_run (
 ALTER TABLE task_run ADD CONSTRAINT task_run_flow_run_id_fkey FOREIGN KEY (flow_run_id) REFERENCES flow_run(id) ON DELETE CASCADE;
 ALTER TABLE task_run ADD CONSTRAINT task_run_pkey PRIMARY KEY (id);
 CREATE INDEX task_run_flow_run ON public.task_run USING btree (flow_run_id);
+CREATE INDEX task_run_started ON public.task_run USING btree (flow_run_id) WHERE (state = ANY (ARRAY['Queued'::text, 'Running'::text, 'Retrying'::text, 'Paused'::text]));
 
 CREATE TABLE task_run_state (
   id uuid NOT NULL,

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0008-lazarus).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0009-task-run-zombies).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -216,6 +216,8 @@ CREATE INDEX "notification_due" on "notification" ("status", "next_attempt");
 CREATE INDEX "notification_flow_run" on "notification" ("flow_run_id");
 
 CREATE INDEX "task_run_flow_run" on "task_run" ("flow_run_id");
+
+CREATE INDEX "task_run_started" on "task_run" ("flow_run_id") where "state" in ('Queued', 'Running', 'Retrying', 'Paused');
 
 CREATE INDEX "task_run_state_owner" on "task_run_state" ("task_run_id", "version");
 

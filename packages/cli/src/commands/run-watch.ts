@@ -1,5 +1,5 @@
 import { graphql, type RegentClient } from "@regent/client";
-import { RegentError } from "@regent/core";
+import { isFinal, RegentError, type RunStateType } from "@regent/core";
 
 const Heartbeat = graphql(`
   mutation Heartbeat($id: uuid!, $execution: Int!) {
@@ -12,12 +12,18 @@ const RunStates = graphql(`
 
 /** Before the server has said how often (its first answer does). */
 const FIRST_INTERVAL_MS = 2_000;
+/**
+ * How long a final state may stand before this executor takes it for someone else's: its own final
+ * write is followed at once by the end of its run (and of this watch).
+ */
+const ENDED_ELSEWHERE_MS = 1_000;
 
 /**
  * What an executor keeps up while it runs a flow run: heartbeats (Lazarus judges the run by them), and
  * an ear for the run being cancelled — a subscription to its states for a prompt stop, the heartbeat's
- * answer as the fallback. `signal` aborts when the run is Cancelling, or when the server has started it
- * again without this execution (Lazarus took it for lost): then this executor must stop writing.
+ * answer as the fallback. `signal` aborts when the run is Cancelling, when it was ended by someone else
+ * (a user marked it Failed or Success), or when the server has started it again without this execution
+ * (Lazarus took it for lost): then this executor must stop its task runs and writing.
  */
 export function watchRun(
   client: RegentClient,
@@ -30,6 +36,16 @@ export function watchRun(
     if (controller.signal.aborted) return;
     log(message);
     controller.abort(new RegentError("CANCELLED", message));
+  };
+  let ended: NodeJS.Timeout | undefined;
+  const seen = (state: string) => {
+    if (state === "Cancelling" || state === "Cancelled") cancel("cancelled by a user");
+    else if (isFinal(state as RunStateType) && !ended) {
+      ended = setTimeout(() => {
+        if (!closing.signal.aborted) cancel(`the run was marked ${state}; stopping its task runs`);
+      }, ENDED_ELSEWHERE_MS);
+      ended.unref();
+    }
   };
   let timer: NodeJS.Timeout | undefined;
   const beat = async () => {
@@ -44,7 +60,7 @@ export function watchRun(
         cancel(
           "the server started this run again without this execution (its heartbeats were missed); stopping",
         );
-      else if (answer.state === "Cancelling" || answer.state === "Cancelled") cancel("cancelled by a user");
+      else seen(answer.state);
     } catch (error) {
       log(`warning: heartbeat failed: ${(error as Error).message}`);
     }
@@ -60,8 +76,7 @@ export function watchRun(
         { id: run.id },
         { signal: closing.signal },
       )) {
-        if (s.kind === "flow_run_state" && (s.state === "Cancelling" || s.state === "Cancelled"))
-          cancel("cancelled by a user");
+        if (s.kind === "flow_run_state") seen(s.state);
       }
     } catch {
       // No subscription (a proxy without WebSockets): the heartbeats' answers still carry Cancelling.
@@ -72,6 +87,7 @@ export function watchRun(
     stop() {
       closing.abort();
       clearTimeout(timer);
+      clearTimeout(ended);
     },
   };
 }

@@ -9,6 +9,7 @@ import * as m0005 from "./migrations/0005-notifications.js";
 import * as m0006 from "./migrations/0006-flow-run-parent.js";
 import * as m0007 from "./migrations/0007-task-results.js";
 import * as m0008 from "./migrations/0008-lazarus.js";
+import * as m0009 from "./migrations/0009-task-run-zombies.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -22,6 +23,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0006-flow-run-parent", m0006],
   ["0007-task-results", m0007],
   ["0008-lazarus", m0008],
+  ["0009-task-run-zombies", m0009],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

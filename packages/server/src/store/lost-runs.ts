@@ -1,9 +1,20 @@
+import { FINAL_STATES } from "@regent/core";
 import type { RegentDatabase } from "../db/database.js";
+import { STARTED_TASK_STATES } from "../db/migrations/0009-task-run-zombies.js";
 
 /** A run Lazarus judges lost, and why. */
 export interface LostRun {
   readonly id: string;
   readonly reason: string;
+}
+
+/** A task run left started in a flow run that has ended: no executor will end it. */
+export interface ZombieTaskRun {
+  readonly id: string;
+  readonly version: number;
+  readonly flowRunId: string;
+  readonly flowRunState: string;
+  readonly flowRunEnded: string;
 }
 
 const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
@@ -80,5 +91,36 @@ export class LostRunStore {
         };
       }),
     ];
+  }
+
+  /**
+   * The zombie killer's read: task runs still started (Queued, Running, Retrying, Paused) in flow runs that
+   * ended at least `graceMs` ago — ended by a user's mark, or with an executor that lost them. Read
+   * through the `task_run_started` index (its own list of states), so it costs as much as the work under way.
+   */
+  async zombies(now: Date, graceMs: number, limit: number): Promise<ZombieTaskRun[]> {
+    const rows = await this.database.db
+      .selectFrom("task_run")
+      .innerJoin("flow_run", "flow_run.id", "task_run.flow_run_id")
+      .select([
+        "task_run.id",
+        "task_run.state_version",
+        "task_run.flow_run_id",
+        "flow_run.state as flow_run_state",
+        "flow_run.state_timestamp",
+      ])
+      .where("task_run.state", "in", [...STARTED_TASK_STATES])
+      .where("flow_run.state", "in", [...FINAL_STATES])
+      .where("flow_run.state_timestamp", "<=", new Date(now.getTime() - graceMs).toISOString())
+      .limit(limit)
+      .execute();
+    const iso = (t: unknown) => (t instanceof Date ? t.toISOString() : String(t));
+    return rows.map((r) => ({
+      id: r.id,
+      version: r.state_version,
+      flowRunId: r.flow_run_id,
+      flowRunState: r.flow_run_state,
+      flowRunEnded: iso(r.state_timestamp),
+    }));
   }
 }

@@ -11,6 +11,7 @@ import { decodeRow, encodeRow } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import type { Row } from "../db/tables.js";
 import type { StateEvent } from "../events.js";
+import type { ZombieTaskRun } from "./lost-runs.js";
 import type { Clock, SetStateItem, Store } from "./store.js";
 
 type Tx = Transaction<Database>;
@@ -199,6 +200,35 @@ export class RunControl {
       rows.map((r) => ({ runId: r.id, version: r.state_version, state: { type, message } })),
       events,
     );
+  }
+
+  /**
+   * The zombie killer: task runs left started in flow runs that ended (a user marked the run while no
+   * executor was there to stop them, or the executor died after its run was ended). Each ends Cancelled
+   * when its flow run was cancelled, else Failed, saying why; a task run that moved meanwhile is left
+   * alone (its version no longer matches). Returns how many were ended.
+   */
+  async endZombies(zombies: readonly ZombieTaskRun[]): Promise<number> {
+    if (zombies.length === 0) return 0;
+    const events: StateEvent[] = [];
+    const results = await this.db.transaction().execute((tx) =>
+      this.write(
+        tx,
+        "task_run",
+        zombies.map((z) => ({
+          runId: z.id,
+          version: z.version,
+          state: {
+            type: z.flowRunState === "Cancelled" ? "Cancelled" : "Failed",
+            message: `zombie: its flow run ended ${z.flowRunState} at ${z.flowRunEnded} and no executor is running it any more`,
+            data: { zombie: true },
+          },
+        })),
+        events,
+      ),
+    );
+    this.store.publishStates(events);
+    return results.filter((r) => r.status === "SUCCESS").length;
   }
 
   /**
