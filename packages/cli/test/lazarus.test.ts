@@ -1,9 +1,11 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  BACKENDS,
   graphqlData,
   type RegentFixtures,
   type RegentProcess,
+  startPrivatePostgres,
   startRegentProcess,
   regentTest as test,
 } from "@regent/testkit";
@@ -375,3 +377,60 @@ test("zombie killer: a run marked Failed while its executor is frozen has its st
     process.kill(frozen, "SIGKILL");
   }
 }, 120_000);
+
+test.skipIf(!BACKENDS.includes("postgres"))(
+  "its PostgreSQL restarted mid-run (down past the heartbeat timeout): everything reconnects, the run succeeds in its first execution, nothing is lost",
+  async ({ cli }) => {
+    const cluster = await startPrivatePostgres();
+    try {
+      const { api } = await startServer(cluster.url);
+      expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+      const slow = new URL("./fixtures/loop/slow.ts", import.meta.url).pathname;
+      expect((await cli(["register", slow, "--project", "demo", "--api", api])).code).toBe(0);
+      startAgent(api);
+      const started = await cli([
+        "run",
+        "--name",
+        "slow",
+        "--project",
+        "demo",
+        "--param",
+        "ticks=30",
+        "--json",
+        "--api",
+        api,
+      ]);
+      const id = JSON.parse(started.stdout).id as string;
+      const ticks = async () =>
+        (
+          await graphqlData(
+            api,
+            `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id } }) { message } }`,
+            {
+              id,
+            },
+          )
+        ).log.filter((l: { message: string }) => l.message.startsWith("tick ")) as { message: string }[];
+      await until("the first ticks", async () => ((await ticks()).length >= 3 ? true : undefined));
+      await cluster.stop("immediate");
+      // Down longer than the heartbeat timeout (2 s): the executor's heartbeats, states and logs all fail.
+      await new Promise((r) => setTimeout(r, 4_000));
+      await cluster.start();
+      await until("the run to end (or be taken for lost)", async () => {
+        const r = await runOf(api, id);
+        return ["Success", "Failed"].includes(r.state) || r.lazarus_count > 0 ? true : undefined;
+      });
+      const run = await runOf(api, id);
+      // Not taken for lost: the silence was the server's, not the executor's.
+      expect(run).toMatchObject({ state: "Success", restart_count: 0, lazarus_count: 0 });
+      expect(run.task_runs.map((t: { state: string }) => t.state)).toEqual(Array(30).fill("Success"));
+      const lines = await ticks();
+      expect(lines).toHaveLength(30);
+      // One executor ran every tick.
+      expect(new Set(lines.map((l) => /from pid (\d+)/.exec(l.message)?.[1])).size).toBe(1);
+    } finally {
+      await cluster.dispose();
+    }
+  },
+  120_000,
+);

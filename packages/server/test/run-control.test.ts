@@ -459,6 +459,29 @@ for (const backend of BACKENDS) {
       });
     });
 
+    test("a server back after downtime counts silence from its start, not from the last heartbeat it got", async () => {
+      const { id } = await started();
+      await api.ok(
+        `mutation($id: uuid!) { flow_run_heartbeat(input: { flow_run_id: $id, restart_count: 0 }) { success } }`,
+        { id },
+      );
+      now += 10 * 60_000; // the server was down ten minutes; the executor kept trying to beat
+      const settings = lazarusSettings({ heartbeatTimeoutMs: 30_000 });
+      const lazarus = new Lazarus({
+        database: api.database,
+        store: api.server.store,
+        clock,
+        settings,
+        log: () => {},
+      });
+      expect(await lazarus.loop()).toMatchObject({ rescheduled: 0 });
+      now += 29_000;
+      expect(await lazarus.loop()).toMatchObject({ rescheduled: 0 });
+      now += 1_000; // heard nothing for a whole heartbeat timeout since it came back: lost
+      expect(await lazarus.loop()).toMatchObject({ rescheduled: 1 });
+      expect((await run(id)).state).toBe("Scheduled");
+    });
+
     test("a Submitted run is judged by its agent's liveness and the submission timeout, not the heartbeat", async () => {
       const settings = lazarusSettings({
         heartbeatTimeoutMs: 30_000,

@@ -24,56 +24,64 @@ const seconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
  * Retrying, Cancelling) run whose executor's last heartbeat — or its start, before the first — is older
  * than the heartbeat timeout, and so is a Submitted one whose executor has sent one; a Submitted run
  * no executor has spoken for yet, when not started within the submission timeout or when its agent has
- * not been seen for the agent timeout (a slow start of a live agent is not a death).
+ * not been seen for the agent timeout (a slow start of a live agent is not a death). Silence is judged
+ * only after `hearingSince` (when the server could last hear again) is as old as the timeout at stake.
  */
 export class LostRunStore {
   constructor(private readonly database: Pick<RegentDatabase, "db" | "dialect">) {}
 
   async lost(
     now: Date,
+    hearingSince: Date,
     settings: { heartbeatTimeoutMs: number; submissionTimeoutMs: number; agentTimeoutMs: number },
     limit: number,
   ): Promise<LostRun[]> {
     const db = this.database.db;
     const before = (ms: number) => new Date(now.getTime() - ms).toISOString();
-    const silent = await db
-      .selectFrom("flow_run")
-      .select((eb) => ["id", eb.fn.coalesce("heartbeat", "start_time", "state_timestamp").as("seen")])
-      // A Submitted run whose executor has sent a heartbeat is in its hands (loading the flow, about to
-      // report Running): its silence counts as much.
-      .where((eb) =>
-        eb.or([
-          eb("state", "in", ["Running", "Retrying", "Cancelling"]),
-          eb.and([eb("state", "=", "Submitted"), eb("heartbeat", "is not", null)]),
-        ]),
-      )
-      .where(
-        (eb) => eb.fn.coalesce("heartbeat", "start_time", "state_timestamp"),
-        "<=",
-        before(settings.heartbeatTimeoutMs),
-      )
-      .limit(limit)
-      .execute();
-    const unstarted = await db
-      .selectFrom("flow_run")
-      .leftJoin("agent", "agent.id", "flow_run.agent_id")
-      .select(["flow_run.id", "flow_run.state_timestamp", "agent.name", "agent.last_seen"])
-      .where("flow_run.state", "=", "Submitted")
-      .where("flow_run.heartbeat", "is", null)
-      .where((eb) =>
-        eb.or([
-          eb("flow_run.state_timestamp", "<=", before(settings.submissionTimeoutMs)),
-          eb.and([
-            eb("flow_run.state_timestamp", "<=", before(settings.agentTimeoutMs)),
+    // Silence counts only once the server has been able to hear for as long as the timeout.
+    const heard = (ms: number) => now.getTime() - hearingSince.getTime() >= ms;
+    const silent = !heard(settings.heartbeatTimeoutMs)
+      ? []
+      : await db
+          .selectFrom("flow_run")
+          .select((eb) => ["id", eb.fn.coalesce("heartbeat", "start_time", "state_timestamp").as("seen")])
+          // A Submitted run whose executor has sent a heartbeat is in its hands (loading the flow, about to
+          // report Running): its silence counts as much.
+          .where((eb) =>
             eb.or([
-              eb("agent.last_seen", "is", null),
-              eb("agent.last_seen", "<=", before(settings.agentTimeoutMs)),
+              eb("state", "in", ["Running", "Retrying", "Cancelling"]),
+              eb.and([eb("state", "=", "Submitted"), eb("heartbeat", "is not", null)]),
             ]),
-          ]),
-        ]),
-      )
-      .limit(limit)
-      .execute();
+          )
+          .where(
+            (eb) => eb.fn.coalesce("heartbeat", "start_time", "state_timestamp"),
+            "<=",
+            before(settings.heartbeatTimeoutMs),
+          )
+          .limit(limit)
+          .execute();
+    const unstarted = !heard(settings.agentTimeoutMs)
+      ? []
+      : await db
+          .selectFrom("flow_run")
+          .leftJoin("agent", "agent.id", "flow_run.agent_id")
+          .select(["flow_run.id", "flow_run.state_timestamp", "agent.name", "agent.last_seen"])
+          .where("flow_run.state", "=", "Submitted")
+          .where("flow_run.heartbeat", "is", null)
+          .where((eb) =>
+            eb.or([
+              eb("flow_run.state_timestamp", "<=", before(settings.submissionTimeoutMs)),
+              eb.and([
+                eb("flow_run.state_timestamp", "<=", before(settings.agentTimeoutMs)),
+                eb.or([
+                  eb("agent.last_seen", "is", null),
+                  eb("agent.last_seen", "<=", before(settings.agentTimeoutMs)),
+                ]),
+              ]),
+            ]),
+          )
+          .limit(limit)
+          .execute();
     const iso = (t: unknown) => (t instanceof Date ? t.toISOString() : String(t));
     return [
       ...silent.map((r) => ({
