@@ -1,4 +1,6 @@
 import { mkdirSync, realpathSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { startServer } from "@regent/server";
 import { BACKENDS } from "@regent/testkit";
@@ -221,6 +223,66 @@ for (const backend of BACKENDS) {
       const run = await h.createRun(flowId);
       await waitFor("the launch", () => (h.launches().includes(run.id) ? true : undefined), 5_000);
       await h.waitForState(run.id, "Success");
+    });
+
+    test("a claim whose answer is lost on the way: the agent gives the run back, then launches it once", async ({
+      h,
+    }) => {
+      const flowId = await h.seedFlow("lossy");
+      const run = await h.createRun(flowId);
+      // Between the agent and the server: forwards everything, but cuts the connection instead of
+      // returning the first claim that handed over a run (taken on the server, never heard of by the agent).
+      let dropped: string | undefined;
+      const proxy = createServer((req, res) => {
+        forward(req, res).catch(() => req.socket.destroy()); // the server closing under it at the end
+      });
+      const forward = async (req: IncomingMessage, res: ServerResponse) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        const body = Buffer.concat(chunks);
+        const upstream = await fetch(new URL(req.url ?? "/", h.server.url), {
+          method: req.method ?? "GET",
+          headers: { "content-type": req.headers["content-type"] ?? "application/json" },
+          ...(req.method === "POST" ? { body } : {}),
+        });
+        const text = await upstream.text();
+        const claimed = /"claim_flow_runs":\{"flow_runs":\[\{"id":"([0-9a-f-]{36})"/.exec(text)?.[1];
+        if (claimed && !dropped) {
+          dropped = claimed;
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(upstream.status, {
+          "content-type": upstream.headers.get("content-type") ?? "text/plain",
+        });
+        res.end(text);
+      };
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = proxy.address() as AddressInfo;
+        const agent = await h.startAgent({ apiUrl: `http://127.0.0.1:${port}`, pollIntervalMs: 200 });
+        await agent.waitForLine(/gave flow run .* back: the answer to its claim was lost/, 10_000);
+        await h.waitForState(run.id, "Success");
+        expect(dropped).toBe(run.id);
+        expect(h.launches()).toEqual([run.id]);
+        const { flow_run_by_pk } = await h.ok(
+          `query($id: uuid!) { flow_run_by_pk(id: $id) { restart_count states(order_by: [{ version: asc }]) { state message } } }`,
+          { id: run.id },
+        );
+        expect(flow_run_by_pk.restart_count).toBe(0);
+        expect(flow_run_by_pk.states.map((s: { state: string }) => s.state)).toEqual([
+          "Scheduled",
+          "Submitted",
+          "Scheduled",
+          "Submitted",
+          "Running",
+          "Success",
+        ]);
+        expect(flow_run_by_pk.states[2].message).toMatch(/never got the answer to its claim/);
+      } finally {
+        proxy.closeAllConnections();
+        proxy.close();
+      }
     });
 
     test("two agents with the same labels launch each of 200 runs exactly once", {

@@ -459,6 +459,59 @@ for (const backend of BACKENDS) {
       });
     });
 
+    test("an agent whose claim went unanswered gives back what it does not hold, as the same execution", async () => {
+      const { flowId } = await seedFlow(api);
+      const agent = async (name: string) =>
+        (
+          await api.ok(
+            `mutation($n: String!) { register_agent(input: { name: $n, type: "local", labels: ["prod"] }) { id } }`,
+            { n: name },
+          )
+        ).register_agent.id as string;
+      const [a, b] = [await agent("a"), await agent("b")];
+      const claim = async (agentId: string) => {
+        await api.ok(`mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`, {
+          id: flowId,
+        });
+        const { claim_flow_runs } = await api.ok(
+          `mutation($id: uuid!) { claim_flow_runs(input: { agent_id: $id, limit: 1 }) { flow_runs { id } } }`,
+          { id: agentId },
+        );
+        return claim_flow_runs.flow_runs[0].id as string;
+      };
+      const held = await claim(a); // launched by a
+      const lost = await claim(a); // the answer never reached a
+      const started = await claim(a); // an executor has spoken for it
+      await api.ok(
+        `mutation($id: uuid!) { flow_run_heartbeat(input: { flow_run_id: $id, restart_count: 0 }) { success } }`,
+        { id: started },
+      );
+      const others = await claim(b);
+      const RELEASE = `mutation($id: uuid!, $holding: [uuid!]!) { release_flow_runs(input: { agent_id: $id, holding: $holding }) { flow_runs { id state } } }`;
+      const { release_flow_runs } = await api.ok(RELEASE, { id: a, holding: [held] });
+      expect(release_flow_runs.flow_runs).toEqual([{ id: lost, state: "Scheduled" }]);
+      expect(await run(lost)).toMatchObject({
+        state: "Scheduled",
+        state_message: "its agent a never got the answer to its claim; back in the queue, not launched",
+        restart_count: 0,
+        lazarus_count: 0,
+        agent_id: null,
+      });
+      for (const id of [held, started, others]) expect((await run(id)).state).toBe("Submitted");
+      // Any agent may take it now; a second release gives nothing back.
+      const { claim_flow_runs } = await api.ok(
+        `mutation($id: uuid!) { claim_flow_runs(input: { agent_id: $id, limit: 1 }) { flow_runs { id } } }`,
+        { id: b },
+      );
+      expect(claim_flow_runs.flow_runs).toEqual([{ id: lost }]);
+      expect((await api.ok(RELEASE, { id: a, holding: [held] })).release_flow_runs.flow_runs).toEqual([]);
+      const tooMany = await api.gql(RELEASE, {
+        id: a,
+        holding: Array.from({ length: 10_001 }, () => newId()),
+      });
+      expect(tooMany.errors?.[0]?.message).toMatch(/holding names 10001 runs; an agent holds at most 10000/);
+    });
+
     test("a server back after downtime counts silence from its start, not from the last heartbeat it got", async () => {
       const { id } = await started();
       await api.ok(

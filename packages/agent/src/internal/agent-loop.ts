@@ -7,6 +7,7 @@ import {
   ClaimableFlowRuns,
   ClaimFlowRuns,
   RegisterAgent,
+  ReleaseFlowRuns,
   ReportInfrastructureFailure,
   SetFlowRunState,
 } from "./documents.js";
@@ -54,6 +55,13 @@ export class AgentLoop {
   private readonly client: RegentClient;
   private agentId: string | undefined;
   private readonly active = new Map<string, ActiveRun>();
+  /** Runs launched here whose outcome is being reported: still held, though no longer running. */
+  private readonly reporting = new Set<string>();
+  /**
+   * A claim went unanswered: the server may have handed runs to this agent that it never heard of.
+   * Before claiming again it gives back every Submitted run it does not hold.
+   */
+  private claimUnanswered = false;
   /** Watchers and reports in flight; stop() waits for them. */
   private readonly pending = new Set<Promise<void>>();
   private readonly abort = new AbortController();
@@ -223,6 +231,31 @@ export class AgentLoop {
     }
   }
 
+  /**
+   * After a claim that went unanswered: gives back the runs the server handed this agent that it does not
+   * hold (launched, or being reported on). No claim is in flight here, so none of those is one it is
+   * about to launch. False when the server could not be asked (the next wake tries again).
+   */
+  private async releaseUnheld(): Promise<boolean> {
+    const { log, name } = this.options;
+    try {
+      const { release_flow_runs } = await this.client.request(ReleaseFlowRuns, {
+        id: this.id,
+        holding: [...new Set([...this.active.keys(), ...this.reporting])],
+      });
+      this.claimUnanswered = false;
+      for (const run of release_flow_runs.flow_runs)
+        log(`agent ${name}: gave flow run ${run.name} (${run.id}) back: the answer to its claim was lost`);
+      return true;
+    } catch (error) {
+      if (this.lastClaimError !== (error as Error).message) {
+        this.lastClaimError = (error as Error).message;
+        log(`agent ${name}: claiming flow runs failed: ${this.lastClaimError}`);
+      }
+      return false;
+    }
+  }
+
   /** Asks for a claim; claims already under way absorb it (one more round follows them). */
   private wake(): void {
     if (this.stopping) return;
@@ -238,6 +271,7 @@ export class AgentLoop {
       // Full: the next launch that ends wakes the loop again.
       if (free <= 0) return;
       this.wakeWanted = false;
+      if (this.claimUnanswered && !(await this.releaseUnheld())) return;
       let runs: ClaimedRun[];
       try {
         const { claim_flow_runs } = await this.client.request(ClaimFlowRuns, { id: this.id, limit: free });
@@ -255,9 +289,13 @@ export class AgentLoop {
       } catch (error) {
         if (errorCodeOf(error, "API_ERROR") === "AGENT_NOT_FOUND") {
           await this.reregister(error);
-        } else if (this.lastClaimError !== (error as Error).message) {
-          this.lastClaimError = (error as Error).message;
-          this.options.log(`agent ${this.options.name}: claiming flow runs failed: ${this.lastClaimError}`);
+        } else {
+          // The claim may have been taken with its answer lost: settled before the next one.
+          this.claimUnanswered = true;
+          if (this.lastClaimError !== (error as Error).message) {
+            this.lastClaimError = (error as Error).message;
+            this.options.log(`agent ${this.options.name}: claiming flow runs failed: ${this.lastClaimError}`);
+          }
         }
         // No retry loop here: the next event, poll or ended launch tries again.
         return;
@@ -393,14 +431,19 @@ export class AgentLoop {
   /** Runs a report, again with backoff while the server cannot answer; says so when it never could. */
   private async retrying(run: ClaimedRun, message: string, report: () => Promise<void>): Promise<void> {
     let lastError: unknown;
-    for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
-      try {
-        return await report();
-      } catch (error) {
-        lastError = error;
-        if (errorCodeOf(error, "API_ERROR") === "FLOW_RUN_NOT_FOUND") return;
-        if (attempt < REPORT_ATTEMPTS) await sleep(1_000 * 2 ** (attempt - 1));
+    this.reporting.add(run.id);
+    try {
+      for (let attempt = 1; attempt <= REPORT_ATTEMPTS; attempt++) {
+        try {
+          return await report();
+        } catch (error) {
+          lastError = error;
+          if (errorCodeOf(error, "API_ERROR") === "FLOW_RUN_NOT_FOUND") return;
+          if (attempt < REPORT_ATTEMPTS) await sleep(1_000 * 2 ** (attempt - 1));
+        }
       }
+    } finally {
+      this.reporting.delete(run.id);
     }
     this.options.log(
       `agent ${this.options.name}: could not report on flow run ${run.name} (${run.id}) (${message}): ${

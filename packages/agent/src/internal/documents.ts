@@ -25,6 +25,13 @@ export const ClaimFlowRuns = graphql(`
   }
 `);
 
+/** Gives back the runs this agent was handed by a claim whose answer it never got (all but those it holds). */
+export const ReleaseFlowRuns = graphql(`
+  mutation ReleaseFlowRuns($id: uuid!, $holding: [uuid!]!) {
+    release_flow_runs(input: { agent_id: $id, holding: $holding }) { flow_runs { id name } }
+  }
+`);
+
 export const ClaimableFlowRuns = graphql(`
   subscription ClaimableFlowRuns($labels: [String!]!, $acceptUnlabeled: Boolean) {
     claimable_flow_runs(labels: $labels, accept_unlabeled: $acceptUnlabeled) { flow_run_id }

@@ -739,6 +739,32 @@ builder.mutationFields((t) => ({
     },
   }),
 
+  release_flow_runs: t.field({
+    type: builder.objectRef<{ flow_runs: Record<string, unknown>[] }>("release_flow_runs_payload").implement({
+      fields: (f) => ({ flow_runs: f.field({ type: [objectRef("flow_run")], resolve: (p) => p.flow_runs }) }),
+    }),
+    description:
+      "An agent whose claim went unanswered gives back its Submitted runs not started, but those it holds; they are Scheduled again, not launched",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("release_flow_runs_input", {
+          fields: (f) => ({
+            agent_id: f.field({ type: "uuid", required: true }),
+            holding: f.field({
+              type: ["uuid"],
+              required: true,
+              description: "the runs the agent launched and still watches",
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => ({
+      flow_runs: await ctx.store.runControl.releaseUnheld(input.agent_id, input.holding),
+    }),
+  }),
+
   claim_flow_runs: t.field({
     type: builder.objectRef<{ flow_runs: Record<string, unknown>[] }>("claim_flow_runs_payload").implement({
       fields: (f) => ({ flow_runs: f.field({ type: [objectRef("flow_run")], resolve: (p) => p.flow_runs }) }),

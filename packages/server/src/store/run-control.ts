@@ -2,6 +2,7 @@ import {
   FAILURE_LIKE_STATES,
   FINAL_STATES,
   InvalidTransitionError,
+  InvalidUsageError,
   NotFoundError,
   type RunStateType,
   SUCCESS_LIKE_STATES,
@@ -52,6 +53,9 @@ const pausedGates = (tx: Tx, flowRunId: string) =>
     .where("flow_run_id", "=", flowRunId)
     .where("state", "=", "Paused")
     .execute();
+
+/** Runs an agent may name as held when it releases the rest (more than any agent runs at once). */
+const MAX_HELD = 10_000;
 
 /** Paused runs read per query by the expiry loop. */
 const PAUSED_PAGE = 1_000;
@@ -200,6 +204,54 @@ export class RunControl {
       rows.map((r) => ({ runId: r.id, version: r.state_version, state: { type, message } })),
       events,
     );
+  }
+
+  /**
+   * An agent whose claim went unanswered (the server or the network failed after the claim was taken)
+   * gives back what it does not hold: its Submitted runs no executor has spoken for, but those in
+   * `holding` (launched by it). They go back to Scheduled as the same execution — never launched, so
+   * nothing runs twice — for any agent to claim. The agent asks before it claims again, with no claim of
+   * its own in flight, so every run it does not name is one whose answer it never got.
+   */
+  async releaseUnheld(agentId: string, holding: readonly string[]): Promise<Row<"flow_run">[]> {
+    if (holding.length > MAX_HELD)
+      throw new InvalidUsageError(`holding names ${holding.length} runs; an agent holds at most ${MAX_HELD}`);
+    const agent = await this.store.agentById(agentId);
+    const events: StateEvent[] = [];
+    const released = await this.db.transaction().execute(async (tx) => {
+      let query = tx
+        .selectFrom("flow_run")
+        .select("id")
+        .where("agent_id", "=", agentId)
+        .where("state", "=", "Submitted")
+        .where("heartbeat", "is", null);
+      if (holding.length > 0) query = query.where("id", "not in", [...holding]);
+      const ids: string[] = [];
+      for (const { id } of await query.execute()) {
+        const run = await lockRun(tx, this.database.dialect, id);
+        if (run.state !== "Submitted" || run.agent_id !== agentId) continue;
+        await this.setRunState(
+          tx,
+          run,
+          {
+            type: "Scheduled",
+            message: `its agent ${agent.name} never got the answer to its claim; back in the queue, not launched`,
+          },
+          events,
+        );
+        await tx
+          .updateTable("flow_run")
+          .set({ agent_id: null } as never)
+          .where("id", "=", id)
+          .execute();
+        ids.push(id);
+      }
+      return ids;
+    });
+    this.store.publishStates(events);
+    const rows = await Promise.all(released.map((id) => this.store.flowRunById(id)));
+    for (const row of rows) this.store.publishClaimable(row);
+    return rows;
   }
 
   /**
