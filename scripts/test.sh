@@ -42,6 +42,13 @@ if [ -z "${REGENT_TEST_PG_URL:-}" ] && [[ "${backends// /}" == *,postgres,* ]]; 
   trap 'exit 129' HUP
 fi
 
+# The web UI's end-to-end tests drive Debian's Chromium (installed here when missing).
+if [ -z "${REGENT_TEST_CHROMIUM:-}" ]; then
+  step "Chromium for the UI tests (scripts/testbed/chromium.sh)"
+  REGENT_TEST_CHROMIUM=$(bash scripts/testbed/chromium.sh)
+  export REGENT_TEST_CHROMIUM
+fi
+
 step "running the tests (vitest)"
 results=$(mktemp)
 status=0

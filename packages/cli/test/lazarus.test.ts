@@ -356,17 +356,25 @@ test("zombie killer: a run marked Failed while its executor is frozen has its st
   writeFileSync(join(tmp, "hang"), "");
   const id = JSON.parse((await runLazarus(cli, api, tmp, "--json")).stdout).id as string;
   const frozen = await workStarted(tmp);
+  const workTask = async () =>
+    (
+      await graphqlData(
+        api,
+        `query($id: uuid!) { task_run(where: { flow_run_id: { _eq: $id }, task_key: { _eq: "work" } }) { state state_message } }`,
+        { id },
+      )
+    ).task_run[0] as { state: string; state_message: string | null } | undefined;
+  // Frozen once the server knows the work task is Running (its executor reports in batches).
+  await until("the work task Running on the server", async () =>
+    (await workTask())?.state === "Running" ? true : undefined,
+  );
   process.kill(frozen, "SIGSTOP");
   try {
     await mark(api, id, "Failed");
     // Nothing is left to end the work task: the zombie killer does, a heartbeat timeout (2 s) later.
     const work = await until("the work task to end", async () => {
-      const { task_run } = await graphqlData(
-        api,
-        `query($id: uuid!) { task_run(where: { flow_run_id: { _eq: $id }, task_key: { _eq: "work" } }) { state state_message } }`,
-        { id },
-      );
-      return task_run[0]?.state === "Running" ? undefined : task_run[0];
+      const task = await workTask();
+      return task?.state === "Running" ? undefined : task;
     });
     expect(work.state).toBe("Failed");
     expect(work.state_message).toMatch(

@@ -10,4 +10,4 @@ export const graphql = initGraphQLTada<{
   scalars: { uuid: string; jsonb: unknown; timestamptz: string };
 }>();
 
-export type { FragmentOf, ResultOf, VariablesOf } from "gql.tada";
+export type { FragmentOf, ResultOf, TadaDocumentNode, VariablesOf } from "gql.tada";

@@ -152,6 +152,7 @@ describe("mergeRunConfig", () => {
   test.for([
     { name: "an unknown key", override: { image: "x" } },
     { name: "a non-string env value", override: { env: { A: 1 } } },
+    { name: "an env that is not an object", override: { env: 5 } },
     { name: "an empty label", override: { labels: [""] } },
   ])("rejects an override with $name", ({ override }) => {
     expect(() => mergeRunConfig(base, override as unknown as Partial<RunConfig>)).toThrow(ZodError);

@@ -96,6 +96,26 @@ for (const backend of BACKENDS) {
       expect(labelled.create_flow_run.flow_run.labels).toEqual(["gpu"]);
     });
 
+    test("create_flow_run refuses a run config override that does not merge into a valid one, naming the field", async () => {
+      const { flowId } = await seedFlow(api);
+      const create = `mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { flow_run { run_config } } }`;
+      for (const [runConfig, message] of [
+        [{ env: 5 }, /^invalid run_config: env: /],
+        [{ env: { A: 1 } }, /^invalid run_config: env\.A: /],
+        [{ image: "x" }, /^invalid run_config: .*image/],
+        [[1], /^run_config must be an object/],
+      ] as const) {
+        const bad = await api.gql(create, { input: { flow_id: flowId, run_config: runConfig } });
+        expect(codeOf(bad), JSON.stringify(runConfig)).toBe("INVALID_CONFIG");
+        expect(bad.errors?.[0].message).toMatch(message);
+      }
+      expect(
+        (await api.ok(`{ flow_run_aggregate { aggregate { count } } }`)).flow_run_aggregate.aggregate.count,
+      ).toBe(0);
+      const good = await api.ok(create, { input: { flow_id: flowId, run_config: { env: { A: "1" } } } });
+      expect(good.create_flow_run.flow_run.run_config).toEqual({ env: { A: "1" } });
+    });
+
     test("set_flow_run_states checks transitions and versions, and a replayed write is harmless", async () => {
       const { flowId } = await seedFlow(api);
       const { create_flow_run } = await api.ok(

@@ -14,7 +14,7 @@ export interface Api {
 /** A real server on a fresh database of the backend, on a free loopback port. */
 export async function startApi(
   backend: Backend,
-  options: Pick<ServerOptions, "maxBodyBytes" | "maxCost" | "clock" | "services" | "log"> = {},
+  options: Pick<ServerOptions, "maxBodyBytes" | "maxCost" | "clock" | "services" | "log" | "uiDir"> = {},
 ): Promise<Api> {
   const database = await freshDatabase(backend);
   const internal: unknown[] = [];

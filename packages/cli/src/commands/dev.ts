@@ -3,6 +3,7 @@ import type { Config } from "@regent/core";
 import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from "@regent/server";
 import { REGENT_BIN } from "../bin-path.js";
 import { stylerFor } from "../style.js";
+import { builtUiDir } from "../ui-dir.js";
 import { register } from "./register.js";
 import { serverOptions } from "./server-options.js";
 
@@ -50,7 +51,9 @@ export async function dev(config: Config, options: DevOptions, version: string):
     out("");
     out(`${paint("green", "Regent dev")} ${version} on ${database.description}`);
     out(`  API    ${server.graphqlUrl}`);
-    out(`  UI     ${server.url}/`);
+    out(
+      `  UI     ${server.url}/${builtUiDir() ? "   ← open this: quick-run a flow, watch it live" : " (not built: run npm run build)"}`,
+    );
     out(
       `  agent  regent-dev (local)${labels.length ? ` with labels ${[...new Set(labels)].join(", ")}` : ""}`,
     );

@@ -1,5 +1,6 @@
 import { type Config, parseDuration } from "@regent/core";
 import type { RegentDatabase, ServerOptions } from "@regent/server";
+import { builtUiDir } from "../ui-dir.js";
 
 const optionalDuration = (value: string | number | undefined, what: string) =>
   value === undefined ? undefined : parseDuration(value, what);
@@ -10,6 +11,7 @@ export const serverOptions = (config: Config, database: RegentDatabase, version:
   host: config.server.host,
   port: config.server.port,
   version,
+  uiDir: builtUiDir(),
   services: {
     lateAfterMs: parseDuration(config.server.late_after, "server.late_after"),
     agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),

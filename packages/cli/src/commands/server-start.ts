@@ -1,6 +1,7 @@
 import type { Config } from "@regent/core";
 import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from "@regent/server";
 import { stylerFor } from "../style.js";
+import { builtUiDir } from "../ui-dir.js";
 import { serverOptions } from "./server-options.js";
 
 /** `regent server start`: migrates the database, serves the API until SIGTERM/SIGINT, then stops cleanly. */
@@ -15,7 +16,7 @@ export async function serverStart(config: Config, version: string): Promise<numb
     `${paint("green", "Regent server")} ${version} on ${database.description}${applied.length ? ` (migrated: ${applied.join(", ")})` : ""}`,
   );
   log(`  API     ${server.graphqlUrl}`);
-  log(`  UI      ${server.url}/`);
+  log(`  UI      ${server.url}/${builtUiDir() ? "" : " (not built: run npm run build)"}`);
   log(`  health  ${server.url}/health · metrics ${server.url}/metrics`);
   if (!["127.0.0.1", "::1", "localhost"].includes(config.server.host)) {
     log(

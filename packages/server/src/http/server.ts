@@ -17,6 +17,7 @@ import { rowsByColumn } from "../store/reads.js";
 import { type Clock, Store } from "../store/store.js";
 import { toGraphQLError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
+import { serveUi, UI_SECURITY_HEADERS } from "./static-ui.js";
 
 export interface ServerOptions {
   readonly database: RegentDatabase;
@@ -37,6 +38,8 @@ export interface ServerOptions {
   readonly services?: ServicesOptions | false;
   /** Where the services report (default: stderr). */
   readonly log?: (line: string) => void;
+  /** The built web UI (`packages/ui/dist`), served at `/`; without it `/` says where the API is. */
+  readonly uiDir?: string | undefined;
 }
 
 export interface RunningServer {
@@ -198,16 +201,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await yoga.handle(req, res);
         return;
       }
+      if (options.uiDir && (await serveUi(options.uiDir, path ?? "/", req, res))) {
+        metrics.requests.inc({ route: "ui", status: 200 });
+        return;
+      }
       if (path === "/") {
-        // Until the web UI is served here, `/` says where things are instead of answering 404.
-        res.writeHead(200, {
-          "content-type": "text/html; charset=utf-8",
-          "x-content-type-options": "nosniff",
-        });
+        // No UI to serve (a server started without one): `/` says where things are instead of a 404.
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", ...UI_SECURITY_HEADERS });
         res.end(
           `<!doctype html><meta charset="utf-8"><title>Regent</title><h1>Regent server ${options.version ?? ""}</h1>` +
             `<p>The GraphQL API is at <a href="/graphql">/graphql</a> (POST); health at <a href="/health">/health</a>, ` +
-            `metrics at <a href="/metrics">/metrics</a>. The web UI is not part of this release yet.</p>`,
+            `metrics at <a href="/metrics">/metrics</a>. The web UI is not built: run <code>npm run build</code>.</p>`,
         );
         metrics.requests.inc({ route: "/", status: 200 });
         return;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   agentCanTakeRun,
+  checkRunConfigOverride,
   checkSchedule,
   decideTransition,
   type FlowConcurrency,
@@ -459,6 +460,7 @@ export class Store {
       const issues: ParameterIssue[] = await validateAgainstJsonSchema(flow.parameters_schema, parameters);
       if (issues.length > 0) throw new InvalidParametersError(issues, flow.name ?? undefined);
     }
+    if (input.runConfig != null) checkRunConfigOverride(flow.run_config, input.runConfig);
     const now = this.now();
     const rows = newRunRows(this.dialect, {
       flow,

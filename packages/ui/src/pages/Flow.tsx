@@ -1,0 +1,114 @@
+import { graphql } from "@regent/client";
+import { Link } from "wouter";
+import { useGql } from "../api.js";
+import { Empty, ErrorBox, Loading } from "../components/Notice.js";
+import { QuickRun } from "../components/QuickRun.js";
+import { RunsTable } from "../components/RunsTable.js";
+import { ago } from "../format.js";
+
+const FlowPage = graphql(`
+  query UiFlow($id: uuid!) {
+    flow_by_pk(id: $id) {
+      id name version description parameters_schema run_config labels storage schedule schedule_active
+      archived version_group_id updated
+      project { id name }
+    }
+    flow_run(where: { flow_id: { _eq: $id } }, order_by: [{ scheduled_start_time: desc }], limit: 10) {
+      id name state state_message scheduled_start_time start_time end_time
+    }
+  }
+`);
+
+const Versions = graphql(`
+  query UiFlowVersions($group: uuid!) {
+    flow(where: { version_group_id: { _eq: $group } }, order_by: [{ version: desc }], limit: 50) {
+      id version archived created
+    }
+  }
+`);
+
+/** A flow: what it is, its versions, quick run, and its recent runs (live). */
+export function FlowDetailPage({ id }: { id: string }) {
+  const { data, error, isPending } = useGql(["flow", id], FlowPage, { id }, { every: 2_000 });
+  const flow = data?.flow_by_pk;
+  const versions = useGql(
+    ["flow-versions", flow?.version_group_id],
+    Versions,
+    { group: flow?.version_group_id ?? "" },
+    { enabled: Boolean(flow) },
+  );
+  if (error) return <ErrorBox error={error} what="load the flow" />;
+  if (isPending) return <Loading />;
+  if (!flow)
+    return (
+      <Empty title="No such flow.">
+        It may have been deleted. <Link href="/flows">See all flows</Link>.
+      </Empty>
+    );
+  return (
+    <section>
+      <div className="page-head">
+        <h1>
+          {flow.name} <span className="muted">v{flow.version}</span>
+        </h1>
+        <span className="muted">project {flow.project?.name}</span>
+      </div>
+      {flow.archived ? <div className="notice">This version is archived; a newer one is current.</div> : null}
+      {flow.description ? <p>{flow.description}</p> : null}
+      <div className="columns">
+        <QuickRun
+          flowId={flow.id}
+          parametersSchema={flow.parameters_schema}
+          runConfig={flow.run_config}
+          labels={flow.labels}
+        />
+        <div className="card">
+          <h2>Details</h2>
+          <dl>
+            <dt>Labels</dt>
+            <dd>{(flow.labels as string[]).length ? (flow.labels as string[]).join(", ") : "none"}</dd>
+            <dt>Run config</dt>
+            <dd>
+              <code>{JSON.stringify(flow.run_config ?? { type: "local" })}</code>
+            </dd>
+            <dt>Storage</dt>
+            <dd>{String((flow.storage as { type?: string } | null)?.type ?? "database")}</dd>
+            <dt>Schedule</dt>
+            <dd>
+              {flow.schedule
+                ? `${JSON.stringify(flow.schedule)} (${flow.schedule_active ? "on" : "off"})`
+                : "none"}
+            </dd>
+            <dt>Updated</dt>
+            <dd>{ago(flow.updated)}</dd>
+            <dt>Versions</dt>
+            <dd>
+              {(versions.data?.flow ?? []).map((v) => (
+                <span key={v.id} className="version">
+                  {v.id === flow.id ? (
+                    <strong>v{v.version}</strong>
+                  ) : (
+                    <Link href={`/flows/${v.id}`}>v{v.version}</Link>
+                  )}
+                  {v.archived ? " (archived)" : ""}{" "}
+                </span>
+              ))}
+            </dd>
+          </dl>
+          <details>
+            <summary>Parameters schema</summary>
+            <pre>{JSON.stringify(flow.parameters_schema ?? {}, null, 2)}</pre>
+          </details>
+        </div>
+      </div>
+      <div className="card">
+        <h2>Recent runs</h2>
+        {data.flow_run.length === 0 ? (
+          <Empty title="No runs yet.">Start one with the quick run form above.</Empty>
+        ) : (
+          <RunsTable runs={data.flow_run} showFlow={false} />
+        )}
+      </div>
+    </section>
+  );
+}

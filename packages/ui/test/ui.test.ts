@@ -1,0 +1,151 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { graphqlData, type RegentFixtures, startRegentProcess, regentTest as test } from "@regent/testkit";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
+
+// The web UI end to end: a real server serving the built UI, a real local agent, Debian's Chromium
+// driven by playwright-core. A person's path through it: find a flow, quick-run it with a parameter and
+// a run-config override, watch it reach Success live, read its logs; a form refusing bad input; a run
+// marked Failed. With REGENT_UI_SCREENSHOTS=<folder> it saves the main pages there (docs/ui).
+
+const CHROMIUM = process.env.REGENT_TEST_CHROMIUM ?? "/usr/lib/chromium/chromium";
+const examples = new URL("../../../examples", import.meta.url).pathname;
+const screenshots = process.env.REGENT_UI_SCREENSHOTS;
+
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: run \`bash scripts/testbed/chromium.sh\` (npm test does)`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A server on a SQLite file in `tmp` with the examples registered into project demo, and a local agent. */
+async function setUp(cli: RegentFixtures["cli"], tmp: string): Promise<string> {
+  const server = startRegentProcess(["server", "start", "--db", join(tmp, "ui.db"), "--port", "0"]);
+  const api = (await server.waitFor(/UI\s+(http:\/\/127\.0\.0\.1:\d+)\//))[1]!;
+  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+  const registered = await cli(["register", examples, "--project", "demo", "--api", api]);
+  expect(registered.code, registered.stderr).toBe(0);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  return api;
+}
+
+async function shot(page: Page, name: string) {
+  if (!screenshots) return;
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+test("quick-run a flow with a parameter and a run-config override, watch it succeed live, read its logs", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${api}/`);
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+  await shot(page, "dashboard");
+
+  await page.getByRole("link", { name: "Flows", exact: true }).click();
+  await page.getByRole("link", { name: "hello", exact: true }).click();
+  await page.getByRole("heading", { name: "Quick run" }).waitFor();
+  await shot(page, "flow");
+  await page.locator("#param-name").fill("Ada");
+  await page.getByText("Run options").click();
+  await page.getByLabel(/Run config overrides/).fill('{ "env": { "GREETING_STYLE": "warm" } }');
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+
+  // The run's page, live: no reload between Scheduled and Success.
+  await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+  const runId = page.url().split("/").pop()!;
+  await page.locator("h1 [data-state='Success']").waitFor({ timeout: 30_000 });
+  await page.getByTestId("log-view").getByText("Hello, Ada!").waitFor();
+  await expect(
+    page.getByTestId("task-runs").locator("[data-state='Success']").count(),
+  ).resolves.toBeGreaterThan(0);
+  await expect(page.getByTestId("run-config").textContent()).resolves.toContain("GREETING_STYLE");
+  await shot(page, "flow-run");
+  const { flow_run_by_pk } = await graphqlData(
+    api,
+    `query($id: uuid!) { flow_run_by_pk(id: $id) { name state parameters run_config } }`,
+    { id: runId },
+  );
+  expect(flow_run_by_pk).toMatchObject({
+    state: "Success",
+    parameters: { name: "Ada" },
+    run_config: { env: { GREETING_STYLE: "warm" } },
+  });
+
+  // Deep links: the runs list and this run open directly by URL.
+  await page.goto(`${api}/runs?state=Success`);
+  await page
+    .getByRole("link", { name: flow_run_by_pk ? /./ : /$^/ })
+    .first()
+    .waitFor();
+  await expect(page.getByRole("cell").filter({ hasText: "hello" }).count()).resolves.toBeGreaterThan(0);
+  await shot(page, "flow-runs");
+  await page.goto(`${api}/agents`);
+  await page.getByText("healthy").first().waitFor();
+  await shot(page, "agents");
+  expect(errors).toEqual([]);
+}, 90_000);
+
+test("the quick-run form refuses bad input in place, and a run can be marked Failed", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await setUp(cli, tmp);
+  const page = await browser.newPage();
+  const { flow } = await graphqlData(api, `{ flow(where: { name: { _eq: "etl" } }) { id } }`);
+  await page.goto(`${api}/flows/${flow[0].id}`);
+  await page.getByRole("heading", { name: "Quick run" }).waitFor();
+  const rows = page.locator("#param-rows");
+  await rows.fill("0");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByText("must be at least 1").waitFor();
+  await rows.fill("2.5");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByText("must be a whole number").waitFor();
+  await rows.fill("3");
+  await page.getByText("Run options").click();
+  await page.getByLabel(/Run config overrides/).fill('{ "env": 5 }');
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByText(/invalid run_config: env: /).waitFor();
+  expect(page.url()).toMatch(/\/flows\//); // nothing was started (runs of its schedule aside)
+  const { flow_run_aggregate } = await graphqlData(
+    api,
+    `{ flow_run_aggregate(where: { auto_scheduled: { _eq: false } }) { aggregate { count } } }`,
+  );
+  expect(flow_run_aggregate.aggregate.count).toBe(0);
+
+  // A run no agent will take (a label none carries): marked Failed from its page.
+  const { create_flow_run } = await graphqlData(
+    api,
+    `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id, labels: ["nowhere"] }) { id } }`,
+    { id: flow[0].id },
+  );
+  await page.goto(`${api}/runs/${create_flow_run.id}`);
+  await page.locator("h1 [data-state='Scheduled']").waitFor();
+  await page.getByRole("button", { name: "Mark Failed" }).click();
+  await page.getByRole("button", { name: "Yes" }).click();
+  await page.locator("h1 [data-state='Failed']").waitFor();
+  await page.getByText("marked Failed from the UI").first().waitFor();
+}, 90_000);
