@@ -82,6 +82,7 @@ test("quick-run a flow with a parameter and a run-config override, watch it succ
     page.getByTestId("task-runs").locator("[data-state='Success']").count(),
   ).resolves.toBeGreaterThan(0);
   await expect(page.getByTestId("run-config").textContent()).resolves.toContain("GREETING_STYLE");
+  await page.getByTestId("schematic").locator("[data-node-state='Success']").getByText("say-hello").waitFor();
   await shot(page, "flow-run");
   const { flow_run_by_pk } = await graphqlData(
     api,

@@ -1,4 +1,5 @@
 import { graphql } from "@regent/client";
+import { lazy, Suspense } from "react";
 import { Link } from "wouter";
 import { useGql } from "../api.js";
 import { Empty, ErrorBox, Loading } from "../components/Notice.js";
@@ -16,8 +17,16 @@ const FlowPage = graphql(`
     flow_run(where: { flow_id: { _eq: $id } }, order_by: [{ scheduled_start_time: desc }], limit: 10) {
       id name state state_message scheduled_start_time start_time end_time
     }
+    latest: flow_run(where: { flow_id: { _eq: $id }, start_time: { _is_null: false } }, order_by: [{ start_time: desc }], limit: 1) {
+      id name
+      task_runs(order_by: [{ created: asc }], limit: 2000) {
+        id task_key task_name map_index state parent_task_run_id upstream
+      }
+    }
   }
 `);
+
+const Schematic = lazy(() => import("../components/Schematic.js"));
 
 const Versions = graphql(`
   query UiFlowVersions($group: uuid!) {
@@ -101,6 +110,16 @@ export function FlowDetailPage({ id }: { id: string }) {
           </details>
         </div>
       </div>
+      {data.latest[0] && data.latest[0].task_runs.length > 0 ? (
+        <div className="card">
+          <h2>
+            Latest run: <Link href={`/runs/${data.latest[0].id}`}>{data.latest[0].name}</Link>
+          </h2>
+          <Suspense fallback={<div className="loading">Drawing…</div>}>
+            <Schematic taskRuns={data.latest[0].task_runs} />
+          </Suspense>
+        </div>
+      ) : null}
       <div className="card">
         <h2>Recent runs</h2>
         {data.flow_run.length === 0 ? (

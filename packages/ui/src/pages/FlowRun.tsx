@@ -1,7 +1,7 @@
 import { graphql } from "@regent/client";
 import { isFinal, type RunStateType } from "@regent/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { Link } from "wouter";
 import { client, errorMessage, useGql, useLiveInvalidation } from "../api.js";
 import { RunLogs } from "../components/Logs.js";
@@ -18,7 +18,7 @@ const Run = graphql(`
       agent { id name type }
       states(order_by: [{ version: asc }]) { id state message timestamp }
       task_runs(order_by: [{ created: asc }], limit: 2000) {
-        id task_name map_index state state_message attempts start_time end_time parent_task_run_id
+        id task_key task_name map_index state state_message attempts start_time end_time parent_task_run_id upstream
       }
     }
   }
@@ -42,6 +42,8 @@ const Restart = graphql(
 const Resume = graphql(
   `mutation UiResume($id: uuid!) { resume_flow_run(input: { flow_run_id: $id }) { state } }`,
 );
+
+const Schematic = lazy(() => import("../components/Schematic.js"));
 
 type Action = "Failed" | "Success" | "cancel" | "restart" | "resume";
 
@@ -179,6 +181,14 @@ export function FlowRunPage({ id }: { id: string }) {
           </ol>
         </div>
       </div>
+      {run.task_runs.length > 0 ? (
+        <div className="card">
+          <h2>Schematic</h2>
+          <Suspense fallback={<div className="loading">Drawing…</div>}>
+            <Schematic taskRuns={run.task_runs} />
+          </Suspense>
+        </div>
+      ) : null}
       <div className="card">
         <h2>
           Task runs{" "}
