@@ -19,3 +19,4 @@ export {
 export { freePort, graphqlData } from "./network.js";
 export { PG_BIN, type PrivatePostgres, startPrivatePostgres } from "./private-postgres.js";
 export { type RegentProcess, startRegentProcess, stopRegentProcesses } from "./processes.js";
+export { type SeededRuns, seedFlowRuns } from "./seed.js";

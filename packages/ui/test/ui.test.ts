@@ -1,6 +1,13 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { graphqlData, type RegentFixtures, startRegentProcess, regentTest as test } from "@regent/testkit";
+import { migrateToLatest, openDatabase } from "@regent/server";
+import {
+  graphqlData,
+  type RegentFixtures,
+  seedFlowRuns,
+  startRegentProcess,
+  regentTest as test,
+} from "@regent/testkit";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect } from "vitest";
 
@@ -150,3 +157,57 @@ test("the quick-run form refuses bad input in place, and a run can be marked Fai
   await page.locator("h1 [data-state='Failed']").waitFor();
   await page.getByText("marked Failed from the UI").first().waitFor();
 }, 90_000);
+
+test("with 100,000 runs and a 100,000-line log, each page reads a page from the server, not the table", async ({
+  tmp,
+}) => {
+  const file = join(tmp, "big.db");
+  const database = await openDatabase(file);
+  await migrateToLatest(database);
+  const { loggedRunId } = await seedFlowRuns(database, {
+    project: "big",
+    name: "wide",
+    runs: 100_000,
+    logLines: 100_000,
+  });
+  await database.close();
+  const server = startRegentProcess(["server", "start", "--db", file, "--port", "0"]);
+  const api = (await server.waitFor(/UI\s+(http:\/\/127\.0\.0\.1:\d+)\//))[1]!;
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const asked: { operation: string; variables: Record<string, unknown> }[] = [];
+  page.on("request", (r) => {
+    if (!r.url().endsWith("/graphql") || r.method() !== "POST") return;
+    const body = JSON.parse(r.postData() ?? "{}") as { query?: string; variables?: Record<string, unknown> };
+    asked.push({
+      operation: /(?:query|subscription) (\w+)/.exec(body.query ?? "")?.[1] ?? "?",
+      variables: body.variables ?? {},
+    });
+  });
+
+  await page.goto(`${api}/runs`);
+  await page.getByText("1–50 of 100,000").waitFor();
+  expect(await page.locator("table.runs tbody tr").count()).toBe(50);
+  await page.getByRole("button", { name: "Older →" }).click();
+  await page.getByText("51–100 of 100,000").waitFor();
+  expect(page.url()).toMatch(/\/runs\?offset=50$/);
+  await page.goto(`${api}/runs?state=Failed`);
+  await page.getByText("1–50 of 25,000").waitFor();
+  const lists = asked.filter((a) => a.operation === "UiRuns");
+  expect(lists.length).toBeGreaterThan(0);
+  for (const a of lists) expect(a.variables.limit).toBe(50);
+
+  // The run with the long log: the newest 5,000 lines loaded, a screenful of them in the page.
+  await page.goto(`${api}/runs/${loggedRunId}`);
+  await page.getByText("5,000 shown · 100,000 in all").waitFor();
+  await page.getByTestId("log-view").getByText("line 99999 of a long run").waitFor();
+  expect(await page.locator(".log-line").count()).toBeLessThan(200);
+  for (const a of asked.filter((x) => x.operation === "UiLogs")) expect(a.variables.limit).toBe(5_000);
+  await page.getByRole("button", { name: "Load older" }).click();
+  await page.getByText("10,000 shown · 100,000 in all").waitFor();
+
+  // The dashboard counts in the database.
+  await page.goto(`${api}/`);
+  await page.getByTestId("run-chart").waitFor();
+  await page.getByText("Running now", { exact: true }).first().waitFor();
+  await shot(page, "dashboard-100k");
+}, 240_000);

@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema } from "graphql";
 import { builder } from "./builder.js";
 import "./scalars.js";
 import "./reads.js";
+import "./dashboard.js";
 import "./mutations.js";
 import "./subscriptions.js";
 

@@ -1,5 +1,5 @@
 /** A run's state as a coloured pill: green for success-like, red for failure-like, blue while running. */
-const TONE: Record<string, string> = {
+export const TONE: Record<string, string> = {
   Success: "ok",
   Cached: "ok",
   Mapped: "ok",

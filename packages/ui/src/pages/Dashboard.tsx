@@ -3,6 +3,7 @@ import { useMemo, useState } from "react";
 import { Link } from "wouter";
 import { useGql } from "../api.js";
 import { ErrorBox, Loading } from "../components/Notice.js";
+import { RunChart } from "../components/RunChart.js";
 import { RunsTable } from "../components/RunsTable.js";
 import { StateBadge } from "../components/StateBadge.js";
 import { ago } from "../format.js";
@@ -88,6 +89,10 @@ export function DashboardPage() {
             <div className="tile-label">{t.label}</div>
           </Link>
         ))}
+      </div>
+      <div className="card">
+        <h2>Runs by state, per {window === "24 h" ? "hour" : "day"} of their scheduled start</h2>
+        <RunChart since={vars.since} until={vars.now} bucket={window === "24 h" ? "hour" : "day"} />
       </div>
       <div className="columns">
         <div className="card">
