@@ -11,7 +11,12 @@ export default defineConfig({
   },
   ssr: { resolve: { conditions: ["@regent/source"] } },
   test: {
-    include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/**/*.test.ts"],
+    include: [
+      "packages/*/src/**/*.test.ts",
+      "packages/*/src/**/*.test.tsx",
+      "packages/*/test/**/*.test.ts",
+      "examples/**/*.test.ts",
+    ],
     // Once per run: the run's temporary folder and PostgreSQL's migrated template database (testkit README).
     globalSetup: ["packages/testkit/src/global-setup.ts"],
     testTimeout: 30_000,

@@ -50,9 +50,11 @@ for (const backend of BACKENDS) {
         const flowId = await h.seedFlow("env", {
           run_config: { type: "local", env: { FLOW_VAR: "flow", SHARED: "flow" } },
         });
+        // A real runner key: the server checks every key it is sent, even where keys are not required.
+        const { key } = await h.server.store.apiKeys.create({ name: "agent", scope: "runner" });
         const agent = await h.startAgent({
           prestarted,
-          apiKey: "key-123",
+          apiKey: key,
           env: { AGENT_VAR: "agent", SHARED: "agent", FAKE_PRINT_ENV: PRINTED },
         });
         const [preStarted] = await waitForPids(tmp, prestarted);
@@ -80,7 +82,7 @@ for (const backend of BACKENDS) {
             "env SHARED=run", // the run's config over the flow's over the agent's
             `env REGENT__API=${h.server.url}`, // the agent's own variables win
             `env REGENT__FLOW_RUN_ID=${run.id}`,
-            "env REGENT__API_KEY=key-123",
+            `env REGENT__API_KEY=${key}`,
             `cwd ${realpathSync(workDir)}`,
             `fake executor: success${prestarted ? " (pre-started)" : ""}`, // stderr too
           ]),

@@ -32,7 +32,7 @@ function walk(tree: Tree, prefix: string[] = []): Array<[string[], unknown]> {
 /** Env text → a value of the key's type: numbers and booleans as JSON, lists as JSON or comma-separated. */
 function readEnvValue(path: readonly string[], text: string): unknown {
   const key = path.join(".");
-  if (key === "agent.labels") {
+  if (key === "agent.labels" || key === "server.cors_origins") {
     if (text.trim().startsWith("[")) return JSON.parse(text);
     return text
       .split(",")
@@ -41,6 +41,8 @@ function readEnvValue(path: readonly string[], text: string): unknown {
   }
   if (key === "server.port" || key === "agent.prestarted")
     return /^\d+$/.test(text.trim()) ? Number(text) : text;
+  if (key === "server.insecure_no_auth")
+    return text.trim() === "true" ? true : text.trim() === "false" ? false : text;
   return text;
 }
 

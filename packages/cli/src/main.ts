@@ -109,14 +109,78 @@ export function buildProgram(): Command {
         throw new InvalidArgumentError("a port is a whole number from 0 to 65535");
       return n;
     })
-    .action(async (options: { db?: string; host?: string; port?: number }) => {
+    .option(
+      "--insecure-no-auth",
+      "serve without API keys on any address: anyone who can reach it can run code (default: keys are required unless listening on loopback only)",
+    )
+    .action(async (options: { db?: string; host?: string; port?: number; insecureNoAuth?: boolean }) => {
       const { serverStart } = await import("./commands/server-start.js");
       const cfg = await config({
         "server.db": options.db,
         "server.host": options.host,
         "server.port": options.port,
+        "server.insecure_no_auth": options.insecureNoAuth,
       });
       process.exitCode = await serverStart(cfg, VERSION);
+    });
+
+  const auth = program
+    .command("auth")
+    .description("API keys: create, list and revoke them; log the CLI in with one")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  regent auth create-key --name admin --scope admin --db ~/.regent/regent.db   # the first key, from the database\n  regent auth login --key rgt_… --api https://regent.example.com\n  regent auth create-key --name ci --scope user --expires 90d\n  regent auth revoke-key ci",
+    );
+  const dbOption = () =>
+    new Option("--db <url>", "work on this database directly instead of through the API (the first key)");
+  auth
+    .command("create-key")
+    .description("Create an API key; it is printed once")
+    .requiredOption("--name <name>", "a name to tell the key by")
+    .requiredOption("--scope <scope>", "admin (everything), user (projects, flows, runs) or runner (agents)")
+    .option("--expires <duration>", "expire after this long (30d, 12h); default never")
+    .addOption(dbOption())
+    .option("--json", "print JSON")
+    .action(async (options) => {
+      const { createKey } = await import("./commands/auth.js");
+      process.exitCode = await createKey(await config(), options);
+    });
+  auth
+    .command("list-keys")
+    .description("List API keys (never their secrets)")
+    .addOption(dbOption())
+    .option("--json", "print JSON")
+    .action(async (options) => {
+      const { listKeys } = await import("./commands/auth.js");
+      process.exitCode = await listKeys(await config(), options);
+    });
+  auth
+    .command("revoke-key")
+    .description("Revoke an API key by id or name")
+    .argument("<key>", "the key's id or name")
+    .addOption(dbOption())
+    .option("--json", "print JSON")
+    .action(async (idOrName: string, options) => {
+      const { revokeKey } = await import("./commands/auth.js");
+      process.exitCode = await revokeKey(await config(), idOrName, options);
+    });
+  auth
+    .command("login")
+    .description("Check an API key against the server and save it (and --api) in the config file (mode 0600)")
+    .requiredOption("--key <key>", "the API key")
+    .option("--json", "print JSON")
+    .action(async (options: { key: string; json?: boolean }) => {
+      const { login } = await import("./commands/auth.js");
+      const globals = program.opts<{ config?: string }>();
+      process.exitCode = await login(await config(), { ...options, configFile: globals.config });
+    });
+  auth
+    .command("whoami")
+    .description("Show which key and scope the server takes this CLI's requests to have")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }) => {
+      const { whoami } = await import("./commands/auth.js");
+      process.exitCode = await whoami(await config(), options);
     });
 
   const project = program.command("project").description("Projects group flows");

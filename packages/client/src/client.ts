@@ -5,7 +5,8 @@ import { type DocumentNode, print } from "graphql";
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:4200` (the `/graphql` path is added when missing). */
   readonly apiUrl: string;
-  readonly apiKey?: string | undefined;
+  /** Sent as `Authorization: Bearer <key>`; a function is asked before each request (a key that can change). */
+  readonly apiKey?: string | (() => string | undefined) | undefined;
   /** Per request (default 30 s). */
   readonly timeoutMs?: number;
 }
@@ -39,6 +40,23 @@ const endpoint = (url: string) =>
     ? url.replace(/\/+$/, "")
     : `${url.replace(/\/+$/, "")}/graphql`;
 
+interface GraphQLErrorJson {
+  message: string;
+  path?: (string | number)[];
+  extensions?: Record<string, unknown>;
+}
+
+/** The errors of a GraphQL answer as one ApiError, keeping each error's stable code. */
+const apiError = (errors: readonly GraphQLErrorJson[]) =>
+  new ApiError(
+    errors.map((e) => ({
+      message: e.message,
+      code: typeof e.extensions?.code === "string" ? e.extensions.code : "API_ERROR",
+      path: e.path,
+      details: e.extensions?.details as Record<string, unknown> | undefined,
+    })),
+  );
+
 /** The typed GraphQL client of the Regent API, used by the CLI, agents, the SDK's reporter and the UI. */
 export class RegentClient {
   readonly url: string;
@@ -54,7 +72,8 @@ export class RegentClient {
     signal?: AbortSignal,
   ): Promise<Response> {
     const headers: Record<string, string> = { "content-type": "application/json", accept };
-    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const key = typeof this.options.apiKey === "function" ? this.options.apiKey() : this.options.apiKey;
+    if (key) headers.authorization = `Bearer ${key}`;
     try {
       return await fetch(this.url, {
         method: "POST",
@@ -85,10 +104,7 @@ export class RegentClient {
       "application/json",
       AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
     );
-    let body: {
-      data?: Result;
-      errors?: Array<{ message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }>;
-    };
+    let body: { data?: Result; errors?: GraphQLErrorJson[] };
     try {
       body = (await response.json()) as typeof body;
     } catch (error) {
@@ -98,16 +114,7 @@ export class RegentClient {
         { cause: error },
       );
     }
-    if (body.errors?.length) {
-      throw new ApiError(
-        body.errors.map((e) => ({
-          message: e.message,
-          code: typeof e.extensions?.code === "string" ? e.extensions.code : "API_ERROR",
-          path: e.path,
-          details: e.extensions?.details as Record<string, unknown> | undefined,
-        })),
-      );
-    }
+    if (body.errors?.length) throw apiError(body.errors);
     if (!response.ok || body.data === undefined) {
       throw new RegentError("API_ERROR", `the server at ${this.url} answered HTTP ${response.status}`);
     }
@@ -132,8 +139,14 @@ export class RegentClient {
       if (options.signal?.aborted) return;
       throw error;
     }
-    if (!response.ok || !response.body)
+    if (!response.ok || !response.body) {
+      // A refusal before the stream (no key, a bad key, a scope that may not) comes as JSON errors.
+      const body = (await response.json().catch(() => undefined)) as
+        | { errors?: GraphQLErrorJson[] }
+        | undefined;
+      if (body?.errors?.length) throw apiError(body.errors);
       throw new RegentError("API_ERROR", `subscribing at ${this.url} answered HTTP ${response.status}`);
+    }
     options.onOpen?.();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AuthSettingSchema } from "./auth.js";
 import { parseDuration } from "./durations.js";
 
 const duration = z.union([z.string(), z.number()]).refine(
@@ -24,6 +25,12 @@ export const ConfigSchema = z.strictObject({
   server: z
     .strictObject({
       host: z.string().min(1).default("127.0.0.1"),
+      /** `auto`: API keys are required unless the server listens on loopback only; `required`: always. */
+      auth: AuthSettingSchema.default("auto"),
+      /** Serve without API keys on any address (`--insecure-no-auth`): anyone who reaches it can run code. */
+      insecure_no_auth: z.boolean().default(false),
+      /** Origins whose web pages may call the API from a browser (CORS); none by default. */
+      cors_origins: z.array(z.string().min(1)).default([]),
       port: z.number().int().min(0).max(65535).default(4200),
       /** `postgres://…` or a SQLite file; default `~/.regent/regent.db`. */
       db: z.string().min(1).optional(),

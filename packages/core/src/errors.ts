@@ -49,6 +49,13 @@ export const ERROR_CODES = {
     retriable: false,
     summary: "no notification rule with that id",
   },
+  UNAUTHENTICATED: {
+    fault: "user",
+    retriable: false,
+    summary: "no API key, or one the server does not accept (unknown, expired or revoked)",
+  },
+  FORBIDDEN: { fault: "user", retriable: false, summary: "the API key's scope does not allow this" },
+  API_KEY_NOT_FOUND: { fault: "user", retriable: false, summary: "no API key with that id or name" },
   API_ERROR: { fault: "user", retriable: false, summary: "the API refused a request (see the message)" },
   SERVER_UNREACHABLE: {
     fault: "infrastructure",
@@ -184,7 +191,8 @@ export class NotFoundError extends RegentError {
       | "TASK_RUN_NOT_FOUND"
       | "AGENT_NOT_FOUND"
       | "LIMIT_NOT_FOUND"
-      | "NOTIFICATION_RULE_NOT_FOUND",
+      | "NOTIFICATION_RULE_NOT_FOUND"
+      | "API_KEY_NOT_FOUND",
     message: string,
     details?: Record<string, unknown>,
   ) {
@@ -329,5 +337,12 @@ function safeString(value: unknown): string {
       // e.g. a cyclic object without a prototype: no JSON, no toString.
       return Object.prototype.toString.call(value);
     }
+  }
+}
+
+/** No API key where the server requires one, or a key it does not accept. */
+export class UnauthenticatedError extends RegentError {
+  constructor(message: string) {
+    super("UNAUTHENTICATED", message);
   }
 }

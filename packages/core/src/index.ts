@@ -1,4 +1,5 @@
 export * from "./assert-never.js";
+export * from "./auth.js";
 export * from "./concurrency.js";
 export * from "./config.js";
 export * from "./durations.js";

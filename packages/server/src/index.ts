@@ -16,5 +16,6 @@ export {
 export { Retention, type RetentionLoop, type RetentionOptions } from "./services/retention.js";
 export { Scheduler, type SchedulerLoop, type SchedulerOptions } from "./services/scheduler.js";
 export type { Services, ServicesOptions } from "./services/services.js";
+export { type ApiKeyInfo, ApiKeyStore, type Principal } from "./store/api-keys.js";
 export type { NotificationPayload } from "./store/notifications.js";
 export { type Clock, Store } from "./store/store.js";

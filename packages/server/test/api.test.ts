@@ -87,6 +87,12 @@ for (const backend of BACKENDS) {
         "name",
         "times",
       ]);
+      // jsonb takes any JSON; parameters must still be an object (found by the fuzz test).
+      for (const parameters of [3, "x", [1]]) {
+        const notObject = await api.gql(create, { input: { flow_id: flowId, parameters } });
+        expect(codeOf(notObject)).toBe("INVALID_PARAMETERS");
+        expect(notObject.errors?.[0].message).toMatch(/parameters are a JSON object of name → value, not a/);
+      }
       const unknown = await api.gql(create, { input: { flow_id: "00000000-0000-4000-8000-000000000000" } });
       expect(codeOf(unknown)).toBe("FLOW_NOT_FOUND");
       const k1 = await api.ok(create, { input: { flow_id: flowId, idempotency_key: "k" } });

@@ -4,8 +4,12 @@ import { type RunningServer, type ServerOptions, startServer } from "../src/inde
 export interface Api {
   readonly server: RunningServer;
   readonly database: TestDatabase;
-  /** POSTs a GraphQL request; returns the parsed body and the HTTP status. */
-  gql(query: string, variables?: unknown): Promise<{ status: number; data?: any; errors?: any[] }>;
+  /** POSTs a GraphQL request (with `key` as its bearer token); returns the parsed body and the HTTP status. */
+  gql(
+    query: string,
+    variables?: unknown,
+    key?: string,
+  ): Promise<{ status: number; headers: Headers; data?: any; errors?: any[] }>;
   /** Like `gql`, but fails the test on any error and returns `data`. */
   ok(query: string, variables?: unknown): Promise<any>;
   close(): Promise<void>;
@@ -14,7 +18,10 @@ export interface Api {
 /** A real server on a fresh database of the backend, on a free loopback port. */
 export async function startApi(
   backend: Backend,
-  options: Pick<ServerOptions, "maxBodyBytes" | "maxCost" | "clock" | "services" | "log" | "uiDir"> = {},
+  options: Pick<
+    ServerOptions,
+    "maxBodyBytes" | "maxCost" | "clock" | "services" | "log" | "uiDir" | "keysRequired" | "corsOrigins"
+  > = {},
 ): Promise<Api> {
   const database = await freshDatabase(backend);
   const internal: unknown[] = [];
@@ -24,13 +31,17 @@ export async function startApi(
     onInternalError: (e) => internal.push(e),
     ...options,
   });
-  const gql = async (query: string, variables?: unknown) => {
+  const gql = async (query: string, variables?: unknown, key?: string) => {
     const res = await fetch(server.graphqlUrl, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
       body: JSON.stringify({ query, variables }),
     });
-    return { status: res.status, ...((await res.json()) as { data?: any; errors?: any[] }) };
+    return {
+      status: res.status,
+      headers: res.headers,
+      ...((await res.json()) as { data?: any; errors?: any[] }),
+    };
   };
   return {
     server,

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0009-task-run-zombies).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0011-flow-run-by-flow).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -12,6 +12,22 @@ CREATE TABLE agent (
   created timestamp with time zone NOT NULL
 );
 ALTER TABLE agent ADD CONSTRAINT agent_pkey PRIMARY KEY (id);
+
+CREATE TABLE api_key (
+  id uuid NOT NULL,
+  name text NOT NULL,
+  scope text NOT NULL,
+  key_hash text NOT NULL,
+  prefix text NOT NULL,
+  created timestamp with time zone NOT NULL,
+  created_by uuid,
+  expires timestamp with time zone,
+  revoked timestamp with time zone,
+  last_used timestamp with time zone
+);
+ALTER TABLE api_key ADD CONSTRAINT api_key_key_hash_key UNIQUE (key_hash);
+ALTER TABLE api_key ADD CONSTRAINT api_key_name_key UNIQUE (name);
+ALTER TABLE api_key ADD CONSTRAINT api_key_pkey PRIMARY KEY (id);
 
 CREATE TABLE concurrency_limit (
   id uuid NOT NULL,
@@ -91,7 +107,7 @@ ALTER TABLE flow_run ADD CONSTRAINT flow_run_flow_id_fkey FOREIGN KEY (flow_id) 
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_parent_flow_run_id_fkey FOREIGN KEY (parent_flow_run_id) REFERENCES flow_run(id) ON DELETE SET NULL;
 ALTER TABLE flow_run ADD CONSTRAINT flow_run_pkey PRIMARY KEY (id);
 CREATE INDEX flow_run_claimable ON public.flow_run USING btree (state, scheduled_start_time);
-CREATE INDEX flow_run_flow ON public.flow_run USING btree (flow_id);
+CREATE INDEX flow_run_flow_scheduled ON public.flow_run USING btree (flow_id, scheduled_start_time);
 CREATE UNIQUE INDEX flow_run_idempotency ON public.flow_run USING btree (flow_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE INDEX flow_run_parent ON public.flow_run USING btree (parent_flow_run_id);
 

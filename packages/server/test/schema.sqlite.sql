@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0009-task-run-zombies).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0011-flow-run-by-flow).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -10,6 +10,19 @@ CREATE TABLE "agent" (
   "accept_unlabeled" integer default 0 not null,
   "last_seen" text not null,
   "created" text not null
+);
+
+CREATE TABLE "api_key" (
+  "id" text primary key,
+  "name" text not null unique,
+  "scope" text not null,
+  "key_hash" text not null unique,
+  "prefix" text not null,
+  "created" text not null,
+  "created_by" text,
+  "expires" text,
+  "revoked" text,
+  "last_used" text
 );
 
 CREATE TABLE "concurrency_limit" (
@@ -199,7 +212,7 @@ CREATE INDEX "flow_project_name" on "flow" ("project_id", "name");
 
 CREATE INDEX "flow_run_claimable" on "flow_run" ("state", "scheduled_start_time");
 
-CREATE INDEX "flow_run_flow" on "flow_run" ("flow_id");
+CREATE INDEX "flow_run_flow_scheduled" on "flow_run" ("flow_id", "scheduled_start_time");
 
 CREATE UNIQUE INDEX "flow_run_idempotency" on "flow_run" ("flow_id", "idempotency_key") where "idempotency_key" is not null;
 

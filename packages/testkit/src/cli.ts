@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The built `regent` command of this repository, as users get it after `npm install`. */
-export const REGENT_BIN = fileURLToPath(new URL("../../cli/bin/regent.js", import.meta.url));
+// From the file path, not `new URL(…, import.meta.url)`: under a DOM test environment (happy-dom) the
+// global URL is the DOM's, which fileURLToPath refuses.
+export const REGENT_BIN = join(dirname(fileURLToPath(import.meta.url)), "../../cli/bin/regent.js");
 
 export interface CliResult {
   readonly code: number | null;

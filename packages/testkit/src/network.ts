@@ -13,15 +13,25 @@ export function freePort(): Promise<number> {
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: test callers read arbitrary response shapes.
+type AnyData = any;
+
 /**
  * POSTs a GraphQL request to a Regent server (`apiUrl` without `/graphql`) as any script would, and
  * returns `data`; GraphQL errors are thrown with their JSON.
  */
-// biome-ignore lint/suspicious/noExplicitAny: test callers read arbitrary response shapes.
-export async function graphqlData(apiUrl: string, query: string, variables?: unknown): Promise<any> {
+export async function graphqlData(
+  apiUrl: string,
+  query: string,
+  variables?: unknown,
+  options: { apiKey?: string } = {},
+): Promise<AnyData> {
   const res = await fetch(`${apiUrl}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: {
+      "content-type": "application/json",
+      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: unknown; errors?: unknown[] };

@@ -2,8 +2,27 @@ import { RegentClient, type TadaDocumentNode } from "@regent/client";
 import { type QueryKey, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 
+const KEY_ITEM = "regent.apiKey";
+
+/**
+ * The API key this browser signs in with: for this tab only (sessionStorage) unless remembered
+ * (localStorage). Undefined when the server needs none.
+ */
+export const storedApiKey = (): string | undefined =>
+  sessionStorage.getItem(KEY_ITEM) ?? localStorage.getItem(KEY_ITEM) ?? undefined;
+
+export function storeApiKey(key: string | undefined, remember = false): void {
+  sessionStorage.removeItem(KEY_ITEM);
+  localStorage.removeItem(KEY_ITEM);
+  if (key) (remember ? localStorage : sessionStorage).setItem(KEY_ITEM, key);
+}
+
 /** The API is on the UI's own origin (`regent server start` serves both). */
-export const client = new RegentClient({ apiUrl: `${window.location.origin}/graphql` });
+export const client = new RegentClient({ apiUrl: `${window.location.origin}/graphql`, apiKey: storedApiKey });
+
+/** The stable code of an API error (`UNAUTHENTICATED`, `FORBIDDEN`, …), if it is one. */
+export const errorCode = (error: unknown): string | undefined =>
+  (error as { apiCode?: string } | null)?.apiCode ?? (error as { code?: string } | null)?.code;
 
 /** A GraphQL query as a TanStack query; `every` re-reads it that often (lists without a subscription). */
 export function useGql<Result, Variables>(

@@ -1,18 +1,35 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Link, Route, Switch, useLocation } from "wouter";
-import { Empty } from "./components/Notice.js";
+import { errorCode, errorMessage, useGql } from "./api.js";
+import { Empty, Loading } from "./components/Notice.js";
+import { AuthInfo, SignIn } from "./components/SignIn.js";
 import { AgentsPage } from "./pages/Agents.js";
 import { DashboardPage } from "./pages/Dashboard.js";
 import { FlowDetailPage } from "./pages/Flow.js";
 import { FlowRunPage } from "./pages/FlowRun.js";
 import { FlowsPage } from "./pages/Flows.js";
 import { RunsPage } from "./pages/Runs.js";
+import { SettingsPage } from "./pages/Settings.js";
 import "./styles.css";
 
-const queryClient = new QueryClient({
-  defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: true, staleTime: 1_000 } },
+const queryClient: QueryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      // A refused key is not retried: the sign-in form takes over.
+      retry: (count, error) => count < 1 && errorCode(error) !== "UNAUTHENTICATED",
+      refetchOnWindowFocus: true,
+      staleTime: 1_000,
+    },
+  },
+  queryCache: new QueryCache({
+    // A key revoked or expired while the page is open: ask who we are again, which shows the sign-in.
+    onError: (error, query) => {
+      if (errorCode(error) === "UNAUTHENTICATED" && query.queryKey[0] !== "auth")
+        void queryClient.invalidateQueries({ queryKey: ["auth"] });
+    },
+  }),
 });
 
 function Nav() {
@@ -34,11 +51,20 @@ function Nav() {
       {item("/flows", "Flows")}
       {item("/runs", "Flow runs")}
       {item("/agents", "Agents")}
+      {item("/settings", "Settings")}
     </nav>
   );
 }
 
 function App() {
+  const auth = useGql(["auth"], AuthInfo, {});
+  if (auth.isPending) return <Loading />;
+  if (auth.error && errorCode(auth.error) === "UNAUTHENTICATED")
+    return (
+      <main>
+        <SignIn problem={errorMessage(auth.error)} />
+      </main>
+    );
   return (
     <>
       <Nav />
@@ -50,6 +76,7 @@ function App() {
           <Route path="/runs" component={RunsPage} />
           <Route path="/runs/:id">{(p) => <FlowRunPage key={p.id} id={p.id} />}</Route>
           <Route path="/agents" component={AgentsPage} />
+          <Route path="/settings" component={SettingsPage} />
           <Route>
             <Empty title="No such page.">
               <Link href="/">Go to the dashboard</Link>.

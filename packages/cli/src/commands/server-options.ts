@@ -1,4 +1,4 @@
-import { type Config, parseDuration } from "@regent/core";
+import { type Config, keysRequired, parseDuration } from "@regent/core";
 import type { RegentDatabase, ServerOptions } from "@regent/server";
 import { builtUiDir } from "../ui-dir.js";
 
@@ -12,6 +12,12 @@ export const serverOptions = (config: Config, database: RegentDatabase, version:
   port: config.server.port,
   version,
   uiDir: builtUiDir(),
+  keysRequired: keysRequired({
+    host: config.server.host,
+    setting: config.server.auth,
+    insecureNoAuth: config.server.insecure_no_auth,
+  }),
+  corsOrigins: config.server.cors_origins,
   services: {
     lateAfterMs: parseDuration(config.server.late_after, "server.late_after"),
     agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),

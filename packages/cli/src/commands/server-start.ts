@@ -1,4 +1,4 @@
-import type { Config } from "@regent/core";
+import { type Config, isLoopbackHost } from "@regent/core";
 import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from "@regent/server";
 import { stylerFor } from "../style.js";
 import { builtUiDir } from "../ui-dir.js";
@@ -10,7 +10,8 @@ export async function serverStart(config: Config, version: string): Promise<numb
   const url = config.server.db ?? defaultDatabasePath();
   const database = await openDatabase(url);
   const applied = await migrateToLatest(database);
-  const server = await startServer(serverOptions(config, database, version));
+  const options = serverOptions(config, database, version);
+  const server = await startServer(options);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(
     `${paint("green", "Regent server")} ${version} on ${database.description}${applied.length ? ` (migrated: ${applied.join(", ")})` : ""}`,
@@ -18,14 +19,16 @@ export async function serverStart(config: Config, version: string): Promise<numb
   log(`  API     ${server.graphqlUrl}`);
   log(`  UI      ${server.url}/${builtUiDir() ? "" : " (not built: run npm run build)"}`);
   log(`  health  ${server.url}/health · metrics ${server.url}/metrics`);
-  if (!["127.0.0.1", "::1", "localhost"].includes(config.server.host)) {
+  if (options.keysRequired) log(`  auth    API keys required (create one: regent auth create-key --db …)`);
+  else if (isLoopbackHost(config.server.host))
+    log(`  auth    none needed: listening on ${config.server.host} only (keys sent are still checked)`);
+  else
     log(
       paint(
-        "yellow",
-        `  listening on ${config.server.host}: anyone who can reach this address can use the API (API keys come with a later release)`,
+        "red",
+        `  auth    NONE (--insecure-no-auth): anyone who can reach ${config.server.host}:${server.port} can run code through your agents`,
       ),
     );
-  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log(`${signal}: stopping…`);

@@ -207,6 +207,22 @@ export interface NotificationTable {
   sent: TsNull;
 }
 
+export interface ApiKeyTable {
+  id: string;
+  name: Text;
+  /** `admin`, `user` or `runner`. */
+  scope: Text;
+  /** SHA-256 of the key, hex. */
+  key_hash: Text;
+  /** The key's first characters, to tell keys apart in lists. */
+  prefix: Text;
+  created: Ts;
+  created_by: string | null;
+  expires: TsNull;
+  revoked: TsNull;
+  last_used: TsNull;
+}
+
 export interface Database {
   project: ProjectTable;
   flow: FlowTable;
@@ -222,6 +238,7 @@ export interface Database {
   notification_rule: NotificationRuleTable;
   notification_secret: NotificationSecretTable;
   notification: NotificationTable;
+  api_key: ApiKeyTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

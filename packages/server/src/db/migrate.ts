@@ -10,6 +10,8 @@ import * as m0006 from "./migrations/0006-flow-run-parent.js";
 import * as m0007 from "./migrations/0007-task-results.js";
 import * as m0008 from "./migrations/0008-lazarus.js";
 import * as m0009 from "./migrations/0009-task-run-zombies.js";
+import * as m0010 from "./migrations/0010-api-keys.js";
+import * as m0011 from "./migrations/0011-flow-run-by-flow.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -24,6 +26,8 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0007-task-results", m0007],
   ["0008-lazarus", m0008],
   ["0009-task-run-zombies", m0009],
+  ["0010-api-keys", m0010],
+  ["0011-flow-run-by-flow", m0011],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

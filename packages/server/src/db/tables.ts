@@ -171,6 +171,18 @@ export const TABLES = {
     created: "timestamp",
     sent: "timestamp",
   },
+  api_key: {
+    id: "uuid",
+    name: "text",
+    scope: "text",
+    key_hash: "text",
+    prefix: "text",
+    created: "timestamp",
+    created_by: "uuid",
+    expires: "timestamp",
+    revoked: "timestamp",
+    last_used: "timestamp",
+  },
 } as const satisfies Record<string, Record<string, ColumnKind>>;
 
 export type TableName = keyof typeof TABLES;
@@ -239,4 +251,5 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
     rule: { table: "notification_rule", from: "rule_id", to: "id", kind: "object" },
     flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },
   },
+  api_key: {},
 };

@@ -129,7 +129,7 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
 // Not through the generic reads: bundles (read by hash only, `flow_bundle(hash)`), task slots (the
 // executors' business) and notification secrets (never read back).
 const tableNames = (Object.keys(TABLES) as TableName[]).filter(
-  (t) => t !== "flow_bundle" && t !== "task_slot" && t !== "notification_secret",
+  (t) => t !== "flow_bundle" && t !== "task_slot" && t !== "notification_secret" && t !== "api_key",
 );
 const objectRefs = new Map<TableName, Ref>(
   tableNames.map((t) => [t, builder.objectRef<Record<string, unknown>>(t)]),

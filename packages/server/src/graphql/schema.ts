@@ -4,6 +4,7 @@ import "./scalars.js";
 import "./reads.js";
 import "./dashboard.js";
 import "./mutations.js";
+import "./api-keys.js";
 import "./subscriptions.js";
 
 builder.queryType({});

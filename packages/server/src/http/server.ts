@@ -4,17 +4,21 @@ import { useEngine } from "@envelop/core";
 import { costLimitPlugin } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesPlugin } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthPlugin } from "@escape.tech/graphql-armor-max-depth";
+import { isLoopbackHost } from "@regent/core";
 import DataLoader from "dataloader";
 import { execute } from "graphql";
 import { createYoga, type Plugin } from "graphql-yoga";
 import type { RegentDatabase } from "../db/database.js";
 import type { TableName } from "../db/tables.js";
 import { createServerEvents } from "../events.js";
+import { accessPlugin } from "../graphql/access.js";
 import type { GraphQLContext } from "../graphql/builder.js";
 import { schema } from "../graphql/schema.js";
 import { lazarusSettings, type Services, type ServicesOptions, startServices } from "../services/services.js";
+import type { Principal } from "../store/api-keys.js";
 import { rowsByColumn } from "../store/reads.js";
 import { type Clock, Store } from "../store/store.js";
+import { authenticate, hostAllowed } from "./auth.js";
 import { toGraphQLError } from "./errors.js";
 import { createMetrics } from "./metrics.js";
 import { serveUi, UI_SECURITY_HEADERS } from "./static-ui.js";
@@ -40,6 +44,13 @@ export interface ServerOptions {
   readonly log?: (line: string) => void;
   /** The built web UI (`packages/ui/dist`), served at `/`; without it `/` says where the API is. */
   readonly uiDir?: string | undefined;
+  /**
+   * Whether every request needs an API key. Default: unless the server listens on loopback only (the
+   * CLI decides with `[server] auth` and `--insecure-no-auth`, see core's `keysRequired`).
+   */
+  readonly keysRequired?: boolean;
+  /** Origins whose pages may call the API from a browser (CORS); none by default. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface RunningServer {
@@ -66,6 +77,18 @@ const stringVariables: Plugin = {
   },
 };
 
+/** A JSON error answer in the shape GraphQL clients read (`errors[].extensions.code`). */
+function refuse(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
 /** Starts the API: GraphQL at /graphql, /health and /metrics beside it. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const events = createServerEvents();
@@ -90,8 +113,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ((error: unknown) =>
       process.stderr.write(`regent server: internal error: ${(error as Error)?.stack ?? String(error)}\n`));
 
+  const host = options.host ?? "127.0.0.1";
+  const keysRequired = options.keysRequired ?? !isLoopbackHost(host);
+  // Set per request once its key is checked, before yoga builds the context.
+  const principals = new WeakMap<IncomingMessage, Principal>();
+
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }, GraphQLContext>({
     schema,
+    // Closed unless origins are configured: on a server without keys, any page the user opens could
+    // otherwise call it.
+    cors: options.corsOrigins?.length
+      ? {
+          origin: [...options.corsOrigins],
+          methods: ["GET", "POST"],
+          allowedHeaders: ["content-type", "authorization", "accept"],
+        }
+      : false,
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: false,
@@ -103,15 +140,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // a tenth of the server's time on a run's batched writes. Subscriptions keep yoga's.
       useEngine({ execute }),
       stringVariables,
+      accessPlugin,
       maxDepthPlugin({ n: options.maxDepth ?? 12 }),
       maxAliasesPlugin({ n: 30 }),
       costLimitPlugin({ maxCost: options.maxCost ?? 5_000 }),
     ],
-    context: (): GraphQLContext => {
+    context: ({ req }): GraphQLContext => {
       const loaders = new Map<string, DataLoader<string, Record<string, unknown> | undefined>>();
+      const principal = principals.get(req);
+      // Every /graphql request is authenticated before yoga sees it; a missing one is a bug, not a guest.
+      if (!principal) throw new Error("request reached GraphQL without being authenticated");
       return {
         store,
         events,
+        principal,
+        keysRequired,
         loader(table, column) {
           const key = `${table}.${column}`;
           let loader = loaders.get(key);
@@ -166,29 +209,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         // The limit is checked on the declared length; a body without one (chunked) is refused, since
         // it could not be limited before reading it.
         const length = Number(req.headers["content-length"] ?? 0);
-        if (req.method === "POST" && req.headers["content-length"] === undefined) {
-          res.writeHead(411, { "content-type": "application/json" });
-          res.end(
-            JSON.stringify({
-              errors: [{ message: "send a Content-Length header", extensions: { code: "LENGTH_REQUIRED" } }],
-            }),
-          );
+        const refused = (status: number, code: string, message: string, headers?: Record<string, string>) => {
+          refuse(res, status, code, message, headers);
           req.resume();
-          metrics.requests.inc({ route: "/graphql", status: 411 });
-          return;
-        }
-        if (length > maxBody) {
-          res.writeHead(413, { "content-type": "application/json" });
-          res.end(
-            JSON.stringify({
-              errors: [
-                { message: `request body over ${maxBody} bytes`, extensions: { code: "PAYLOAD_TOO_LARGE" } },
-              ],
-            }),
+          metrics.requests.inc({ route: "/graphql", status });
+        };
+        if (req.method === "POST" && req.headers["content-length"] === undefined)
+          return refused(411, "LENGTH_REQUIRED", "send a Content-Length header");
+        if (length > maxBody) return refused(413, "PAYLOAD_TOO_LARGE", `request body over ${maxBody} bytes`);
+        // JSON only: a form post (urlencoded or multipart, which yoga would read too) is what any web page
+        // can send cross-site without asking (CSRF).
+        if (
+          req.method === "POST" &&
+          !/^application\/(json|graphql-response\+json)\b/i.test(req.headers["content-type"] ?? "")
+        )
+          return refused(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            `send GraphQL as JSON: Content-Type: application/json, not "${req.headers["content-type"] ?? "(none)"}"`,
           );
-          req.resume();
-          metrics.requests.inc({ route: "/graphql", status: 413 });
-          return;
+        if (!keysRequired && isLoopbackHost(host) && !hostAllowed(req))
+          return refused(
+            403,
+            "FORBIDDEN",
+            `this server has no API keys and answers only requests addressed to 127.0.0.1, localhost or [::1], not "${req.headers.host}" (a guard against DNS rebinding); to serve other names, require keys`,
+          );
+        try {
+          principals.set(req, await authenticate(req, store.apiKeys, keysRequired));
+        } catch (error) {
+          const e = toGraphQLError(error, onInternal);
+          const code = String(e.extensions.code);
+          const status = code === "UNAUTHENTICATED" ? 401 : code === "DATABASE_UNAVAILABLE" ? 503 : 500;
+          return refused(status, code, e.message, status === 401 ? { "www-authenticate": "Bearer" } : {});
         }
         const started = performance.now();
         res.on("finish", () => {
@@ -227,7 +279,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   const server: Server = createServer((req, res) => void handler(req, res));
-  const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 4200, host, () => resolve());

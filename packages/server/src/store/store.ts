@@ -27,6 +27,7 @@ import { decodeRow, encodeRow, toIsoTimestamp } from "../db/codec.js";
 import type { Database, RegentDatabase } from "../db/database.js";
 import { type Row, TABLES } from "../db/tables.js";
 import type { ServerEvents, StateEvent } from "../events.js";
+import { ApiKeyStore } from "./api-keys.js";
 import {
   ConcurrencyStore,
   GATE_COLUMNS,
@@ -234,6 +235,18 @@ export class Store {
   get concurrency(): ConcurrencyStore {
     this.concurrencyStore ??= new ConcurrencyStore(this.database, this.clock);
     return this.concurrencyStore;
+  }
+
+  /** The server's time (tests inject a clock). */
+  currentTime(): Date {
+    return this.clock();
+  }
+
+  private apiKeyStore: ApiKeyStore | undefined;
+  /** API keys: created, listed, revoked, and checked on each request. */
+  get apiKeys(): ApiKeyStore {
+    this.apiKeyStore ??= new ApiKeyStore(this.database, this.clock);
+    return this.apiKeyStore;
   }
 
   private notificationStore: NotificationStore | undefined;
@@ -455,6 +468,18 @@ export class Store {
       if (existing) return existing;
     }
     if (input.parentFlowRunId) await this.flowRunById(input.parentFlowRunId);
+    // jsonb takes any JSON: a list or a string would otherwise be spread into {"0": …}, a number into {}.
+    const given: unknown = input.parameters;
+    if (given != null && (typeof given !== "object" || Array.isArray(given)))
+      throw new InvalidParametersError(
+        [
+          {
+            path: "",
+            message: `parameters are a JSON object of name → value, not ${Array.isArray(given) ? "a list" : `a ${typeof given}`}`,
+          },
+        ],
+        flow.name ?? undefined,
+      );
     const parameters = { ...(input.parameters ?? {}) };
     if (flow.parameters_schema) {
       const issues: ParameterIssue[] = await validateAgainstJsonSchema(flow.parameters_schema, parameters);

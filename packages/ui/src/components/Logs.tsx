@@ -6,7 +6,7 @@ import { useGql, useLiveInvalidation } from "../api.js";
 import { ErrorBox } from "./Notice.js";
 
 /** Newest lines a page loads at once; older ones page in with "Load older". */
-const PAGE = 5_000;
+const PAGE = 2_000;
 
 const Logs = graphql(`
   query UiLogs($id: uuid!, $limit: Int!) {

@@ -5,6 +5,7 @@ import { useGql } from "../api.js";
 import { Empty, ErrorBox, Loading } from "../components/Notice.js";
 import { QuickRun } from "../components/QuickRun.js";
 import { RunsTable } from "../components/RunsTable.js";
+import { ScheduleCard } from "../components/ScheduleCard.js";
 import { ago } from "../format.js";
 
 const FlowPage = graphql(`
@@ -17,7 +18,7 @@ const FlowPage = graphql(`
     flow_run(where: { flow_id: { _eq: $id } }, order_by: [{ scheduled_start_time: desc }], limit: 10) {
       id name state state_message scheduled_start_time start_time end_time
     }
-    latest: flow_run(where: { flow_id: { _eq: $id }, start_time: { _is_null: false } }, order_by: [{ start_time: desc }], limit: 1) {
+    latest: flow_run(where: { flow_id: { _eq: $id }, start_time: { _is_null: false } }, order_by: [{ scheduled_start_time: desc }], limit: 1) {
       id name
       task_runs(order_by: [{ created: asc }], limit: 2000) {
         id task_key task_name map_index state parent_task_run_id upstream
@@ -83,11 +84,7 @@ export function FlowDetailPage({ id }: { id: string }) {
             <dt>Storage</dt>
             <dd>{String((flow.storage as { type?: string } | null)?.type ?? "database")}</dd>
             <dt>Schedule</dt>
-            <dd>
-              {flow.schedule
-                ? `${JSON.stringify(flow.schedule)} (${flow.schedule_active ? "on" : "off"})`
-                : "none"}
-            </dd>
+            <dd>{flow.schedule ? (flow.schedule_active ? "on (below)" : "paused (below)") : "none"}</dd>
             <dt>Updated</dt>
             <dd>{ago(flow.updated)}</dd>
             <dt>Versions</dt>
@@ -110,6 +107,9 @@ export function FlowDetailPage({ id }: { id: string }) {
           </details>
         </div>
       </div>
+      {flow.schedule && !flow.archived ? (
+        <ScheduleCard flowId={flow.id} schedule={flow.schedule} active={flow.schedule_active} />
+      ) : null}
       {data.latest[0] && data.latest[0].task_runs.length > 0 ? (
         <div className="card">
           <h2>

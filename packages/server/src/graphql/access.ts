@@ -1,0 +1,154 @@
+import { type Access, type Scope, scopeAllows, scopesGranting } from "@regent/core";
+import {
+  type DocumentNode,
+  GraphQLError,
+  getOperationAST,
+  Kind,
+  type OperationTypeNode,
+  type SelectionSetNode,
+} from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { GraphQLContext } from "./builder.js";
+
+/**
+ * The access each field of the API needs: the one table that the check below and the scope tests read.
+ * Queries not listed need `read`; a mutation or subscription not listed needs `admin`, so a new one is
+ * closed until someone decides (a test fails until it is listed).
+ */
+export const FIELD_ACCESS: {
+  readonly query: Readonly<Record<string, Access>>;
+  readonly mutation: Readonly<Record<string, Access>>;
+  readonly subscription: Readonly<Record<string, Access>>;
+} = {
+  query: {
+    api_keys: "admin",
+    // Notification targets are webhook and Slack URLs: secrets of a kind, so not for runners.
+    notification_rule: "manage",
+    notification_rule_by_pk: "manage",
+    notification_rule_aggregate: "manage",
+    notification: "manage",
+    notification_by_pk: "manage",
+    notification_aggregate: "manage",
+  },
+  mutation: {
+    create_api_key: "admin",
+    revoke_api_key: "admin",
+
+    create_project: "manage",
+    delete_project: "manage",
+    register_flow: "manage",
+    upload_flow_bundle: "manage",
+    archive_flow: "manage",
+    set_schedule_active: "manage",
+    set_schedule_inactive: "manage",
+    backfill_flow_runs: "manage",
+    create_notification_rule: "manage",
+    delete_notification_rule: "manage",
+    set_concurrency_limit: "manage",
+    delete_concurrency_limit: "manage",
+    cancel_flow_run: "manage",
+    restart_flow_run: "manage",
+    resume_flow_run: "manage",
+
+    // A run's own process starts child runs (flows of flows) and reports; people start runs too.
+    create_flow_run: "run",
+    set_flow_run_states: "run",
+    set_task_run_states: "run",
+    create_task_runs: "run",
+    write_run_logs: "run",
+    flow_run_heartbeat: "run",
+    acquire_task_slots: "run",
+    release_task_slots: "run",
+
+    register_agent: "agent",
+    agent_heartbeat: "agent",
+    claim_flow_runs: "agent",
+    release_flow_runs: "agent",
+    report_infrastructure_failure: "agent",
+  },
+  subscription: {
+    flow_run_states: "read",
+    flow_run_logs: "read",
+    claimable_flow_runs: "agent",
+  },
+};
+
+/** The access a root field needs (see FIELD_ACCESS). */
+export function accessOf(
+  operation: OperationTypeNode | "query" | "mutation" | "subscription",
+  field: string,
+): Access {
+  if (field.startsWith("__")) return "read"; // __typename, introspection
+  const listed = FIELD_ACCESS[operation][field];
+  if (listed) return listed;
+  return operation === "query" ? "read" : "admin";
+}
+
+/** The root fields an operation selects, through fragments. */
+function rootFields(
+  document: DocumentNode,
+  selectionSet: SelectionSetNode,
+  seen = new Set<string>(),
+): string[] {
+  const fields: string[] = [];
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) fields.push(selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT)
+      fields.push(...rootFields(document, selection.selectionSet, seen));
+    else {
+      const name = selection.name.value;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const fragment = document.definitions.find(
+        (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === name,
+      );
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION)
+        fields.push(...rootFields(document, fragment.selectionSet, seen));
+    }
+  }
+  return fields;
+}
+
+/** The first root field `scope` may not use in this operation, with the access it needs. */
+export function deniedField(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  scope: Scope,
+): { field: string; access: Access } | undefined {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return undefined; // graphql-js answers that one itself
+  for (const field of rootFields(document, operation.selectionSet)) {
+    const access = accessOf(operation.operation, field);
+    if (!scopeAllows(scope, access)) return { field, access };
+  }
+  return undefined;
+}
+
+/** FORBIDDEN, naming the field and the scopes that may use it (HTTP 403). */
+function forbidden(scope: Scope, denied: { field: string; access: Access }): GraphQLError {
+  const needs = scopesGranting(denied.access);
+  return new GraphQLError(
+    `${denied.field} needs a key with scope ${needs.join(" or ")}; this request's key has scope ${scope}`,
+    {
+      extensions: {
+        code: "FORBIDDEN",
+        details: { field: denied.field, scope, needs },
+        http: { status: 403 },
+      },
+    },
+  );
+}
+
+/** Refuses, before anything runs, an operation with a root field the request's key may not use. */
+export const accessPlugin: Plugin<GraphQLContext> = {
+  onExecute({ args, setResultAndStopExecution }) {
+    const ctx = args.contextValue as GraphQLContext;
+    const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
+    if (denied) setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
+  },
+  onSubscribe({ args, setResultAndStopExecution }) {
+    const ctx = args.contextValue as GraphQLContext;
+    const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
+    if (denied) setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
+  },
+};
