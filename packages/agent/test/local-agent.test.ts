@@ -291,7 +291,6 @@ for (const backend of BACKENDS) {
       timeout: 120_000,
     }, async ({ h }) => {
       const flowId = await h.seedFlow("many");
-      const started = Date.now();
       // One of them hands runs to pre-started executors when it has some ready.
       const [a, b] = await Promise.all([
         h.startAgent({ name: "a", maxConcurrent: 8, prestarted: 2 }),
@@ -310,9 +309,9 @@ for (const backend of BACKENDS) {
           );
           return flow_run_aggregate.aggregate.count === 200 ? true : undefined;
         },
-        60_000,
+        // Generous: a bound on waiting, not a speed target (bench/dispatch measures speed).
+        100_000,
       );
-      expect(Date.now() - started).toBeLessThan(60_000);
       const launches = h.launches();
       expect(launches).toHaveLength(200);
       expect(new Set(launches)).toEqual(new Set(ids));

@@ -1,15 +1,15 @@
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
-import { type Config, ConfigSchema, InvalidConfigError } from "@regent/core";
-import { parse as parseToml } from "smol-toml";
+import { dirname, join } from "node:path";
+import { type Config, ConfigSchema, InvalidConfigError, type Profile, ProfileSchema } from "@regent/core";
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 
 export const defaultConfigFile = (): string => join(homedir(), ".regent", "config.toml");
 
 /** Run context passed to executors in env; not configuration. */
 const CONTEXT_KEYS = new Set(["flow_run_id"]);
 
-type Tree = Record<string, unknown>;
+export type Tree = Record<string, unknown>;
 
 function setPath(tree: Tree, path: readonly string[], value: unknown): void {
   let node = tree;
@@ -39,11 +39,50 @@ function readEnvValue(path: readonly string[], text: string): unknown {
       .map((s) => s.trim())
       .filter(Boolean);
   }
-  if (key === "server.port" || key === "agent.prestarted")
+  if (key === "server.port" || key === "agent.prestarted" || key === "server.rate_limit")
     return /^\d+$/.test(text.trim()) ? Number(text) : text;
   if (key === "server.insecure_no_auth")
     return text.trim() === "true" ? true : text.trim() === "false" ? false : text;
   return text;
+}
+
+/** The config file as a tree; {} when there is none. */
+export function readConfigFile(file: string): Tree {
+  if (!existsSync(file)) return {};
+  try {
+    return parseToml(readFileSync(file, "utf8")) as Tree;
+  } catch (error) {
+    throw new InvalidConfigError(`${file} is not valid TOML: ${(error as Error).message}`);
+  }
+}
+
+/** Writes the config file readable by its owner only: it holds API keys. */
+export function writeConfigFile(file: string, tree: Tree): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${stringifyToml(tree)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600); // a file that existed keeps its old mode on write
+}
+
+/** The profile in use: `--profile`, else env REGENT__PROFILE, else the file's `profile`. */
+export function activeProfile(...candidates: unknown[]): string | undefined {
+  const name = candidates.find((c) => typeof c === "string" && c.trim() !== "");
+  return name === undefined ? undefined : String(name).trim();
+}
+
+/** The profile `name` of the file's `[profiles]`, validated; a clear error when it is not there. */
+export function profileIn(file: string, profiles: unknown, name: string): Profile {
+  const all = (typeof profiles === "object" && profiles !== null ? profiles : {}) as Tree;
+  const found = all[name];
+  if (found === undefined)
+    throw new InvalidConfigError(
+      `no profile "${name}" in ${file} (profiles: ${Object.keys(all).join(", ") || "none"}); make it with regent profile create ${name} --api URL`,
+    );
+  const result = ProfileSchema.safeParse(found);
+  if (!result.success)
+    throw new InvalidConfigError(
+      `profile "${name}" in ${file}: ${result.error.issues.map((i) => `${i.path.join(".") || "(profile)"}: ${i.code === "unrecognized_keys" ? `unknown key ${i.keys.join(", ")} (a profile has api and api_key)` : i.message}`).join("; ")}`,
+    );
+  return result.data;
 }
 
 export interface LoadConfigOptions {
@@ -60,20 +99,22 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const merged: Tree = {};
   const sources = new Map<string, string>();
 
-  if (existsSync(file)) {
-    let parsed: Tree;
-    try {
-      parsed = parseToml(readFileSync(file, "utf8")) as Tree;
-    } catch (error) {
-      throw new InvalidConfigError(`${file} is not valid TOML: ${(error as Error).message}`);
-    }
-    for (const [path, value] of walk(parsed)) {
-      setPath(merged, path, value);
-      sources.set(path.join("."), file);
+  const parsed = readConfigFile(file);
+  const { profile: fileProfile, profiles, ...own } = parsed;
+  for (const [path, value] of walk(own)) {
+    setPath(merged, path, value);
+    sources.set(path.join("."), file);
+  }
+  const chosen = activeProfile(options.flags?.profile, env.REGENT__PROFILE, fileProfile);
+  if (chosen) {
+    const profile = profileIn(file, profiles, chosen);
+    for (const [key, value] of Object.entries(profile)) {
+      setPath(merged, [key], value);
+      sources.set(key, `profile ${chosen} in ${file}`);
     }
   }
   for (const [name, text] of Object.entries(env)) {
-    if (!name.startsWith("REGENT__") || text === undefined) continue;
+    if (!name.startsWith("REGENT__") || text === undefined || name === "REGENT__PROFILE") continue;
     const path = name.slice("REGENT__".length).toLowerCase().split("__");
     if (path.length === 1 && CONTEXT_KEYS.has(path[0]!)) continue;
     let value: unknown;
@@ -86,7 +127,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     sources.set(path.join("."), `env ${name}`);
   }
   for (const [key, value] of Object.entries(options.flags ?? {})) {
-    if (value === undefined) continue;
+    if (value === undefined || key === "profile") continue;
     setPath(merged, key.split("."), value);
     sources.set(key, `flag --${key.split(".").pop()}`);
   }

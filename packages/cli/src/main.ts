@@ -89,12 +89,16 @@ export function buildProgram(): Command {
 
   program
     .option("--config <file>", "configuration file (default ~/.regent/config.toml)")
-    .option("--api <url>", "the Regent API to talk to (default http://127.0.0.1:4200)");
+    .option("--api <url>", "the Regent API to talk to (default http://127.0.0.1:4200)")
+    .option("--profile <name>", "use this profile of the config file (see regent profile)");
 
   const config = async (flags: Record<string, unknown> = {}) => {
     const { loadConfig } = await import("./config.js");
-    const globals = program.opts<{ config?: string; api?: string }>();
-    return loadConfig({ file: globals.config, flags: { api: globals.api, ...flags } });
+    const globals = program.opts<{ config?: string; api?: string; profile?: string }>();
+    return loadConfig({
+      file: globals.config,
+      flags: { api: globals.api, profile: globals.profile, ...flags },
+    });
   };
 
   const server = program.command("server").description("The Regent server: GraphQL API, database, UI");
@@ -171,8 +175,12 @@ export function buildProgram(): Command {
     .option("--json", "print JSON")
     .action(async (options: { key: string; json?: boolean }) => {
       const { login } = await import("./commands/auth.js");
-      const globals = program.opts<{ config?: string }>();
-      process.exitCode = await login(await config(), { ...options, configFile: globals.config });
+      const globals = program.opts<{ config?: string; profile?: string }>();
+      process.exitCode = await login(await config(), {
+        ...options,
+        configFile: globals.config,
+        profile: globals.profile,
+      });
     });
   auth
     .command("whoami")
@@ -181,6 +189,25 @@ export function buildProgram(): Command {
     .action(async (options: { json?: boolean }) => {
       const { whoami } = await import("./commands/auth.js");
       process.exitCode = await whoami(await config(), options);
+    });
+
+  program
+    .command("profile")
+    .description("Several servers in one config file, each with its API address and key")
+    .argument("<action>", "create | use | list | delete")
+    .argument("[name]", "the profile's name")
+    .option("--key <key>", "create: its API key (the server's API is --api)")
+    .option("--use", "create: use it from now on")
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  regent profile create prod --api https://regent.example.com --key rgt_… --use\n  regent profile use local\n  regent --profile prod get flow-runs",
+    )
+    .action(async (action: string, name: string | undefined, options) => {
+      const { profile } = await import("./commands/profile.js");
+      // --api is the program's own option (the API to talk to), read here as the profile's API.
+      const globals = program.opts<{ config?: string; api?: string }>();
+      process.exitCode = profile(action, name, { ...options, api: globals.api, configFile: globals.config });
     });
 
   const project = program.command("project").description("Projects group flows");

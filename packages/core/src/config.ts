@@ -31,6 +31,8 @@ export const ConfigSchema = z.strictObject({
       insecure_no_auth: z.boolean().default(false),
       /** Origins whose web pages may call the API from a browser (CORS); none by default. */
       cors_origins: z.array(z.string().min(1)).default([]),
+      /** Expensive mutations (register_flow, backfills, new keys, …) each API key may call per minute; 0: no limit. */
+      rate_limit: z.number().int().min(0).max(1_000_000).default(300),
       port: z.number().int().min(0).max(65535).default(4200),
       /** `postgres://…` or a SQLite file; default `~/.regent/regent.db`. */
       db: z.string().min(1).optional(),
@@ -65,3 +67,16 @@ export const ConfigSchema = z.strictObject({
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/**
+ * A named server in the config file (`[profiles.NAME]`): its API and key. `profile = "NAME"` (or env
+ * `REGENT__PROFILE`, or `--profile`) picks one; its values sit between the file's own and env.
+ */
+export const ProfileSchema = z.strictObject({
+  api: z.url(),
+  api_key: z.string().min(1).optional(),
+});
+export type Profile = z.infer<typeof ProfileSchema>;
+
+/** A profile's name: letters, digits, `-` and `_`, as TOML bare keys allow. */
+export const PROFILE_NAME = /^[A-Za-z0-9_-]{1,64}$/;

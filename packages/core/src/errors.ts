@@ -55,6 +55,11 @@ export const ERROR_CODES = {
     summary: "no API key, or one the server does not accept (unknown, expired or revoked)",
   },
   FORBIDDEN: { fault: "user", retriable: false, summary: "the API key's scope does not allow this" },
+  RATE_LIMITED: {
+    fault: "user",
+    retriable: true,
+    summary: "too many expensive calls with this API key; wait the time the message gives",
+  },
   API_KEY_NOT_FOUND: { fault: "user", retriable: false, summary: "no API key with that id or name" },
   API_ERROR: { fault: "user", retriable: false, summary: "the API refused a request (see the message)" },
   SERVER_UNREACHABLE: {

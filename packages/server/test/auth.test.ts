@@ -151,6 +151,39 @@ for (const backend of BACKENDS) {
   });
 }
 
+describe("rate limit of expensive mutations", () => {
+  let api: Api;
+  let now = Date.parse("2026-11-28T12:00:00Z");
+  beforeEach(async () => {
+    api = await startApi("sqlite", { services: false, rateLimitPerMinute: 3, clock: () => new Date(now) });
+  });
+  afterEach(async () => {
+    await api.close();
+  });
+
+  test("each key may call them so many times a minute; the answer says when to try again", async () => {
+    const DELETE = `mutation { delete_project(input: { project_id: "00000000-0000-4000-8000-000000000000" }) { success } }`;
+    for (let i = 0; i < 3; i++)
+      expect((await api.gql(DELETE)).errors?.[0].extensions.code).toBe("PROJECT_NOT_FOUND");
+    const limited = await api.gql(DELETE);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("20");
+    expect(limited.errors?.[0]).toMatchObject({
+      message:
+        "delete_project is limited to 3 calls a minute per API key ([server] rate_limit); try again in 20 s",
+      extensions: { code: "RATE_LIMITED" },
+    });
+    // Other mutations are not limited; another key has its own allowance.
+    expect((await api.gql(`mutation { create_project(input: { name: "p" }) { id } }`)).status).toBe(200);
+    const { key } = await api.server.store.apiKeys.create({ name: "other", scope: "user" });
+    expect((await api.gql(DELETE, {}, key)).errors?.[0].extensions.code).toBe("PROJECT_NOT_FOUND");
+    // The allowance refills evenly: one call every 20 s.
+    now += 20_000;
+    expect((await api.gql(DELETE)).errors?.[0].extensions.code).toBe("PROJECT_NOT_FOUND");
+    expect((await api.gql(DELETE)).status).toBe(429);
+  });
+});
+
 describe("the access table", () => {
   const roots = {
     query: schema.getQueryType()!,

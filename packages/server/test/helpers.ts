@@ -20,7 +20,15 @@ export async function startApi(
   backend: Backend,
   options: Pick<
     ServerOptions,
-    "maxBodyBytes" | "maxCost" | "clock" | "services" | "log" | "uiDir" | "keysRequired" | "corsOrigins"
+    | "maxBodyBytes"
+    | "maxCost"
+    | "clock"
+    | "services"
+    | "log"
+    | "uiDir"
+    | "keysRequired"
+    | "corsOrigins"
+    | "rateLimitPerMinute"
   > = {},
 ): Promise<Api> {
   const database = await freshDatabase(backend);

@@ -13,13 +13,19 @@ export interface RegentProcess {
 }
 
 const running = new Set<RegentProcess>();
+// Process groups of every process started since the last cleanup, exited or not: an agent a test killed
+// may have left executors behind in its group.
+const groups = new Set<number>();
 
 /** Starts `regent ...args` in the background; `stopRegentProcesses()` (in afterEach) ends what is left. */
 export function startRegentProcess(args: readonly string[], env: Record<string, string> = {}): RegentProcess {
   const child = spawn(process.execPath, [REGENT_BIN, ...args], {
     env: { ...process.env, NO_COLOR: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // A group of its own, so cleanup ends what it started too (an agent's executors).
+    detached: true,
   });
+  if (child.pid !== undefined) groups.add(child.pid);
   let out = "";
   const collect = (d: Buffer) => {
     out += d.toString();
@@ -55,7 +61,19 @@ export function startRegentProcess(args: readonly string[], env: Record<string, 
   return proc;
 }
 
-/** Kills (SIGKILL) every process started with `startRegentProcess` that is still running. */
+/**
+ * Kills (SIGKILL) every process started with `startRegentProcess` that is still running, and whatever
+ * they started (their process groups: an agent's executors, also those of an agent already killed).
+ */
 export async function stopRegentProcesses(): Promise<void> {
-  await Promise.all([...running].reverse().map((p) => p.stop("SIGKILL")));
+  const stopping = [...running].reverse().map((p) => p.stop("SIGKILL"));
+  for (const group of groups) {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // ESRCH: the group is gone already.
+    }
+  }
+  groups.clear();
+  await Promise.all(stopping);
 }

@@ -3,7 +3,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Link, Route, Switch, useLocation } from "wouter";
 import { errorCode, errorMessage, useGql } from "./api.js";
-import { Empty, Loading } from "./components/Notice.js";
+import { Empty } from "./components/Notice.js";
 import { AuthInfo, SignIn } from "./components/SignIn.js";
 import { AgentsPage } from "./pages/Agents.js";
 import { DashboardPage } from "./pages/Dashboard.js";
@@ -57,8 +57,9 @@ function Nav() {
 }
 
 function App() {
+  // Pages load alongside this question, not after it (no extra round trip on a server without keys);
+  // a server that wants a key refuses them too, and the sign-in replaces the page.
   const auth = useGql(["auth"], AuthInfo, {});
-  if (auth.isPending) return <Loading />;
   if (auth.error && errorCode(auth.error) === "UNAUTHENTICATED")
     return (
       <main>

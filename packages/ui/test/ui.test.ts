@@ -6,11 +6,12 @@ import {
   type RegentFixtures,
   seedFlowRuns,
   startRegentProcess,
+  stopRegentProcesses,
   regentTest as test,
 } from "@regent/testkit";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "@regent/testkit/chromium";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, expect } from "vitest";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 
 // The web UI end to end: a real server serving the built UI, a real local agent, Debian's Chromium
 // driven by playwright-core. A person's path through it: find a flow, quick-run it with a parameter and
@@ -31,6 +32,10 @@ beforeAll(async () => {
     headless: true,
     args: [...CHROMIUM_ARGS],
   });
+});
+// The servers, agents and their executors each test started.
+afterEach(async () => {
+  await stopRegentProcesses();
 });
 afterAll(async () => {
   await browser?.close();
@@ -288,8 +293,9 @@ test("markup in flow names, run names, labels, task names and log lines renders 
   );
   const { create_flow_run } = await graphqlData(
     api,
-    `mutation($id: uuid!, $name: String!) { create_flow_run(input: { flow_id: $id, flow_run_name: $name }) { id } }`,
-    { id: register_flow.id, name: payload(6) },
+    `mutation($id: uuid!, $name: String!, $at: timestamptz!) { create_flow_run(input: { flow_id: $id, flow_run_name: $name, scheduled_start_time: $at }) { id } }`,
+    // An hour ahead: the dashboard lists it under upcoming whatever the minute.
+    { id: register_flow.id, name: payload(6), at: new Date(Date.now() + 3_600_000).toISOString() },
   );
   const runId = create_flow_run.id as string;
   const taskRunId = crypto.randomUUID();

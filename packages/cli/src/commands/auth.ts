@@ -1,15 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { graphql } from "@regent/client";
-import {
-  type Config,
-  InvalidConfigError,
-  InvalidUsageError,
-  looksLikeApiKey,
-  parseDuration,
-} from "@regent/core";
-import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
-import { defaultConfigFile } from "../config.js";
+import { type Config, InvalidUsageError, looksLikeApiKey, parseDuration } from "@regent/core";
+import { activeProfile, defaultConfigFile, readConfigFile, type Tree, writeConfigFile } from "../config.js";
 import { client as apiClient, formatTable, print } from "./remote.js";
 
 const ApiKeys = graphql(`
@@ -134,12 +125,12 @@ export async function whoami(config: Config, options: { json?: boolean }): Promi
 }
 
 /**
- * `regent auth login --key K`: checks the key against the API, then saves it (and the API address) in
- * the config file, readable by its owner only.
+ * `regent auth login --key K`: checks the key against the API, then saves it and the API address in the
+ * config file (readable by its owner only): in the profile in use, if any, else at the top.
  */
 export async function login(
   config: Config,
-  options: { key?: string; configFile?: string; json?: boolean },
+  options: { key?: string; configFile?: string; profile?: string; json?: boolean },
 ): Promise<number> {
   const key = options.key?.trim();
   if (!key) throw new InvalidUsageError("usage: regent auth login --key <key> [--api URL]");
@@ -147,26 +138,22 @@ export async function login(
     throw new InvalidUsageError("that is not a Regent API key (they start with rgt_): copy the whole key");
   const { auth_info } = await apiClient({ ...config, api_key: key }).request(AuthInfo);
   const file = options.configFile ?? defaultConfigFile();
-  let tree: Record<string, unknown> = {};
-  if (existsSync(file)) {
-    try {
-      tree = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
-    } catch (error) {
-      throw new InvalidConfigError(
-        `${file} is not valid TOML (${(error as Error).message}): fix it, then log in again`,
-      );
-    }
+  const tree = readConfigFile(file);
+  const profile = activeProfile(options.profile, process.env.REGENT__PROFILE, tree.profile);
+  if (profile) {
+    const profiles = (tree.profiles ?? {}) as Tree;
+    profiles[profile] = { ...((profiles[profile] as Tree | undefined) ?? {}), api: config.api, api_key: key };
+    tree.profiles = profiles;
+  } else {
+    tree.api = config.api;
+    tree.api_key = key;
   }
-  tree.api = config.api;
-  tree.api_key = key;
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${stringifyToml(tree)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600); // an existing file keeps its mode on write
+  writeConfigFile(file, tree);
   print(
     options.json ?? false,
-    { ...auth_info, api: config.api, config: file },
+    { ...auth_info, api: config.api, config: file, profile: profile ?? null },
     () =>
-      `logged in to ${config.api} with key "${auth_info.key_name}" (scope ${auth_info.scope}); saved in ${file}\n`,
+      `logged in to ${config.api} with key "${auth_info.key_name}" (scope ${auth_info.scope}); saved in ${file}${profile ? ` (profile ${profile})` : ""}\n`,
   );
   return 0;
 }

@@ -18,6 +18,7 @@ export const serverOptions = (config: Config, database: RegentDatabase, version:
     insecureNoAuth: config.server.insecure_no_auth,
   }),
   corsOrigins: config.server.cors_origins,
+  rateLimitPerMinute: config.server.rate_limit,
   services: {
     lateAfterMs: parseDuration(config.server.late_after, "server.late_after"),
     agentTimeoutMs: parseDuration(config.server.agent_timeout, "server.agent_timeout"),

@@ -139,16 +139,81 @@ function forbidden(scope: Scope, denied: { field: string; access: Access }): Gra
   );
 }
 
-/** Refuses, before anything runs, an operation with a root field the request's key may not use. */
-export const accessPlugin: Plugin<GraphQLContext> = {
-  onExecute({ args, setResultAndStopExecution }) {
-    const ctx = args.contextValue as GraphQLContext;
-    const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
-    if (denied) setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
-  },
-  onSubscribe({ args, setResultAndStopExecution }) {
-    const ctx = args.contextValue as GraphQLContext;
-    const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
-    if (denied) setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
-  },
-};
+/**
+ * Mutations that cost the server much (bundles stored, many runs created, keys minted): each key may call
+ * them at most `perMinute` times a minute, as a bucket that refills evenly, per replica.
+ */
+export const RATE_LIMITED_FIELDS: ReadonlySet<string> = new Set([
+  "register_flow",
+  "upload_flow_bundle",
+  "backfill_flow_runs",
+  "create_api_key",
+  "delete_project",
+]);
+
+export interface AccessOptions {
+  /** Calls of RATE_LIMITED_FIELDS per key per minute; 0 for no limit. */
+  readonly perMinute: number;
+  readonly now: () => number;
+}
+
+/** A token bucket per key: `take` says how long to wait, 0 when a token was there. */
+function buckets(perMinute: number, now: () => number) {
+  const state = new Map<string, { tokens: number; at: number }>();
+  const rate = perMinute / 60_000;
+  return (who: string): number => {
+    const t = now();
+    const b = state.get(who) ?? { tokens: perMinute, at: t };
+    b.tokens = Math.min(perMinute, b.tokens + (t - b.at) * rate);
+    b.at = t;
+    if (state.size > 10_000) state.clear(); // bounded: a flood of keys cannot grow it for ever
+    state.set(who, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil((1 - b.tokens) / rate);
+  };
+}
+
+/**
+ * Refuses, before anything runs, an operation with a root field the request's key may not use (403),
+ * or one over its key's rate for expensive mutations (429).
+ */
+export function accessPlugin(options: AccessOptions): Plugin<GraphQLContext> {
+  const take = options.perMinute > 0 ? buckets(options.perMinute, options.now) : undefined;
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as GraphQLContext;
+      const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
+      if (denied) return setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
+      if (!take) return;
+      const operation = getOperationAST(args.document, args.operationName);
+      if (operation?.operation !== "mutation") return;
+      for (const field of rootFields(args.document, operation.selectionSet)) {
+        if (!RATE_LIMITED_FIELDS.has(field)) continue;
+        const waitMs = take(ctx.principal.keyId ?? "no key");
+        if (waitMs > 0)
+          return setResultAndStopExecution({
+            errors: [
+              new GraphQLError(
+                `${field} is limited to ${options.perMinute} calls a minute per API key ([server] rate_limit); try again in ${Math.ceil(waitMs / 1000)} s`,
+                {
+                  extensions: {
+                    code: "RATE_LIMITED",
+                    details: { field, retryAfterMs: waitMs },
+                    http: { status: 429, headers: { "retry-after": String(Math.ceil(waitMs / 1000)) } },
+                  },
+                },
+              ),
+            ],
+          });
+      }
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const ctx = args.contextValue as GraphQLContext;
+      const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
+      if (denied) setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
+    },
+  };
+}

@@ -51,6 +51,8 @@ export interface ServerOptions {
   readonly keysRequired?: boolean;
   /** Origins whose pages may call the API from a browser (CORS); none by default. */
   readonly corsOrigins?: readonly string[];
+  /** Expensive mutations (registering, backfills, keys) per API key per minute (default 300; 0: none). */
+  readonly rateLimitPerMinute?: number;
 }
 
 export interface RunningServer {
@@ -140,7 +142,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // a tenth of the server's time on a run's batched writes. Subscriptions keep yoga's.
       useEngine({ execute }),
       stringVariables,
-      accessPlugin,
+      accessPlugin({
+        perMinute: options.rateLimitPerMinute ?? 300,
+        now: () => store.currentTime().getTime(),
+      }),
       maxDepthPlugin({ n: options.maxDepth ?? 12 }),
       maxAliasesPlugin({ n: 30 }),
       costLimitPlugin({ maxCost: options.maxCost ?? 5_000 }),
@@ -279,6 +284,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   const server: Server = createServer((req, res) => void handler(req, res));
+  // A client may not hold a connection by sending slowly (slowloris): headers within 30 s, the whole
+  // request within 2 min (live subscriptions are long answers, not long requests, and are not cut).
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 120_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 4200, host, () => resolve());

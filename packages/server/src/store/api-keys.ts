@@ -180,7 +180,8 @@ export class ApiKeyStore {
     if (!row.last_used || Date.parse(row.last_used) + LAST_USED_EVERY_MS <= nowMs) {
       const lastUsed = new Date(nowMs).toISOString();
       row.last_used = lastUsed; // the cached row too, so the next requests do not write again
-      void this.db
+      // Awaited (once a minute per key), so what a list shows right after a use includes it.
+      await this.db
         .updateTable("api_key")
         .set({ last_used: lastUsed })
         .where("id", "=", row.id as string)
