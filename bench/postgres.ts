@@ -38,3 +38,22 @@ export async function createPostgresDatabase(
   url.pathname = `/${name}`;
   return { url: url.toString(), name, drop };
 }
+
+/**
+ * Runs `bench` on a fresh database of the PostgreSQL at REGENT_TEST_PG_URL (dropped after), or says how
+ * to measure PostgreSQL when it is not set.
+ */
+export async function onPostgres<T>(
+  bench: (url: string) => Promise<T>,
+  progress: (line: string) => void,
+): Promise<T | { skipped: string }> {
+  const adminUrl = process.env.REGENT_TEST_PG_URL;
+  if (!adminUrl) return { skipped: `REGENT_TEST_PG_URL is not set; to measure PostgreSQL: ${PG_HOWTO}` };
+  const pgdb = await createPostgresDatabase(adminUrl);
+  try {
+    progress(`postgres (${pgdb.name})`);
+    return await bench(pgdb.url);
+  } finally {
+    await pgdb.drop();
+  }
+}

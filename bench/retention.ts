@@ -22,7 +22,7 @@ import { Api } from "./api.js";
 import { startServerChild } from "./children.js";
 import { abort, checkNotAborting, children, guardProcess, onCleanup } from "./cleanup.js";
 import { argValue, machine, percentile, round } from "./figures.js";
-import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
+import { onPostgres } from "./postgres.js";
 
 const OLD_RUNS = 100;
 const LINES_PER_OLD_RUN = 10_000;
@@ -247,18 +247,7 @@ async function main(): Promise<void> {
       results.sqlite = await benchDatabase(join(scratch, "regent.db"), scratch, progress);
     }
     if (!only || only === "postgres") {
-      const adminUrl = process.env.REGENT_TEST_PG_URL;
-      if (!adminUrl)
-        results.postgres = { skipped: `REGENT_TEST_PG_URL is not set; to measure PostgreSQL: ${PG_HOWTO}` };
-      else {
-        const pgdb = await createPostgresDatabase(adminUrl);
-        try {
-          progress(`postgres (${pgdb.name})`);
-          results.postgres = await benchDatabase(pgdb.url, scratch, progress);
-        } finally {
-          await pgdb.drop();
-        }
-      }
+      results.postgres = await onPostgres((url) => benchDatabase(url, scratch, progress), progress);
     }
   } finally {
     await removeScratch();

@@ -19,7 +19,7 @@ import { performance } from "node:perf_hooks";
 import { migrateToLatest, openDatabase, Scheduler, type SchedulerLoop, Store } from "@regent/server";
 import { abort, checkNotAborting, guardProcess, onCleanup } from "./cleanup.js";
 import { argValue, machine, median, percentile, round } from "./figures.js";
-import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
+import { onPostgres } from "./postgres.js";
 
 const SCHEDULES = 10_000;
 /** The server's scheduler loop interval. */
@@ -171,18 +171,7 @@ async function main(): Promise<void> {
     }
   }
   if (!only || only === "postgres") {
-    const adminUrl = process.env.REGENT_TEST_PG_URL;
-    if (!adminUrl)
-      results.postgres = { skipped: `REGENT_TEST_PG_URL is not set; to measure PostgreSQL: ${PG_HOWTO}` };
-    else {
-      const pgdb = await createPostgresDatabase(adminUrl);
-      try {
-        progress(`postgres (${pgdb.name})`);
-        results.postgres = await benchDatabase(pgdb.url, progress);
-      } finally {
-        await pgdb.drop();
-      }
-    }
+    results.postgres = await onPostgres((url) => benchDatabase(url, progress), progress);
   }
   const figures = {
     environment: machine(),

@@ -21,7 +21,7 @@ import { seedFlowRuns } from "@regent/testkit/seed";
 import { chromium, type Page } from "playwright-core";
 import { checkNotAborting, guardProcess, onCleanup } from "./cleanup.js";
 import { argValue, machine, median, round } from "./figures.js";
-import { createPostgresDatabase, PG_HOWTO } from "./postgres.js";
+import { onPostgres } from "./postgres.js";
 
 const RUNS = 100_000;
 const LOG_LINES = 100_000;
@@ -158,18 +158,7 @@ async function main(): Promise<void> {
       results.sqlite = await benchDatabase(join(scratch, "regent.db"), progress);
     }
     if (!only || only === "postgres") {
-      const adminUrl = process.env.REGENT_TEST_PG_URL;
-      if (!adminUrl)
-        results.postgres = { skipped: `REGENT_TEST_PG_URL is not set; to measure PostgreSQL: ${PG_HOWTO}` };
-      else {
-        const pgdb = await createPostgresDatabase(adminUrl);
-        try {
-          progress(`postgres (${pgdb.name})`);
-          results.postgres = await benchDatabase(pgdb.url, progress);
-        } finally {
-          await pgdb.drop();
-        }
-      }
+      results.postgres = await onPostgres((url) => benchDatabase(url, progress), progress);
     }
   } finally {
     await removeScratch();
