@@ -331,13 +331,17 @@ test("markup in flow names, run names, labels, task names and log lines renders 
   await page.close();
 }, 60_000);
 
-test("a scheduled flow's page shows its clocks and next fire times, and pauses and resumes the schedule", async ({
+test("projects without flows are listed; a scheduled flow's page shows its clocks and next fire times, and pauses and resumes the schedule", async ({
   cli,
   tmp,
 }) => {
   const api = await setUp(cli, tmp);
+  await graphqlData(api, `mutation { create_project(input: { name: "empty" }) { id } }`);
   const page = await browser.newPage();
   await page.goto(`${api}/flows`);
+  // Every project is listed, one without flows too, saying how to add some.
+  await page.getByRole("heading", { name: "Project empty" }).waitFor();
+  await page.getByText("npx regent register flows/ --project empty").waitFor();
   await page.getByRole("link", { name: "report", exact: true }).click();
   const card = page.getByTestId("schedule");
   await card.getByText("cron 0 6 * * * (Europe/Paris)").waitFor();

@@ -11,6 +11,7 @@ const Flows = graphql(`
       id name version description schedule_active schedule updated
       project { id name }
     }
+    project(order_by: [{ name: asc }], limit: 500) { id name description }
   }
 `);
 
@@ -24,6 +25,8 @@ export function FlowsPage() {
     { every: 5_000 },
   );
   const byProject = new Map<string, NonNullable<typeof data>["flow"]>();
+  // Every project, those without flows too (unless a search is narrowing the list).
+  if (!search) for (const p of data?.project ?? []) byProject.set(p.name, []);
   for (const f of data?.flow ?? []) {
     const key = f.project?.name ?? "(no project)";
     byProject.set(key, [...(byProject.get(key) ?? []), f]);
@@ -43,7 +46,7 @@ export function FlowsPage() {
       </div>
       {error ? <ErrorBox error={error} what="load the flows" /> : null}
       {isPending ? <Loading /> : null}
-      {data && data.flow.length === 0 ? (
+      {data && data.flow.length === 0 && (search || data.project.length === 0) ? (
         search ? (
           <Empty title={`No flow matches “${search}”.`} />
         ) : (
@@ -56,29 +59,35 @@ export function FlowsPage() {
       {[...byProject].map(([project, flows]) => (
         <div key={project} className="card">
           <h2>Project {project}</h2>
-          <table>
-            <thead>
-              <tr>
-                <th>Flow</th>
-                <th>Version</th>
-                <th>Schedule</th>
-                <th>Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {flows.map((f) => (
-                <tr key={f.id}>
-                  <td>
-                    <Link href={`/flows/${f.id}`}>{f.name}</Link>
-                    {f.description ? <div className="muted small">{f.description}</div> : null}
-                  </td>
-                  <td>v{f.version}</td>
-                  <td>{f.schedule ? (f.schedule_active ? "on" : "off") : "—"}</td>
-                  <td>{ago(f.updated)}</td>
+          {flows.length === 0 ? (
+            <p className="muted">
+              No flows yet: register some with <code>npx regent register flows/ --project {project}</code>.
+            </p>
+          ) : (
+            <table>
+              <thead>
+                <tr>
+                  <th>Flow</th>
+                  <th>Version</th>
+                  <th>Schedule</th>
+                  <th>Updated</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {flows.map((f) => (
+                  <tr key={f.id}>
+                    <td>
+                      <Link href={`/flows/${f.id}`}>{f.name}</Link>
+                      {f.description ? <div className="muted small">{f.description}</div> : null}
+                    </td>
+                    <td>v{f.version}</td>
+                    <td>{f.schedule ? (f.schedule_active ? "on" : "off") : "—"}</td>
+                    <td>{ago(f.updated)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </div>
       ))}
     </section>
