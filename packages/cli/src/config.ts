@@ -69,9 +69,12 @@ export function activeProfile(...candidates: unknown[]): string | undefined {
   return name === undefined ? undefined : String(name).trim();
 }
 
-/** The profile `name` of the file's `[profiles]`, validated; a clear error when it is not there. */
-export function profileIn(file: string, profiles: unknown, name: string): Profile {
-  const all = (typeof profiles === "object" && profiles !== null ? profiles : {}) as Tree;
+/** The config file's `[profiles]` table ({} when it has none). */
+export const profilesOf = (tree: Tree): Tree =>
+  typeof tree.profiles === "object" && tree.profiles !== null ? (tree.profiles as Tree) : {};
+
+/** The profile `name` of a `[profiles]` table, validated; a clear error when it is not there. */
+export function profileIn(file: string, all: Tree, name: string): Profile {
   const found = all[name];
   if (found === undefined)
     throw new InvalidConfigError(
@@ -100,14 +103,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const sources = new Map<string, string>();
 
   const parsed = readConfigFile(file);
-  const { profile: fileProfile, profiles, ...own } = parsed;
+  const { profile: fileProfile, profiles: _profiles, ...own } = parsed;
   for (const [path, value] of walk(own)) {
     setPath(merged, path, value);
     sources.set(path.join("."), file);
   }
   const chosen = activeProfile(options.flags?.profile, env.REGENT__PROFILE, fileProfile);
   if (chosen) {
-    const profile = profileIn(file, profiles, chosen);
+    const profile = profileIn(file, profilesOf(parsed), chosen);
     for (const [key, value] of Object.entries(profile)) {
       setPath(merged, [key], value);
       sources.set(key, `profile ${chosen} in ${file}`);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { InvalidUsageError } from "./errors.js";
 
 /**
  * What an API key may do. `admin`: everything, keys included. `user`: projects, flows, runs and logs.
@@ -63,3 +64,12 @@ export const API_KEY_PREFIX = "rgt_";
 /** Whether `text` has the shape of an API key (the server still has to know it). */
 export const looksLikeApiKey = (text: string): boolean =>
   text.startsWith(API_KEY_PREFIX) && /^[A-Za-z0-9_-]{40,100}$/.test(text);
+
+/** `text` if it has the shape of an API key; else INVALID_USAGE saying what one looks like. */
+export function checkApiKeyShape(text: string): string {
+  if (!looksLikeApiKey(text))
+    throw new InvalidUsageError(
+      `that is not a Regent API key (they start with ${API_KEY_PREFIX}): copy the whole key`,
+    );
+  return text;
+}

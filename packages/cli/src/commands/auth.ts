@@ -1,6 +1,13 @@
 import { graphql } from "@regent/client";
-import { type Config, InvalidUsageError, looksLikeApiKey, parseDuration } from "@regent/core";
-import { activeProfile, defaultConfigFile, readConfigFile, type Tree, writeConfigFile } from "../config.js";
+import { type Config, checkApiKeyShape, InvalidUsageError, parseDuration } from "@regent/core";
+import {
+  activeProfile,
+  defaultConfigFile,
+  profilesOf,
+  readConfigFile,
+  type Tree,
+  writeConfigFile,
+} from "../config.js";
 import { client as apiClient, formatTable, print } from "./remote.js";
 
 const ApiKeys = graphql(`
@@ -61,15 +68,14 @@ export async function createKey(
     throw new InvalidUsageError(
       "usage: regent auth create-key --name NAME --scope admin|user|runner [--expires 30d]",
     );
-  if (options.expires) parseDuration(options.expires, "--expires"); // a bad duration fails before anything
+  // Read before anything is opened or sent, so a bad duration fails first.
+  const expiresInMs = options.expires ? parseDuration(options.expires, "--expires") : undefined;
   const { key, info } = options.db
     ? await withDatabase(options.db, (keys) =>
         keys.create({
           name: options.name!,
           scope: options.scope!,
-          expires: options.expires
-            ? new Date(Date.now() + parseDuration(options.expires, "--expires"))
-            : undefined,
+          expires: expiresInMs === undefined ? undefined : new Date(Date.now() + expiresInMs),
         }),
       )
     : await apiClient(config)
@@ -134,14 +140,13 @@ export async function login(
 ): Promise<number> {
   const key = options.key?.trim();
   if (!key) throw new InvalidUsageError("usage: regent auth login --key <key> [--api URL]");
-  if (!looksLikeApiKey(key))
-    throw new InvalidUsageError("that is not a Regent API key (they start with rgt_): copy the whole key");
+  checkApiKeyShape(key);
   const { auth_info } = await apiClient({ ...config, api_key: key }).request(AuthInfo);
   const file = options.configFile ?? defaultConfigFile();
   const tree = readConfigFile(file);
   const profile = activeProfile(options.profile, process.env.REGENT__PROFILE, tree.profile);
   if (profile) {
-    const profiles = (tree.profiles ?? {}) as Tree;
+    const profiles = profilesOf(tree);
     profiles[profile] = { ...((profiles[profile] as Tree | undefined) ?? {}), api: config.api, api_key: key };
     tree.profiles = profiles;
   } else {

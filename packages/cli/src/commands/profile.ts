@@ -1,5 +1,12 @@
-import { InvalidUsageError, looksLikeApiKey, PROFILE_NAME, ProfileSchema } from "@regent/core";
-import { defaultConfigFile, profileIn, readConfigFile, type Tree, writeConfigFile } from "../config.js";
+import { checkApiKeyShape, InvalidUsageError, PROFILE_NAME, ProfileSchema } from "@regent/core";
+import {
+  defaultConfigFile,
+  profileIn,
+  profilesOf,
+  readConfigFile,
+  type Tree,
+  writeConfigFile,
+} from "../config.js";
 import { formatTable, print } from "./remote.js";
 
 interface ProfileOptions {
@@ -9,9 +16,6 @@ interface ProfileOptions {
   readonly use?: boolean;
   readonly json?: boolean;
 }
-
-const profilesOf = (tree: Tree): Tree =>
-  typeof tree.profiles === "object" && tree.profiles ? (tree.profiles as Tree) : {};
 
 /**
  * `regent profile create|use|list|delete`: several servers in one config file, each with its API and key
@@ -33,10 +37,7 @@ export function profile(action: string, name: string | undefined, options: Profi
         throw new InvalidUsageError(`a profile's name is letters, digits, - and _ (up to 64), not "${n}"`);
       if (!options.api)
         throw new InvalidUsageError("regent profile create NAME --api URL [--key KEY] [--use]");
-      if (options.key && !looksLikeApiKey(options.key))
-        throw new InvalidUsageError(
-          "that is not a Regent API key (they start with rgt_): copy the whole key",
-        );
+      if (options.key) checkApiKeyShape(options.key);
       const checked = ProfileSchema.safeParse({
         api: options.api,
         ...(options.key ? { api_key: options.key } : {}),
@@ -60,10 +61,10 @@ export function profile(action: string, name: string | undefined, options: Profi
     }
     case "use": {
       const n = needName();
-      profileIn(file, profiles, n); // fails naming the profiles there are
+      const { api } = profileIn(file, profiles, n); // fails naming the profiles there are
       tree.profile = n;
       writeConfigFile(file, tree);
-      print(json, { name: n }, () => `using profile ${n} (${(profiles[n] as Tree).api})\n`);
+      print(json, { name: n }, () => `using profile ${n} (${api})\n`);
       return 0;
     }
     case "delete": {

@@ -109,16 +109,23 @@ function rootFields(
   return fields;
 }
 
-/** The first root field `scope` may not use in this operation, with the access it needs. */
-export function deniedField(
+/** The operation a request runs and its root fields; undefined when there is none (graphql-js answers). */
+function operationOf(
   document: DocumentNode,
   operationName: string | null | undefined,
+): { operation: OperationTypeNode; fields: string[] } | undefined {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return undefined;
+  return { operation: operation.operation, fields: rootFields(document, operation.selectionSet) };
+}
+
+/** The first root field `scope` may not use, with the access it needs. */
+function deniedField(
+  op: { operation: OperationTypeNode; fields: readonly string[] },
   scope: Scope,
 ): { field: string; access: Access } | undefined {
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return undefined; // graphql-js answers that one itself
-  for (const field of rootFields(document, operation.selectionSet)) {
-    const access = accessOf(operation.operation, field);
+  for (const field of op.fields) {
+    const access = accessOf(op.operation, field);
     if (!scopeAllows(scope, access)) return { field, access };
   }
   return undefined;
@@ -182,38 +189,48 @@ function buckets(perMinute: number, now: () => number) {
  */
 export function accessPlugin(options: AccessOptions): Plugin<GraphQLContext> {
   const take = options.perMinute > 0 ? buckets(options.perMinute, options.now) : undefined;
+  /** The error that refuses the request, if any; the operation is read once for both checks. */
+  const refusal = (args: {
+    document: DocumentNode;
+    operationName?: string | null;
+    contextValue: unknown;
+  }): GraphQLError | undefined => {
+    const op = operationOf(args.document, args.operationName);
+    if (!op) return undefined;
+    const { principal } = args.contextValue as GraphQLContext;
+    const denied = deniedField(op, principal.scope);
+    if (denied) return forbidden(principal.scope, denied);
+    if (!take || op.operation !== "mutation") return undefined;
+    for (const field of op.fields) {
+      if (!RATE_LIMITED_FIELDS.has(field)) continue;
+      const waitMs = take(principal.keyId ?? "no key");
+      if (waitMs > 0) return rateLimited(field, options.perMinute, waitMs);
+    }
+    return undefined;
+  };
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as GraphQLContext;
-      const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
-      if (denied) return setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
-      if (!take) return;
-      const operation = getOperationAST(args.document, args.operationName);
-      if (operation?.operation !== "mutation") return;
-      for (const field of rootFields(args.document, operation.selectionSet)) {
-        if (!RATE_LIMITED_FIELDS.has(field)) continue;
-        const waitMs = take(ctx.principal.keyId ?? "no key");
-        if (waitMs > 0)
-          return setResultAndStopExecution({
-            errors: [
-              new GraphQLError(
-                `${field} is limited to ${options.perMinute} calls a minute per API key ([server] rate_limit); try again in ${Math.ceil(waitMs / 1000)} s`,
-                {
-                  extensions: {
-                    code: "RATE_LIMITED",
-                    details: { field, retryAfterMs: waitMs },
-                    http: { status: 429, headers: { "retry-after": String(Math.ceil(waitMs / 1000)) } },
-                  },
-                },
-              ),
-            ],
-          });
-      }
+      const error = refusal(args);
+      if (error) setResultAndStopExecution({ errors: [error] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue as GraphQLContext;
-      const denied = deniedField(args.document, args.operationName, ctx.principal.scope);
-      if (denied) setResultAndStopExecution({ errors: [forbidden(ctx.principal.scope, denied)] });
+      const error = refusal(args);
+      if (error) setResultAndStopExecution({ errors: [error] });
     },
   };
+}
+
+/** RATE_LIMITED, saying when to try again (HTTP 429 with Retry-After). */
+function rateLimited(field: string, perMinute: number, waitMs: number): GraphQLError {
+  const seconds = Math.ceil(waitMs / 1000);
+  return new GraphQLError(
+    `${field} is limited to ${perMinute} calls a minute per API key ([server] rate_limit); try again in ${seconds} s`,
+    {
+      extensions: {
+        code: "RATE_LIMITED",
+        details: { field, retryAfterMs: waitMs },
+        http: { status: 429, headers: { "retry-after": String(seconds) } },
+      },
+    },
+  );
 }

@@ -116,7 +116,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       process.stderr.write(`regent server: internal error: ${(error as Error)?.stack ?? String(error)}\n`));
 
   const host = options.host ?? "127.0.0.1";
-  const keysRequired = options.keysRequired ?? !isLoopbackHost(host);
+  const loopbackOnly = isLoopbackHost(host);
+  const keysRequired = options.keysRequired ?? !loopbackOnly;
+  // A keyless loopback server answers loopback names only (DNS rebinding); decided once, not per request.
+  const guardHost = !keysRequired && loopbackOnly;
   // Set per request once its key is checked, before yoga builds the context.
   const principals = new WeakMap<IncomingMessage, Principal>();
 
@@ -233,7 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             "UNSUPPORTED_MEDIA_TYPE",
             `send GraphQL as JSON: Content-Type: application/json, not "${req.headers["content-type"] ?? "(none)"}"`,
           );
-        if (!keysRequired && isLoopbackHost(host) && !hostAllowed(req))
+        if (guardHost && !hostAllowed(req))
           return refused(
             403,
             "FORBIDDEN",
