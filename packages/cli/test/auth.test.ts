@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
 import { expect } from "vitest";
@@ -117,4 +117,52 @@ test("regent server start on a non-loopback address requires keys unless --insec
     "--insecure-no-auth",
   ]);
   await open.waitFor(/auth\s+NONE \(--insecure-no-auth\): anyone who can reach 0\.0\.0\.0:\d+ can run code/);
+}, 60_000);
+
+test("bad input to regent auth and its settings gets a clear error and changes nothing", async ({
+  cli,
+  tmp,
+}) => {
+  const db = join(tmp, "keys.db");
+  const config = join(tmp, "config.toml");
+  const notKey = await cli([
+    "--config",
+    config,
+    "--api",
+    "http://127.0.0.1:9",
+    "auth",
+    "login",
+    "--key",
+    "hello",
+  ]);
+  expect(notKey.code).not.toBe(0);
+  expect(notKey.stderr).toMatch(/not a Regent API key \(they start with rgt_\)/);
+  const badExpiry = await cli([
+    "auth",
+    "create-key",
+    "--name",
+    "x",
+    "--scope",
+    "user",
+    "--expires",
+    "soon",
+    "--db",
+    db,
+  ]);
+  expect(badExpiry.code).not.toBe(0);
+  expect(badExpiry.stderr).toMatch(/--expires/);
+  const badScope = await cli(["auth", "create-key", "--name", "x", "--scope", "root", "--db", db]);
+  expect(badScope.stderr).toMatch(/scope is admin, user or runner, not "root"/);
+  const badAuth = await cli(["server", "start", "--db", db, "--port", "0"], {
+    env: { REGENT__SERVER__AUTH: "sometimes" },
+  });
+  expect(badAuth.code).not.toBe(0);
+  expect(badAuth.stderr).toMatch(/server\.auth \(from env REGENT__SERVER__AUTH\)/);
+  const badLimit = await cli(["server", "start", "--db", db, "--port", "0"], {
+    env: { REGENT__SERVER__RATE_LIMIT: "-1" },
+  });
+  expect(badLimit.stderr).toMatch(/server\.rate_limit/);
+  expect(existsSync(config)).toBe(false);
+  const listed = await cli(["auth", "list-keys", "--db", db]);
+  expect(listed.stdout).toMatch(/no API keys/);
 }, 60_000);

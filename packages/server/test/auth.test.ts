@@ -121,6 +121,25 @@ for (const backend of BACKENDS) {
       expect(past.errors?.[0].message).toMatch(/expiry must be in the future/);
     });
 
+    test("bad input to create_api_key is refused, saying what a valid value is", async () => {
+      const bad = async (input: string) =>
+        (await api.gql(`mutation { create_api_key(input: ${input}) { id } }`, {}, admin)).errors?.[0];
+      expect(await bad(`{ name: "has spaces", scope: user }`)).toMatchObject({
+        extensions: { code: "INVALID_USAGE" },
+        message: expect.stringMatching(/letters, digits and \. _ @ : -, not "has spaces"/),
+      });
+      expect(await bad(`{ name: "x", scope: user, expires_in: "soon" }`)).toMatchObject({
+        extensions: { code: "INVALID_CONFIG" },
+        message: expect.stringMatching(/expires_in/),
+      });
+      expect(
+        (await bad(`{ name: "x", scope: user, expires_in: "1d", expires_at: "2030-01-01T00:00:00Z" }`))
+          ?.message,
+      ).toBe("give expires_at or expires_in, not both");
+      expect((await bad(`{ name: "x", scope: root }`))?.message).toMatch(/api_key_scope/);
+      expect((await api.gql(`{ api_keys { name } }`, {}, admin)).data.api_keys).toEqual([{ name: "boot" }]);
+    });
+
     test("a runner key cannot create keys or manage flows; a user key cannot claim runs", async () => {
       const runner = (await api.gql(CREATE, { name: "agent", scope: "runner" }, admin)).data.create_api_key
         .key;
