@@ -82,7 +82,8 @@ for (const backend of BACKENDS) {
             "env SHARED=run", // the run's config over the flow's over the agent's
             `env REGENT__API=${h.server.url}`, // the agent's own variables win
             `env REGENT__FLOW_RUN_ID=${run.id}`,
-            `env REGENT__API_KEY=${key}`,
+            // The run's own token, never the agent's key.
+            `env REGENT__API_KEY=${await h.server.store.runTokens.mint(run.id)}`,
             `cwd ${realpathSync(workDir)}`,
             `fake executor: success${prestarted ? " (pre-started)" : ""}`, // stderr too
           ]),
@@ -99,7 +100,11 @@ for (const backend of BACKENDS) {
           "Running",
           "Success",
         ]);
+        // The agent's key reaches the run's process nowhere but the pre-started executor's input.
+        expect(printed.filter((l) => !l.startsWith("waiting key")).join("\n")).not.toContain(key);
         if (prestarted) {
+          // It waited with the agent's key, given on its input rather than in its environment.
+          expect(agent.lines).toContain(`[${run.name}] waiting key ${key}, in env <unset>`);
           // The run went to the executor started before it; the pool started a replacement.
           expect(launchedPids(agent.lines)).toEqual([preStarted]);
           const [, replacement] = await waitForPids(tmp, 2);

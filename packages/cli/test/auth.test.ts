@@ -6,6 +6,7 @@ import { useServerDatabases } from "./helpers.js";
 
 const dbFor = useServerDatabases();
 const fixtures = new URL("./fixtures/flows-of-flows", import.meta.url).pathname;
+const whoamiFlow = new URL("./fixtures/run-token/whoami.ts", import.meta.url).pathname;
 const keyOf = (output: string) => /\b(rgt_[A-Za-z0-9_-]{43})\b/.exec(output)?.[1];
 
 // A server that requires keys, end to end: the first key from the database, the CLI logged in with a
@@ -63,8 +64,10 @@ test("with keys required, a user key registers and runs flows and a runner key r
   const registered = await cli(["--config", config, "register", fixtures, "--project", "demo"]);
   expect(registered.code, registered.stderr).toBe(0);
 
-  // The agent and the runs it launches work with the runner key alone.
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api], {
+  // The agent works with the runner key alone; the runs it launches, each with its own token, report for
+  // themselves and start child runs (one from an executor started ahead of it, which waited with the
+  // agent's key).
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--prestarted", "1", "--api", api], {
     REGENT__API_KEY: runner,
   });
   const run = await cli(["--config", config, "run", "--name", "parent", "--project", "demo", "--watch"]);
@@ -77,6 +80,16 @@ test("with keys required, a user key registers and runs flows and a runner key r
     { apiKey: user },
   );
   expect(flow_run).toEqual([{ state: "Success" }]);
+
+  // A run's process holds its run's token, not the agent's runner key.
+  const registeredPeek = await cli(["--config", config, "register", whoamiFlow, "--project", "demo"]);
+  expect(registeredPeek.code, registeredPeek.stderr).toBe(0);
+  const peek = await cli(["--config", config, "run", "--name", "whoami", "--project", "demo", "--watch"]);
+  expect(peek.code, peek.stdout + peek.stderr).toBe(0);
+  const id = /created flow run \S+ \(([0-9a-f-]{36})\)/.exec(peek.stdout)?.[1];
+  expect(peek.stdout).toContain(`key run ${id}`);
+  expect(peek.stdout).toContain("sees 1 run(s)");
+  expect(peek.stdout).toContain("register_agent: FORBIDDEN");
 
   // Listing shows names and prefixes, never the keys; revoking cuts the key off.
   const listed = await cli(["auth", "list-keys", "--api", api], { env: { REGENT__API_KEY: admin } });

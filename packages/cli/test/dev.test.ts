@@ -57,7 +57,7 @@ test("`regent execute flow-run --stdin` refuses a first line that is not an assi
     input: '{"run": "x"}\n',
   });
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/the first line must be a JSON assignment \{"flow_run_id": …\}/);
+  expect(r.stderr).toMatch(/expected a JSON assignment \{"flow_run_id": …\}/);
   const preload = await cli(["execute", "flow-run", "--preload", "f"]);
   expect(preload.code).toBe(2);
   expect(preload.stderr).toMatch(/--preload goes with --stdin/);

@@ -73,3 +73,9 @@ export function checkApiKeyShape(text: string): string {
     );
   return text;
 }
+
+/**
+ * Tokens the server mints for each run it hands to an agent (`rgr_…`): valid for that run only. Told
+ * apart from API keys by this prefix.
+ */
+export const RUN_TOKEN_PREFIX = "rgr_";

@@ -351,3 +351,10 @@ export class UnauthenticatedError extends RegentError {
     super("UNAUTHENTICATED", message);
   }
 }
+
+/** A key or token that is known but may not do this (a run's token touching another run, say). */
+export class ForbiddenError extends RegentError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("FORBIDDEN", message, details ? { details } : undefined);
+  }
+}

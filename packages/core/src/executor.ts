@@ -3,13 +3,23 @@ import { z } from "zod";
 /**
  * What an agent writes, as one JSON line on standard input, to a pre-started executor
  * (`regent execute flow-run --stdin`): the run to execute, and the run config's environment and working
- * directory, which the executor applies to itself before it loads the flow.
+ * directory, which the executor applies to itself before it loads the flow, and the run's own token,
+ * which it uses for everything it does for the run.
  */
 export const ExecutorAssignmentSchema = z.strictObject({
   flow_run_id: z.string().min(1),
   env: z.record(z.string(), z.string()).default({}),
   working_dir: z.string().min(1).nullable().default(null),
+  api_key: z.string().min(1).optional(),
 });
+
+/**
+ * The line an agent writes first to a pre-started executor, at once: the key it uses while it waits (to
+ * load a flow's code ahead of its run; null on a server without keys). Given on standard input rather
+ * than in the environment, so the flow code the executor then runs cannot read the agent's key from the
+ * process's environment. An executor given the assignment first does its waiting work after it.
+ */
+export const ExecutorWaitingKeySchema = z.strictObject({ waiting_api_key: z.string().min(1).nullable() });
 
 export type ExecutorAssignment = z.input<typeof ExecutorAssignmentSchema>;
 

@@ -13,7 +13,7 @@ import {
   isScalarType,
 } from "graphql";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { accessOf, FIELD_ACCESS } from "../src/graphql/access.js";
+import { accessOf, FIELD_ACCESS, RUN_TOKEN_FIELDS } from "../src/graphql/access.js";
 import { schema } from "../src/graphql/schema.js";
 import { type Api, startApi } from "./helpers.js";
 
@@ -247,8 +247,24 @@ describe("the access table", () => {
       expect(seen).toContain("user:claim_flow_runs");
       expect(seen).not.toContain("admin:create_api_key");
     });
+
+    test("a run's token may call RUN_TOKEN_FIELDS and nothing else", { timeout: 60_000 }, async () => {
+      // The made-up arguments name this run, so the checks that narrow a token to its run let them by,
+      // but for two that need more than a run id: a child run needs its parent, a bundle its flow.
+      const token = await api.server.store.runTokens.mint(SAMPLE_ID);
+      const refusedForArguments = new Set(["create_flow_run", "flow_bundle"]);
+      for (const op of ["query", "mutation", "subscription"] as const) {
+        for (const field of Object.values(roots[op].getFields())) {
+          const open = RUN_TOKEN_FIELDS[op].has(field.name) && !refusedForArguments.has(field.name);
+          const forbidden = await callForbidden(api, token, op, field);
+          expect(forbidden, `${op} ${field.name} with a run's token`).toBe(!open);
+        }
+      }
+    });
   });
 });
+
+const SAMPLE_ID = "00000000-0000-4000-8000-000000000000";
 
 /** Made-up values of an argument's type, enough to pass validation. */
 function sample(type: GraphQLInputType): string {
@@ -263,7 +279,7 @@ function sample(type: GraphQLInputType): string {
       case "Boolean":
         return "false";
       case "uuid":
-        return '"00000000-0000-4000-8000-000000000000"';
+        return `"${SAMPLE_ID}"`;
       case "timestamptz":
         return '"2026-11-28T12:00:00Z"';
       case "jsonb":

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0011-flow-run-by-flow).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0012-server-key).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -163,6 +163,12 @@ CREATE TABLE "project" (
   "description" text,
   "created" text not null,
   "updated" text not null
+);
+
+CREATE TABLE "server_key" (
+  "name" text primary key,
+  "value" text not null,
+  "created" text not null
 );
 
 CREATE TABLE "task_run" (

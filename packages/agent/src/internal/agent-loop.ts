@@ -275,6 +275,7 @@ export class AgentLoop {
       let runs: ClaimedRun[];
       try {
         const { claim_flow_runs } = await this.client.request(ClaimFlowRuns, { id: this.id, limit: free });
+        const tokens = new Map(claim_flow_runs.tokens.map((t) => [t.flow_run_id, t.token]));
         runs = claim_flow_runs.flow_runs.map((r) => ({
           id: r.id,
           name: r.name,
@@ -283,6 +284,7 @@ export class AgentLoop {
           flowId: r.flow_id,
           runConfig: r.run_config,
           flowRunConfig: r.flow?.run_config ?? null,
+          token: tokens.get(r.id),
         }));
         if (this.lastClaimError) this.options.log(`agent ${this.options.name}: claiming works again`);
         this.lastClaimError = undefined;

@@ -21,6 +21,7 @@ export const ClaimFlowRuns = graphql(`
   mutation ClaimFlowRuns($id: uuid!, $limit: Int!) {
     claim_flow_runs(input: { agent_id: $id, limit: $limit }) {
       flow_runs { id name version restart_count flow_id run_config flow { run_config } }
+      tokens { flow_run_id token }
     }
   }
 `);

@@ -12,6 +12,11 @@ export interface ClaimedRun {
   readonly runConfig: unknown;
   /** The flow version's run config. */
   readonly flowRunConfig: unknown;
+  /**
+   * The token the server minted for this run (valid for it only): what its process authenticates with,
+   * never the agent's own key. Undefined from a server that mints none (then the agent's key is given).
+   */
+  readonly token: string | undefined;
 }
 
 /** How a launched run ended, as its infrastructure saw it (not the run's state: the agent reads that). */

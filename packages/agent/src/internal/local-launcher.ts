@@ -27,26 +27,30 @@ const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as 
  */
 export function localLauncher(options: LocalLauncherOptions): Launcher {
   const [command, ...args] = options.executorCommand;
-  const agentEnv = {
-    REGENT__API: options.apiUrl,
-    ...(options.apiKey ? { REGENT__API_KEY: options.apiKey } : {}),
-  };
+  // A run's process gets the run's token as its key; a pre-started executor gets the agent's key (to load
+  // code while it waits) on its standard input, never in its environment, and the run's token with the run.
+  const agentEnv = { REGENT__API: options.apiUrl };
   const pool =
     options.poolSize > 0
       ? new ExecutorPool({
           size: options.poolSize,
           log: options.log,
-          start: (flowId) =>
-            spawnExecutor({
+          start: (flowId) => {
+            const executor = spawnExecutor({
               command,
               args: [...args, "--stdin", ...(flowId ? ["--preload", flowId] : [])],
-              env: { ...process.env, ...options.env, ...agentEnv },
+              env: withoutKey({ ...process.env, ...options.env, ...agentEnv }),
               stdin: true,
               label: "[executor pool] ",
               log: options.log,
-            }),
+            });
+            executor.write(`${JSON.stringify({ waiting_api_key: options.apiKey ?? null })}\n`);
+            return executor;
+          },
         })
       : undefined;
+
+  const keyFor = (run: ClaimedRun): string | undefined => run.token ?? options.apiKey;
 
   return {
     type: "local",
@@ -56,6 +60,7 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
       const runEnv: Record<string, string> = { ...config.env };
       for (const key of AGENT_KEYS) delete runEnv[key];
       const cwd = config.workingDir;
+      const runKey = keyFor(run);
       const label = `[${run.name}] `;
 
       // An executor that loaded the flow did so in the flow's run config: fit for runs that add nothing to it.
@@ -67,7 +72,12 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
           : undefined;
       if (pooled) {
         pooled.label(label);
-        const assignment: ExecutorAssignment = { flow_run_id: run.id, env: runEnv, working_dir: cwd ?? null };
+        const assignment: ExecutorAssignment = {
+          flow_run_id: run.id,
+          env: runEnv,
+          working_dir: cwd ?? null,
+          ...(runKey ? { api_key: runKey } : {}),
+        };
         pooled.send(`${JSON.stringify(assignment)}\n`);
         return launched(pooled);
       }
@@ -75,7 +85,13 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
         spawnExecutor({
           command,
           args,
-          env: { ...process.env, ...options.env, ...runEnv, ...agentEnv, REGENT__FLOW_RUN_ID: run.id },
+          env: {
+            ...withoutKey({ ...process.env, ...options.env }),
+            ...runEnv,
+            ...agentEnv,
+            REGENT__FLOW_RUN_ID: run.id,
+            ...(runKey ? { REGENT__API_KEY: runKey } : {}),
+          },
           cwd,
           stdin: false,
           label,
@@ -95,4 +111,13 @@ function launched(executor: ReturnType<typeof spawnExecutor>): Launched {
     ended: executor.ended,
     stop: (force) => executor.stop(force),
   };
+}
+
+/**
+ * The environment without an API key the agent itself was started with (its own `REGENT__API_KEY`, which
+ * process.env passes on): a run's process gets its run's token, a waiting executor nothing.
+ */
+function withoutKey(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const { REGENT__API_KEY: _agentKey, ...rest } = env;
+  return rest;
 }

@@ -223,6 +223,13 @@ export interface ApiKeyTable {
   last_used: TsNull;
 }
 
+/** Keys the server makes for itself (`run_token`: signs runs' tokens), base64url. */
+export interface ServerKeyTable {
+  name: Text;
+  value: Text;
+  created: Ts;
+}
+
 export interface Database {
   project: ProjectTable;
   flow: FlowTable;
@@ -239,6 +246,7 @@ export interface Database {
   notification_secret: NotificationSecretTable;
   notification: NotificationTable;
   api_key: ApiKeyTable;
+  server_key: ServerKeyTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

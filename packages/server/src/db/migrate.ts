@@ -12,6 +12,7 @@ import * as m0008 from "./migrations/0008-lazarus.js";
 import * as m0009 from "./migrations/0009-task-run-zombies.js";
 import * as m0010 from "./migrations/0010-api-keys.js";
 import * as m0011 from "./migrations/0011-flow-run-by-flow.js";
+import * as m0012 from "./migrations/0012-server-key.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -28,6 +29,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0009-task-run-zombies", m0009],
   ["0010-api-keys", m0010],
   ["0011-flow-run-by-flow", m0011],
+  ["0012-server-key", m0012],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

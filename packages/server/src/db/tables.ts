@@ -183,6 +183,11 @@ export const TABLES = {
     revoked: "timestamp",
     last_used: "timestamp",
   },
+  server_key: {
+    name: "text",
+    value: "text",
+    created: "timestamp",
+  },
 } as const satisfies Record<string, Record<string, ColumnKind>>;
 
 export type TableName = keyof typeof TABLES;
@@ -252,4 +257,5 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
     flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" },
   },
   api_key: {},
+  server_key: {},
 };

@@ -73,6 +73,45 @@ export const FIELD_ACCESS: {
   },
 };
 
+/**
+ * The root fields a run's token may call (it is narrowed further to its run and the child runs it starts:
+ * see run-scope.ts). Anything else, including what a runner key may do for an agent, is refused.
+ */
+export const RUN_TOKEN_FIELDS: {
+  readonly query: ReadonlySet<string>;
+  readonly mutation: ReadonlySet<string>;
+  readonly subscription: ReadonlySet<string>;
+} = {
+  query: new Set([
+    "flow_run",
+    "flow_run_by_pk",
+    "task_run",
+    "task_run_by_pk",
+    "flow_run_state",
+    "task_run_state",
+    "log",
+    "flow",
+    "flow_by_pk",
+    "project",
+    "project_by_pk",
+    "concurrency_limit",
+    "flow_bundle",
+    "auth_info",
+  ]),
+  mutation: new Set([
+    "create_flow_run",
+    "restart_flow_run",
+    "set_flow_run_states",
+    "set_task_run_states",
+    "create_task_runs",
+    "write_run_logs",
+    "flow_run_heartbeat",
+    "acquire_task_slots",
+    "release_task_slots",
+  ]),
+  subscription: new Set(["flow_run_states", "flow_run_logs"]),
+};
+
 /** The access a root field needs (see FIELD_ACCESS). */
 export function accessOf(
   operation: OperationTypeNode | "query" | "mutation" | "subscription",
@@ -146,6 +185,14 @@ function forbidden(scope: Scope, denied: { field: string; access: Access }): Gra
   );
 }
 
+/** FORBIDDEN for a field a run's token may not call (HTTP 403). */
+function forbiddenToRunToken(field: string): GraphQLError {
+  return new GraphQLError(
+    `${field} is not open to a run's token (it reports for its own run and starts child runs); use an API key`,
+    { extensions: { code: "FORBIDDEN", details: { field, token: "run" }, http: { status: 403 } } },
+  );
+}
+
 /**
  * Mutations that cost the server much (bundles stored, many runs created, keys minted): each key may call
  * them at most `perMinute` times a minute, as a bucket that refills evenly, per replica.
@@ -198,6 +245,11 @@ export function accessPlugin(options: AccessOptions): Plugin<GraphQLContext> {
     const op = operationOf(args.document, args.operationName);
     if (!op) return undefined;
     const { principal } = args.contextValue as GraphQLContext;
+    if (principal.flowRunId !== undefined) {
+      const field = op.fields.find((f) => !f.startsWith("__") && !RUN_TOKEN_FIELDS[op.operation].has(f));
+      if (field) return forbiddenToRunToken(field);
+      return undefined; // a run's token calls none of the rate-limited fields
+    }
     const denied = deniedField(op, principal.scope);
     if (denied) return forbidden(principal.scope, denied);
     if (!take || op.operation !== "mutation") return undefined;

@@ -2,6 +2,13 @@ import { RUN_STATES } from "@regent/core";
 import type { SetStateItem, SetStateResult } from "../store/store.js";
 import { builder } from "./builder.js";
 import { objectRef } from "./reads.js";
+import {
+  requireChildOfOwnRun,
+  requireOwnBundle,
+  requireOwnOrChildRun,
+  requireOwnRuns,
+  requireOwnTaskRuns,
+} from "./run-scope.js";
 
 // Mutations keep Prefect 1 Server's names and `input:` objects, and plain object results, so selections
 // scripts already send (`create_flow_run(input: {...}) { id }`) stay valid.
@@ -63,6 +70,13 @@ const statesPayload = builder.objectRef<{ states: SetStateResult[] }>("set_state
 });
 
 builder.mutationType({});
+
+const runToken = builder.objectRef<{ flow_run_id: string; token: string }>("run_token").implement({
+  fields: (f) => ({
+    flow_run_id: f.field({ type: "uuid", resolve: (r) => r.flow_run_id }),
+    token: f.exposeString("token"),
+  }),
+});
 
 builder.mutationFields((t) => ({
   create_project: t.field({
@@ -358,12 +372,15 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) =>
-      ctx.store.concurrency.acquireTaskSlots({
+    resolve: async (_root, { input }, ctx) => {
+      requireOwnRuns(ctx, [input.flow_run_id]);
+      await requireOwnTaskRuns(ctx, [input.task_run_id]);
+      return ctx.store.concurrency.acquireTaskSlots({
         flowRunId: input.flow_run_id,
         taskRunId: input.task_run_id,
         tags: input.tags,
-      }),
+      });
+    },
   }),
 
   release_task_slots: t.field({
@@ -377,6 +394,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
+      await requireOwnTaskRuns(ctx, input.task_run_ids);
       await ctx.store.concurrency.releaseTaskSlots(input.task_run_ids);
       return { success: true };
     },
@@ -412,8 +430,9 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) =>
-      ctx.store.createFlowRun({
+    resolve: (_root, { input }, ctx) => {
+      requireChildOfOwnRun(ctx, input.parent_flow_run_id);
+      return ctx.store.createFlowRun({
         flowId: input.flow_id,
         versionGroupId: input.version_group_id,
         parameters: input.parameters as Record<string, unknown> | null,
@@ -425,7 +444,8 @@ builder.mutationFields((t) => ({
         idempotencyKey: input.idempotency_key,
         parentFlowRunId: input.parent_flow_run_id,
         timeout: input.timeout,
-      }),
+      });
+    },
   }),
 
   set_flow_run_states: t.field({
@@ -454,18 +474,24 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => ({
-      states: await ctx.store.setFlowRunStates(
-        input.states.map(
-          (s): SetStateItem => ({
-            id: s.id,
-            runId: s.flow_run_id,
-            version: s.version,
-            state: { ...s.state, data: s.state.data as Record<string, unknown> | null },
-          }),
+    resolve: async (_root, { input }, ctx) => {
+      requireOwnRuns(
+        ctx,
+        input.states.map((s) => s.flow_run_id),
+      );
+      return {
+        states: await ctx.store.setFlowRunStates(
+          input.states.map(
+            (s): SetStateItem => ({
+              id: s.id,
+              runId: s.flow_run_id,
+              version: s.version,
+              state: { ...s.state, data: s.state.data as Record<string, unknown> | null },
+            }),
+          ),
         ),
-      ),
-    }),
+      };
+    },
   }),
 
   set_task_run_states: t.field({
@@ -493,18 +519,24 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => ({
-      states: await ctx.store.setTaskRunStates(
-        input.states.map(
-          (s): SetStateItem => ({
-            id: s.id,
-            runId: s.task_run_id,
-            version: s.version,
-            state: { ...s.state, data: s.state.data as Record<string, unknown> | null },
-          }),
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnTaskRuns(
+        ctx,
+        input.states.map((s) => s.task_run_id),
+      );
+      return {
+        states: await ctx.store.setTaskRunStates(
+          input.states.map(
+            (s): SetStateItem => ({
+              id: s.id,
+              runId: s.task_run_id,
+              version: s.version,
+              state: { ...s.state, data: s.state.data as Record<string, unknown> | null },
+            }),
+          ),
         ),
-      ),
-    }),
+      };
+    },
   }),
 
   create_task_runs: t.field({
@@ -563,8 +595,12 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) =>
-      ctx.store.createTaskRuns(
+    resolve: async (_root, { input }, ctx) => {
+      requireOwnRuns(
+        ctx,
+        input.task_runs.map((r) => r.flow_run_id),
+      );
+      return ctx.store.createTaskRuns(
         input.task_runs.map((r) => ({
           id: r.id,
           flowRunId: r.flow_run_id,
@@ -582,7 +618,8 @@ builder.mutationFields((t) => ({
           })),
         })),
         { execution: input.restart_count },
-      ),
+      );
+    },
   }),
 
   write_run_logs: t.field({
@@ -616,18 +653,24 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => ({
-      count: await ctx.store.writeLogs(
-        input.logs.map((l) => ({
-          id: l.id,
-          flowRunId: l.flow_run_id,
-          taskRunId: l.task_run_id,
-          level: l.level ?? "info",
-          message: l.message,
-          timestamp: l.timestamp,
-        })),
-      ),
-    }),
+    resolve: async (_root, { input }, ctx) => {
+      requireOwnRuns(
+        ctx,
+        input.logs.map((l) => l.flow_run_id),
+      );
+      return {
+        count: await ctx.store.writeLogs(
+          input.logs.map((l) => ({
+            id: l.id,
+            flowRunId: l.flow_run_id,
+            taskRunId: l.task_run_id,
+            level: l.level ?? "info",
+            message: l.message,
+            timestamp: l.timestamp,
+          })),
+        ),
+      };
+    },
   }),
 
   cancel_flow_run: t.field({
@@ -666,7 +709,10 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) => ctx.store.runControl.restart(input.flow_run_id),
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnOrChildRun(ctx, input.flow_run_id);
+      return ctx.store.runControl.restart(input.flow_run_id);
+    },
   }),
 
   resume_flow_run: t.field({
@@ -767,7 +813,21 @@ builder.mutationFields((t) => ({
 
   claim_flow_runs: t.field({
     type: builder.objectRef<{ flow_runs: Record<string, unknown>[] }>("claim_flow_runs_payload").implement({
-      fields: (f) => ({ flow_runs: f.field({ type: [objectRef("flow_run")], resolve: (p) => p.flow_runs }) }),
+      fields: (f) => ({
+        flow_runs: f.field({ type: [objectRef("flow_run")], resolve: (p) => p.flow_runs }),
+        tokens: f.field({
+          type: [runToken],
+          description:
+            "a token per claimed run, valid for that run only: what the agent gives the run's process instead of its own key",
+          resolve: (p, _args, ctx) =>
+            Promise.all(
+              p.flow_runs.map(async (run) => ({
+                flow_run_id: run.id as string,
+                token: await ctx.store.runTokens.mint(run.id as string),
+              })),
+            ),
+        }),
+      }),
     }),
     description: "Atomically claims due Scheduled runs whose labels the agent carries; they become Submitted",
     args: {
@@ -836,7 +896,10 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) => ctx.store.flowRunHeartbeat(input.flow_run_id, input.restart_count),
+    resolve: (_root, { input }, ctx) => {
+      requireOwnRuns(ctx, [input.flow_run_id]);
+      return ctx.store.flowRunHeartbeat(input.flow_run_id, input.restart_count);
+    },
   }),
 
   report_infrastructure_failure: t.field({
@@ -892,6 +955,7 @@ builder.queryFields((t) => ({
     description: "A flow bundle kept in the database storage",
     args: { hash: t.arg.string({ required: true }) },
     resolve: async (_root, { hash }, ctx) => {
+      await requireOwnBundle(ctx, hash);
       const code = await ctx.store.getBundle(hash);
       return code === undefined ? null : { hash, code, size: Buffer.byteLength(code) };
     },

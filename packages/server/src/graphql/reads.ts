@@ -1,6 +1,7 @@
 import { type ColumnKind, RELATIONS, TABLES, type TableName } from "../db/tables.js";
 import { countRows, selectRows } from "../store/reads.js";
 import { builder } from "./builder.js";
+import { rowVisible, scopedWhere } from "./run-scope.js";
 
 // Every table becomes a GraphQL object type, a `<table>_bool_exp` filter, a `<table>_order_by` input and
 // three queries — `<table>`, `<table>_by_pk`, `<table>_aggregate` — generated from TABLES and RELATIONS,
@@ -129,7 +130,12 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
 // Not through the generic reads: bundles (read by hash only, `flow_bundle(hash)`), task slots (the
 // executors' business) and notification secrets (never read back).
 const tableNames = (Object.keys(TABLES) as TableName[]).filter(
-  (t) => t !== "flow_bundle" && t !== "task_slot" && t !== "notification_secret" && t !== "api_key",
+  (t) =>
+    t !== "flow_bundle" &&
+    t !== "task_slot" &&
+    t !== "notification_secret" &&
+    t !== "api_key" &&
+    t !== "server_key",
 );
 const objectRefs = new Map<TableName, Ref>(
   tableNames.map((t) => [t, builder.objectRef<Record<string, unknown>>(t)]),
@@ -213,7 +219,8 @@ for (const table of tableNames) {
                 resolve: async (row, _args, ctx) => {
                   const key = row[rel.from];
                   if (typeof key !== "string") return null;
-                  return (await ctx.loader(rel.table, rel.to).load(key)) ?? null;
+                  const found = await ctx.loader(rel.table, rel.to).load(key);
+                  return found && (await rowVisible(ctx, rel.table, found)) ? found : null;
                 },
               }),
             ];
@@ -232,7 +239,7 @@ for (const table of tableNames) {
                 const own = { [rel.to]: { _eq: row[rel.from] } };
                 const where = args.where ? { _and: [own, args.where] } : own;
                 return selectRows(ctx.store.database, rel.table, {
-                  where,
+                  where: scopedWhere(ctx, rel.table, where),
                   orderBy: args.order_by,
                   limit: args.limit,
                   offset: args.offset,
@@ -255,7 +262,7 @@ for (const table of tableNames) {
         aggregate: t.field({
           type: aggregateFields,
           resolve: async (parent, _args, ctx) => ({
-            count: await countRows(ctx.store.database, table, parent.where),
+            count: await countRows(ctx.store.database, table, scopedWhere(ctx, table, parent.where)),
           }),
         }),
       }),
@@ -273,7 +280,7 @@ for (const table of tableNames) {
       },
       resolve: (_root, args, ctx) =>
         selectRows(ctx.store.database, table, {
-          where: args.where,
+          where: scopedWhere(ctx, table, args.where),
           orderBy: args.order_by,
           limit: args.limit,
           offset: args.offset,
@@ -283,7 +290,10 @@ for (const table of tableNames) {
       type: objectRefs.get(table)!,
       nullable: true,
       args: { id: t.arg({ type: "uuid", required: true }) },
-      resolve: async (_root, args, ctx) => (await ctx.loader(table, "id").load(args.id)) ?? null,
+      resolve: async (_root, args, ctx) => {
+        const found = await ctx.loader(table, "id").load(args.id);
+        return found && (await rowVisible(ctx, table, found)) ? found : null;
+      },
     }),
     [`${table}_aggregate`]: t.field({
       type: aggregate,

@@ -2,6 +2,7 @@ import { agentCanTakeRun } from "@regent/core";
 import { filter, pipe } from "graphql-yoga";
 import type { ClaimableEvent, LogEvent, StateEvent } from "../events.js";
 import { builder } from "./builder.js";
+import { requireOwnOrChildRun } from "./run-scope.js";
 
 // Live updates over Server-Sent Events (GraphQL over SSE, as graphql-yoga serves it at /graphql with
 // `Accept: text/event-stream`): a run's state changes and log lines, and "a run became claimable" for agents.
@@ -50,18 +51,23 @@ builder.subscriptionFields((t) => ({
         description: "false: the flow run's own states only (default true)",
       }),
     },
-    subscribe: (_root, args, ctx) =>
-      ctx.events.subscribe(
+    subscribe: async (_root, args, ctx) => {
+      await requireOwnOrChildRun(ctx, args.flow_run_id);
+      return ctx.events.subscribe(
         args.task_runs === false ? "flow_run:flow_state" : "flow_run:state",
         args.flow_run_id,
-      ),
+      );
+    },
     resolve: (event) => event,
   }),
   flow_run_logs: t.field({
     type: logEvent,
     description: "Log lines of a flow run (and its task runs), as they are written",
     args: { flow_run_id: t.arg({ type: "uuid", required: true }) },
-    subscribe: (_root, args, ctx) => ctx.events.subscribe("flow_run:log", args.flow_run_id),
+    subscribe: async (_root, args, ctx) => {
+      await requireOwnOrChildRun(ctx, args.flow_run_id);
+      return ctx.events.subscribe("flow_run:log", args.flow_run_id);
+    },
     resolve: (event) => event,
   }),
   claimable_flow_runs: t.field({

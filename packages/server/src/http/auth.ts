@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
-import { isLoopbackHost, UnauthenticatedError } from "@regent/core";
+import { isLoopbackHost, RUN_TOKEN_PREFIX, UnauthenticatedError } from "@regent/core";
 import type { ApiKeyStore, Principal } from "../store/api-keys.js";
+import type { RunTokens } from "../store/run-tokens.js";
 
 /** Anyone, on a server that does not ask for keys (loopback by default). */
 const OPEN: Principal = { keyId: undefined, keyName: undefined, scope: "admin" };
@@ -15,6 +16,7 @@ const HOW =
 export async function authenticate(
   req: IncomingMessage,
   keys: ApiKeyStore,
+  runTokens: RunTokens,
   keysRequired: boolean,
 ): Promise<Principal> {
   const header = req.headers.authorization;
@@ -24,7 +26,12 @@ export async function authenticate(
   }
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new UnauthenticatedError(`the Authorization header is not "Bearer <key>": ${HOW}`);
-  return keys.authenticate(match[1]!);
+  const secret = match[1]!;
+  if (secret.startsWith(RUN_TOKEN_PREFIX)) {
+    const flowRunId = await runTokens.verify(secret);
+    return { keyId: undefined, keyName: `run ${flowRunId}`, scope: "runner", flowRunId };
+  }
+  return keys.authenticate(secret);
 }
 
 /**

@@ -19,9 +19,15 @@ export function toGraphQLError(error: unknown, onInternal: (error: unknown) => v
   const path = isGraphQLError(error) ? error.path : undefined;
   if (isGraphQLError(original)) return original;
   if (original instanceof RegentError) {
+    // A key refused by a resolver (a run's token reaching past its run) answers 403, as the access check does.
+    const http = original.code === "FORBIDDEN" ? { http: { status: 403 } } : {};
     return new GraphQLError(original.message, {
       path,
-      extensions: { code: original.code, ...(original.details ? { details: original.details } : {}) },
+      extensions: {
+        code: original.code,
+        ...(original.details ? { details: original.details } : {}),
+        ...http,
+      },
     });
   }
   const message = original instanceof Error ? original.message : String(original);

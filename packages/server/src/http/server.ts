@@ -243,7 +243,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             `this server has no API keys and answers only requests addressed to 127.0.0.1, localhost or [::1], not "${req.headers.host}" (a guard against DNS rebinding); to serve other names, require keys`,
           );
         try {
-          principals.set(req, await authenticate(req, store.apiKeys, keysRequired));
+          principals.set(req, await authenticate(req, store.apiKeys, store.runTokens, keysRequired));
         } catch (error) {
           const e = toGraphQLError(error, onInternal);
           const code = String(e.extensions.code);

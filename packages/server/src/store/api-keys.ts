@@ -33,6 +33,11 @@ export interface Principal {
   readonly keyId: string | undefined;
   readonly keyName: string | undefined;
   readonly scope: Scope;
+  /**
+   * Set for a run's token: the run it may report for (it has the runner scope, narrowed to that run and
+   * the child runs it starts; see the server's RUN_TOKEN_FIELDS).
+   */
+  readonly flowRunId?: string;
 }
 
 // Keys are 32 random bytes, so a plain SHA-256 cannot be reversed or guessed; a slow KDF would add tens

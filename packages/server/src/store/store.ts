@@ -41,6 +41,7 @@ import { NotificationStore } from "./notifications.js";
 import { requireProject } from "./projects.js";
 import { RunControl } from "./run-control.js";
 import { newRunRows } from "./run-rows.js";
+import { RunTokens } from "./run-tokens.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
 
 export type Clock = () => Date;
@@ -247,6 +248,13 @@ export class Store {
   get apiKeys(): ApiKeyStore {
     this.apiKeyStore ??= new ApiKeyStore(this.database, this.clock);
     return this.apiKeyStore;
+  }
+
+  private runTokenStore: RunTokens | undefined;
+  /** The tokens claimed runs get, each valid for its run only. */
+  get runTokens(): RunTokens {
+    this.runTokenStore ??= new RunTokens(this.database, this.clock);
+    return this.runTokenStore;
   }
 
   private notificationStore: NotificationStore | undefined;

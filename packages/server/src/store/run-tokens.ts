@@ -1,0 +1,72 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { RUN_TOKEN_PREFIX, UnauthenticatedError } from "@regent/core";
+import type { RegentDatabase } from "../db/database.js";
+import type { Clock } from "./store.js";
+
+const KEY_NAME = "run_token";
+const UUID_HEX = /^[0-9a-f]{32}$/;
+
+/**
+ * The token each claimed run gets, so the process that runs it can report for that run and nothing
+ * else: `rgr_<run id>_<HMAC-SHA256 of the run id>`. Nothing is stored per token: the server checks the
+ * MAC with its `run_token` key, kept in the database so that every replica checks alike. A token does not
+ * expire; what it may do ends with its run, since a finished run takes no more writes.
+ */
+export class RunTokens {
+  private key: Promise<Buffer> | undefined;
+
+  constructor(
+    private readonly database: RegentDatabase,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The signing key: made by the first server to need it, read by the others. */
+  private signingKey(): Promise<Buffer> {
+    this.key ??= (async () => {
+      const db = this.database.db;
+      const fresh = randomBytes(32).toString("base64url");
+      // Two replicas starting together both insert; the loser's insert is ignored and both read one key.
+      await db
+        .insertInto("server_key")
+        .values({ name: KEY_NAME, value: fresh, created: this.clock().toISOString() } as never)
+        .onConflict((oc) => oc.column("name").doNothing())
+        .execute();
+      const row = await db
+        .selectFrom("server_key")
+        .select("value")
+        .where("name", "=", KEY_NAME)
+        .executeTakeFirstOrThrow();
+      return Buffer.from(row.value as string, "base64url");
+    })().catch((error) => {
+      this.key = undefined; // a database that was down is asked again next time
+      throw error;
+    });
+    return this.key;
+  }
+
+  private async mac(hexId: string): Promise<Buffer> {
+    return createHmac("sha256", await this.signingKey())
+      .update(`run:${hexId}`)
+      .digest();
+  }
+
+  /** The token for a run. */
+  async mint(flowRunId: string): Promise<string> {
+    const hexId = flowRunId.replaceAll("-", "").toLowerCase();
+    return `${RUN_TOKEN_PREFIX}${hexId}_${(await this.mac(hexId)).toString("base64url")}`;
+  }
+
+  /** The run a token is for; UNAUTHENTICATED when this server did not mint it. */
+  async verify(token: string): Promise<string> {
+    const rest = token.slice(RUN_TOKEN_PREFIX.length);
+    const hexId = rest.slice(0, 32); // the signature may hold "_" too (base64url)
+    const given = Buffer.from(rest.slice(33), "base64url");
+    if (!UUID_HEX.test(hexId) || rest[32] !== "_" || given.length !== 32)
+      throw new UnauthenticatedError("that is not a run token: a run's token is rgr_<run id>_<signature>");
+    if (!timingSafeEqual(given, await this.mac(hexId)))
+      throw new UnauthenticatedError(
+        "this run token was not made by this server (or its database was replaced): the run's agent has to claim it again",
+      );
+    return `${hexId.slice(0, 8)}-${hexId.slice(8, 12)}-${hexId.slice(12, 16)}-${hexId.slice(16, 20)}-${hexId.slice(20)}`;
+  }
+}
