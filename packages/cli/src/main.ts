@@ -128,6 +128,41 @@ export function buildProgram(): Command {
       process.exitCode = await serverStart(cfg, VERSION);
     });
 
+  const secret = program
+    .command("secret")
+    .description("Secrets for flows (ctx.secret): set, list, delete; values are encrypted and never shown")
+    .addHelpText(
+      "after",
+      '\nExamples:\n  printf %s "$DB_PASSWORD" | regent secret set DB_PASSWORD\n  regent secret set GCP_KEY --from-file key.json\n  regent secret list\n  regent secret delete DB_PASSWORD',
+    );
+  secret
+    .command("set")
+    .description("Create or replace a secret; the value comes from standard input or --from-file")
+    .argument("<name>", "letters, digits and _ . -, starting with a letter")
+    .option("--from-file <path>", "read the value from this file (whole, as it is)")
+    .option("--json", "print JSON")
+    .action(async (name: string, options: { fromFile?: string; json?: boolean }) => {
+      const { setSecret } = await import("./commands/secret.js");
+      process.exitCode = await setSecret(await config(), name, options);
+    });
+  secret
+    .command("list")
+    .description("List secrets by name (never their values)")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }) => {
+      const { listSecrets } = await import("./commands/secret.js");
+      process.exitCode = await listSecrets(await config(), options);
+    });
+  secret
+    .command("delete")
+    .description("Delete a secret")
+    .argument("<name>")
+    .option("--json", "print JSON")
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { deleteSecret } = await import("./commands/secret.js");
+      process.exitCode = await deleteSecret(await config(), name, options);
+    });
+
   const auth = program
     .command("auth")
     .description("API keys: create, list and revoke them; log the CLI in with one")

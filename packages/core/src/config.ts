@@ -31,6 +31,11 @@ export const ConfigSchema = z.strictObject({
       insecure_no_auth: z.boolean().default(false),
       /** Origins whose web pages may call the API from a browser (CORS); none by default. */
       cors_origins: z.array(z.string().min(1)).default([]),
+      /**
+       * Encrypts flows' secrets: 32 bytes in base64 (`openssl rand -base64 32`), the same on every replica.
+       * Unset: the key in `~/.regent/secrets.key`, made at first start.
+       */
+      secrets_key: z.string().min(1).optional(),
       /** Expensive mutations (register_flow, backfills, new keys, …) each API key may call per minute; 0: no limit. */
       rate_limit: z.number().int().min(0).max(1_000_000).default(300),
       port: z.number().int().min(0).max(65535).default(4200),

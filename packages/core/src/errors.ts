@@ -61,6 +61,17 @@ export const ERROR_CODES = {
     summary: "too many expensive calls with this API key; wait the time the message gives",
   },
   API_KEY_NOT_FOUND: { fault: "user", retriable: false, summary: "no API key with that id or name" },
+  SECRET_NOT_FOUND: {
+    fault: "user",
+    retriable: false,
+    summary: "no secret by that name where ctx.secret looked (the message says where)",
+  },
+  SECRETS_UNAVAILABLE: {
+    fault: "user",
+    retriable: false,
+    summary:
+      "the server cannot encrypt or decrypt secrets: no [server] secrets_key, or not the key they were stored with",
+  },
   API_ERROR: { fault: "user", retriable: false, summary: "the API refused a request (see the message)" },
   SERVER_UNREACHABLE: {
     fault: "infrastructure",
@@ -197,7 +208,8 @@ export class NotFoundError extends RegentError {
       | "AGENT_NOT_FOUND"
       | "LIMIT_NOT_FOUND"
       | "NOTIFICATION_RULE_NOT_FOUND"
-      | "API_KEY_NOT_FOUND",
+      | "API_KEY_NOT_FOUND"
+      | "SECRET_NOT_FOUND",
     message: string,
     details?: Record<string, unknown>,
   ) {

@@ -11,6 +11,7 @@ export * from "./params.js";
 export * from "./run-config.js";
 export * from "./schedule-plan.js";
 export * from "./schedules.js";
+export * from "./secrets.js";
 export * from "./states.js";
 export * from "./storage.js";
 export * from "./transitions.js";

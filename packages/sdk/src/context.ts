@@ -13,6 +13,12 @@ export interface TaskContext {
   /** Aborted when the task's timeout passes or the flow run is cancelled. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /**
+   * A secret's value: `NAME` from the server's secret store (the environment variable NAME when the run
+   * has no server), `env:NAME`, `ssm:/path` (AWS SSM) or `secretsmanager:id[#key]` (AWS Secrets Manager).
+   * Once read, the value is masked (`***`) in the run's logs, state messages and errors.
+   */
+  secret(ref: string): Promise<string>;
 }
 
 /** Passed to the flow function as its second argument. */
@@ -28,4 +34,10 @@ export interface FlowContext {
   /** Aborted when the flow run is cancelled. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /**
+   * A secret's value: `NAME` from the server's secret store (the environment variable NAME when the run
+   * has no server), `env:NAME`, `ssm:/path` (AWS SSM) or `secretsmanager:id[#key]` (AWS Secrets Manager).
+   * Once read, the value is masked (`***`) in the run's logs, state messages and errors.
+   */
+  secret(ref: string): Promise<string>;
 }

@@ -39,6 +39,7 @@ export { type CacheEntry, localResults, type ResultStorage } from "./results.js"
 export { type PauseOptions, type PriorTaskRun, pause } from "./resume.js";
 export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
+export { maskRevealed } from "./secrets.js";
 export { type ServerReporterOptions, serverReporter } from "./server-reporter.js";
 export { FailSignal, fail, NonRetriableError, RetryAfterError, SkipSignal, skip } from "./signals.js";
 export { type MapInput, type Task, type TaskInput, type TaskOptions, task } from "./task.js";

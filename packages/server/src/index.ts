@@ -18,4 +18,5 @@ export { Scheduler, type SchedulerLoop, type SchedulerOptions } from "./services
 export type { Services, ServicesOptions } from "./services/services.js";
 export { type ApiKeyInfo, ApiKeyStore, type Principal } from "./store/api-keys.js";
 export type { NotificationPayload } from "./store/notifications.js";
+export { parseSecretsKey, type SecretInfo, SecretStore } from "./store/secrets.js";
 export { type Clock, Store } from "./store/store.js";

@@ -29,6 +29,7 @@ export async function startApi(
     | "keysRequired"
     | "corsOrigins"
     | "rateLimitPerMinute"
+    | "secretsKey"
   > = {},
 ): Promise<Api> {
   const database = await freshDatabase(backend);

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0012-server-key).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0013-secrets).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -202,6 +202,14 @@ CREATE TABLE project (
 );
 ALTER TABLE project ADD CONSTRAINT project_name_key UNIQUE (name);
 ALTER TABLE project ADD CONSTRAINT project_pkey PRIMARY KEY (id);
+
+CREATE TABLE secret (
+  name text NOT NULL,
+  value text NOT NULL,
+  created timestamp with time zone NOT NULL,
+  updated timestamp with time zone NOT NULL
+);
+ALTER TABLE secret ADD CONSTRAINT secret_pkey PRIMARY KEY (name);
 
 CREATE TABLE server_key (
   name text NOT NULL,

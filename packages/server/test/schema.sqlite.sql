@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0012-server-key).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0013-secrets).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -161,6 +161,13 @@ CREATE TABLE "project" (
   "id" text primary key,
   "name" text not null unique,
   "description" text,
+  "created" text not null,
+  "updated" text not null
+);
+
+CREATE TABLE "secret" (
+  "name" text primary key,
+  "value" text not null,
   "created" text not null,
   "updated" text not null
 );

@@ -13,7 +13,7 @@ import {
   type RunStateType,
   serializeError,
 } from "@regent/core";
-import { isFlow, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
+import { isFlow, maskRevealed, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
 import { loadBundleByHash, localFolderStore } from "@regent/storage";
 import { watchRun } from "./run-watch.js";
 
@@ -251,7 +251,8 @@ function lineReader(stream: NodeJS.ReadableStream): { next(): Promise<string | u
 async function executeRun(client: RegentClient, flowRunId: string, prepare?: () => void): Promise<number> {
   const { flow_run_by_pk: run } = await client.request(LoadRun, { id: flowRunId });
   if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${flowRunId} at ${client.url}`);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  // What the agent shows of this process's output: secrets the run read are masked there too.
+  const log = (line: string) => process.stderr.write(`${maskRevealed(line)}\n`);
 
   const failBeforeStart = async (message: string, error?: unknown) => {
     log(`flow run ${run.name}: ${message}`);

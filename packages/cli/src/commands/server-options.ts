@@ -1,6 +1,7 @@
 import { type Config, keysRequired, parseDuration } from "@regent/core";
 import type { RegentDatabase, ServerOptions } from "@regent/server";
 import { builtUiDir } from "../ui-dir.js";
+import { secretsKey } from "./secrets-key.js";
 
 const optionalDuration = (value: string | number | undefined, what: string) =>
   value === undefined ? undefined : parseDuration(value, what);
@@ -8,6 +9,7 @@ const optionalDuration = (value: string | number | undefined, what: string) =>
 /** What `regent server start` and `regent dev` start the server with, from the configuration. */
 export const serverOptions = (config: Config, database: RegentDatabase, version: string): ServerOptions => ({
   database,
+  secretsKey: secretsKey(config).key,
   host: config.server.host,
   port: config.server.port,
   version,

@@ -17,6 +17,7 @@ import { failureOf, TaskFuture, Unmapped } from "../future.js";
 import { callHooks, type StateHooks, type TaskHookContext } from "../hooks.js";
 import type { ResultStorage } from "../results.js";
 import { keptResult, type PriorTaskRun } from "../resume.js";
+import { resolveSecret } from "../secrets.js";
 import { RetryAfterError, SkipSignal } from "../signals.js";
 import type { TaskAdmission } from "../task-admission.js";
 import type { EngineReporter, EngineState, FlowRunInfo, KeptResult } from "../types.js";
@@ -76,6 +77,9 @@ export class TaskContextImpl implements TaskContext {
   }
   get tags(): readonly string[] {
     return this.run.info.tags;
+  }
+  secret(ref: string): Promise<string> {
+    return resolveSecret(ref, this.engine.server);
   }
   get signal(): AbortSignal {
     if (!this.controller) return this.engine.signal;

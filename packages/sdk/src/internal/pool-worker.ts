@@ -2,8 +2,15 @@
 // name and runs it, one task at a time.
 import { format } from "node:util";
 import { parentPort } from "node:worker_threads";
-import { NotSerializableError, serializeError, TaskNotFoundError } from "@regent/core";
+import {
+  InvalidUsageError,
+  NotSerializableError,
+  parseSecretRef,
+  serializeError,
+  TaskNotFoundError,
+} from "@regent/core";
 import type { TaskContext } from "../context.js";
+import { maskDeep, maskRevealed, resolveSecret } from "../secrets.js";
 import type { Logger, LogLevel } from "../types.js";
 import type { FromWorker, ToWorker } from "./pool-protocol.js";
 import { findTask } from "./registry.js";
@@ -16,11 +23,28 @@ let currentId: number | undefined;
 
 const post = (message: FromWorker) => port.postMessage(message);
 
+/** ctx.secret in a worker thread: its own sources, but not the server's store (the flow's thread talks to it). */
+function secret(ref: string): Promise<string> {
+  if (parseSecretRef(ref).source === "store")
+    return Promise.reject(
+      new InvalidUsageError(
+        `ctx.secret("${ref}") reads the server's secret store, which a worker-pool task cannot reach: read it in the flow and pass the value, or use env:, ssm: or secretsmanager:`,
+      ),
+    );
+  return resolveSecret(ref, undefined);
+}
+
 function logFor(id: number): Logger {
   const write =
     (level: LogLevel) =>
     (message: unknown, ...args: unknown[]) =>
-      post({ type: "log", id, level, message: format(message, ...args), timestamp: Date.now() });
+      post({
+        type: "log",
+        id,
+        level,
+        message: maskRevealed(format(message, ...args)),
+        timestamp: Date.now(),
+      });
   return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
 }
 
@@ -35,7 +59,14 @@ for (const [method, level] of [
   const original = console[method].bind(console);
   console[method] = (...args: unknown[]) => {
     if (currentId === undefined) original(...args);
-    else post({ type: "log", id: currentId, level, message: format(...args), timestamp: Date.now() });
+    else
+      post({
+        type: "log",
+        id: currentId,
+        level,
+        message: maskRevealed(format(...args)),
+        timestamp: Date.now(),
+      });
   };
 }
 
@@ -49,7 +80,7 @@ async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
       | { fn: (input: unknown, ctx: TaskContext) => unknown }
       | undefined;
     if (!task) throw new TaskNotFoundError(msg.name, msg.moduleUrl);
-    const ctx: TaskContext = { ...msg.ctx, signal: controller.signal, log: logFor(msg.id) };
+    const ctx: TaskContext = { ...msg.ctx, signal: controller.signal, log: logFor(msg.id), secret };
     const value = await task.fn(msg.input, ctx);
     try {
       post({ type: "done", id: msg.id, ok: true, value });
@@ -60,7 +91,7 @@ async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
       );
     }
   } catch (error) {
-    post({ type: "done", id: msg.id, ok: false, error: serializeError(error) });
+    post({ type: "done", id: msg.id, ok: false, error: maskDeep(serializeError(error)) });
   } finally {
     controllers.delete(msg.id);
     currentId = undefined;

@@ -15,6 +15,7 @@ import { callHooks, hasHooks, type StateHooks } from "../hooks.js";
 import { memoryResults, type ResultStorage } from "../results.js";
 import type { PriorTaskRun } from "../resume.js";
 import { concurrentTaskRunner } from "../runners/concurrent.js";
+import { maskingReporter, resolveSecret } from "../secrets.js";
 import type { TaskAdmission } from "../task-admission.js";
 import type { EngineReporter, EngineState, FlowRunInfo, TaskRunInfo } from "../types.js";
 import { captureConsole } from "./console-capture.js";
@@ -133,7 +134,8 @@ export async function runFlow<R>(
     parameters,
     parentTaskRunId: options.parentTaskRunId,
   };
-  const reporter = options.reporter ?? NULL_REPORTER;
+  // Secrets read with ctx.secret are masked in everything reported from then on.
+  const reporter = maskingReporter(options.reporter ?? NULL_REPORTER);
   const states: EngineState[] = [];
   // Flow hooks run once the context exists (from Running on); the run ends after they finish.
   const flowHooks: Promise<void>[] = [];
@@ -199,6 +201,7 @@ export async function runFlow<R>(
     scheduledStartTime: options.scheduledStartTime ?? new Date(),
     signal: controller.signal,
     log: engine.logger,
+    secret: (ref) => resolveSecret(ref, options.server),
   };
   if (hasHooks(flow.options)) hookContext = ctx;
   engine.server = options.server;

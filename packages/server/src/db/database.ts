@@ -223,6 +223,14 @@ export interface ApiKeyTable {
   last_used: TsNull;
 }
 
+/** A secret for flows: `value` is `v1.<iv>.<tag>.<ciphertext>` (AES-256-GCM, base64url), never plain. */
+export interface SecretTable {
+  name: Text;
+  value: Text;
+  created: Ts;
+  updated: Ts;
+}
+
 /** Keys the server makes for itself (`run_token`: signs runs' tokens), base64url. */
 export interface ServerKeyTable {
   name: Text;
@@ -247,6 +255,7 @@ export interface Database {
   notification: NotificationTable;
   api_key: ApiKeyTable;
   server_key: ServerKeyTable;
+  secret: SecretTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

@@ -13,6 +13,7 @@ import * as m0009 from "./migrations/0009-task-run-zombies.js";
 import * as m0010 from "./migrations/0010-api-keys.js";
 import * as m0011 from "./migrations/0011-flow-run-by-flow.js";
 import * as m0012 from "./migrations/0012-server-key.js";
+import * as m0013 from "./migrations/0013-secrets.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -30,6 +31,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0010-api-keys", m0010],
   ["0011-flow-run-by-flow", m0011],
   ["0012-server-key", m0012],
+  ["0013-secrets", m0013],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

@@ -188,6 +188,12 @@ export const TABLES = {
     value: "text",
     created: "timestamp",
   },
+  secret: {
+    name: "text",
+    value: "text",
+    created: "timestamp",
+    updated: "timestamp",
+  },
 } as const satisfies Record<string, Record<string, ColumnKind>>;
 
 export type TableName = keyof typeof TABLES;
@@ -258,4 +264,5 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
   },
   api_key: {},
   server_key: {},
+  secret: {},
 };

@@ -22,6 +22,9 @@ export const FIELD_ACCESS: {
 } = {
   query: {
     api_keys: "admin",
+    secrets: "manage",
+    // Values go to runs (their tokens may read them) and to admins, not to the people who set them.
+    secret_value: "admin",
     // Notification targets are webhook and Slack URLs: secrets of a kind, so not for runners.
     notification_rule: "manage",
     notification_rule_by_pk: "manage",
@@ -33,6 +36,9 @@ export const FIELD_ACCESS: {
   mutation: {
     create_api_key: "admin",
     revoke_api_key: "admin",
+
+    set_secret: "manage",
+    delete_secret: "manage",
 
     create_project: "manage",
     delete_project: "manage",
@@ -97,6 +103,7 @@ export const RUN_TOKEN_FIELDS: {
     "concurrency_limit",
     "flow_bundle",
     "auth_info",
+    "secret_value",
   ]),
   mutation: new Set([
     "create_flow_run",

@@ -128,15 +128,17 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
 }
 
 // Not through the generic reads: bundles (read by hash only, `flow_bundle(hash)`), task slots (the
-// executors' business) and notification secrets (never read back).
-const tableNames = (Object.keys(TABLES) as TableName[]).filter(
-  (t) =>
-    t !== "flow_bundle" &&
-    t !== "task_slot" &&
-    t !== "notification_secret" &&
-    t !== "api_key" &&
-    t !== "server_key",
-);
+// executors' business), notification secrets (never read back), keys, and flows' secrets (`secrets`
+// lists their names; only runs read values).
+const HIDDEN: ReadonlySet<TableName> = new Set([
+  "flow_bundle",
+  "task_slot",
+  "notification_secret",
+  "api_key",
+  "server_key",
+  "secret",
+]);
+const tableNames = (Object.keys(TABLES) as TableName[]).filter((t) => !HIDDEN.has(t));
 const objectRefs = new Map<TableName, Ref>(
   tableNames.map((t) => [t, builder.objectRef<Record<string, unknown>>(t)]),
 );

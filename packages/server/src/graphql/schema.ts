@@ -5,6 +5,7 @@ import "./reads.js";
 import "./dashboard.js";
 import "./mutations.js";
 import "./api-keys.js";
+import "./secrets.js";
 import "./subscriptions.js";
 
 builder.queryType({});

@@ -53,6 +53,8 @@ export interface ServerOptions {
   readonly corsOrigins?: readonly string[];
   /** Expensive mutations (registering, backfills, keys) per API key per minute (default 300; 0: none). */
   readonly rateLimitPerMinute?: number;
+  /** Encrypts flows' secrets: 32 bytes (see parseSecretsKey); without it, secrets cannot be set or read. */
+  readonly secretsKey?: Buffer | undefined;
 }
 
 export interface RunningServer {
@@ -97,6 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const store = new Store(options.database, options.clock, events, {
     canEmail: options.services !== false && Boolean(options.services?.smtp),
     lazarus: lazarusSettings(options.services),
+    secretsKey: options.secretsKey,
   });
   const log = options.log ?? ((line: string) => process.stderr.write(`regent server: ${line}\n`));
   const services =

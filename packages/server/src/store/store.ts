@@ -43,6 +43,7 @@ import { RunControl } from "./run-control.js";
 import { newRunRows } from "./run-rows.js";
 import { RunTokens } from "./run-tokens.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
+import { SecretStore } from "./secrets.js";
 
 export type Clock = () => Date;
 
@@ -200,6 +201,8 @@ export class Store {
       readonly canEmail?: boolean;
       /** What heartbeats and agents' reports of lost runs are judged with. */
       readonly lazarus?: { readonly heartbeatTimeoutMs: number; readonly maxRestarts: number };
+      /** Encrypts flows' secrets (32 bytes); without it, secrets cannot be set or read. */
+      readonly secretsKey?: Buffer | undefined;
     } = {},
   ) {}
 
@@ -248,6 +251,13 @@ export class Store {
   get apiKeys(): ApiKeyStore {
     this.apiKeyStore ??= new ApiKeyStore(this.database, this.clock);
     return this.apiKeyStore;
+  }
+
+  private secretStore: SecretStore | undefined;
+  /** Secrets for flows, encrypted with the server's secrets key. */
+  get secrets(): SecretStore {
+    this.secretStore ??= new SecretStore(this.database, this.clock, this.settings.secretsKey);
+    return this.secretStore;
   }
 
   private runTokenStore: RunTokens | undefined;
