@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { maskSecrets, parseSecretRef, type SecretRef } from "./secrets.js";
+import { looksSensitive, maskSecrets, parseSecretRef, redactSensitive, type SecretRef } from "./secrets.js";
 
 describe("parseSecretRef", () => {
   const good: Array<[string, SecretRef]> = [
@@ -49,5 +49,50 @@ describe("maskSecrets", () => {
   ];
   test.for(table)("%s", ([text, values, want]) => {
     expect(maskSecrets(text, values)).toBe(want);
+  });
+});
+
+describe("looksSensitive", () => {
+  const table: Array<[string, boolean]> = [
+    ["DB_PASSWORD", true],
+    ["PGPASSWORD", true],
+    ["passwd", true],
+    ["apiToken", true],
+    ["GITHUB_TOKEN", true],
+    ["AWS_SECRET_ACCESS_KEY", true],
+    ["AWS_ACCESS_KEY_ID", true],
+    ["API_KEY", true],
+    ["apikey", true],
+    ["PRIVATE_KEY", true],
+    ["GOOGLE_APPLICATION_CREDENTIALS", true],
+    ["BASIC_AUTH", true],
+    ["REGION", false],
+    ["GREETING_STYLE", false],
+    ["PASSENGER_COUNT", false],
+    ["KEYBOARD", false],
+    ["image", false],
+  ];
+  test.for(table)("%s → %s", ([name, want]) => {
+    expect(looksSensitive(name)).toBe(want);
+  });
+});
+
+describe("redactSensitive", () => {
+  test("masks string values under sensitive names, at any depth, and leaves the rest", () => {
+    expect(
+      redactSensitive({
+        type: "local",
+        env: { DB_PASSWORD: "hunter2", REGION: "eu" },
+        nested: [{ apiToken: "t0k3n", count: 3 }],
+        cpu: 2,
+      }),
+    ).toEqual({
+      type: "local",
+      env: { DB_PASSWORD: "***", REGION: "eu" },
+      nested: [{ apiToken: "***", count: 3 }],
+      cpu: 2,
+    });
+    expect(redactSensitive(null)).toBeNull();
+    expect(redactSensitive("PASSWORD")).toBe("PASSWORD");
   });
 });

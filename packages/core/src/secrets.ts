@@ -67,3 +67,26 @@ export function maskSecrets(text: string, values: Iterable<string>): string {
   for (const value of sorted) if (out.includes(value)) out = out.split(value).join(SECRET_MASK);
   return out;
 }
+
+/** Names of settings whose values are secrets when written in plain: `DB_PASSWORD`, `apiToken`, `AWS_SECRET_ACCESS_KEY`. */
+const SENSITIVE_NAME = /pass(word|wd|phrase)?($|[^a-z])|secret|token|api_?key|private_?key|access_?key|credential|auth/i;
+
+/** Whether a setting's name says its value is a secret. */
+export const looksSensitive = (name: string): boolean => SENSITIVE_NAME.test(name);
+
+/**
+ * A run config (or any JSON) for showing to people: string values under names that look like secrets
+ * (`env.DB_PASSWORD`, `apiToken`) replaced by SECRET_MASK. Flows should read secrets with ctx.secret;
+ * this keeps those written into a run config by hand off the screen.
+ */
+export function redactSensitive(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSensitive);
+  if (value && typeof value === "object")
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        typeof v === "string" && looksSensitive(k) ? SECRET_MASK : redactSensitive(v),
+      ]),
+    );
+  return value;
+}

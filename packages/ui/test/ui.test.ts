@@ -208,7 +208,7 @@ test("with 100,000 runs and a 100,000-line log, each page reads a page from the 
   await shot(page, "dashboard-100k");
 }, 240_000);
 
-test("on a server that requires keys: sign in with a key, create and revoke keys in Settings", async ({
+test("on a server that requires keys: sign in with a key, create and revoke keys, set and delete secrets in Settings; run configs show passwords masked", async ({
   cli,
   tmp,
 }) => {
@@ -238,7 +238,7 @@ test("on a server that requires keys: sign in with a key, create and revoke keys
   await page.getByText("Signed in with key").waitFor();
 
   // A new key is shown once; the list shows its prefix only.
-  await page.getByLabel("Name").fill("ci-bot");
+  await page.getByLabel("Name", { exact: true }).fill("ci-bot");
   await page.getByLabel("Scope").selectOption("runner");
   await page.getByRole("button", { name: "Create key" }).click();
   const key = (await page.getByTestId("new-key").textContent())!;
@@ -258,6 +258,52 @@ test("on a server that requires keys: sign in with a key, create and revoke keys
     body: JSON.stringify({ query: "{ auth_info { scope } }" }),
   });
   expect(refused.status).toBe(401);
+
+  // Secrets: set here, listed by name, the value never shown; deleted.
+  await page.getByLabel("Secret name").fill("WAREHOUSE_PASSWORD");
+  await page.getByLabel("Value").fill("hunter2-in-the-browser");
+  await page.getByRole("button", { name: "Set secret" }).click();
+  const secretRow = page.getByTestId("secrets").locator("tr", { hasText: "WAREHOUSE_PASSWORD" });
+  await secretRow.waitFor();
+  expect(await page.locator("body").textContent()).not.toContain("hunter2-in-the-browser");
+  await expect(page.getByLabel("Value").inputValue()).resolves.toBe("");
+  const { secret_value } = await graphqlData(
+    api,
+    `{ secret_value(name: "WAREHOUSE_PASSWORD") }`,
+    {},
+    { apiKey: admin },
+  );
+  expect(secret_value).toBe("hunter2-in-the-browser");
+  page.once("dialog", (d) => void d.accept());
+  await secretRow.getByRole("button", { name: "Delete" }).click();
+  await page.getByText(/No secrets yet/).waitFor();
+
+  // A run config with a password written into it shows the password masked.
+  const { create_project } = await graphqlData(
+    api,
+    `mutation { create_project(input: { name: "p" }) { id } }`,
+    {},
+    { apiKey: admin },
+  );
+  const { register_flow } = await graphqlData(
+    api,
+    `mutation($input: register_flow_input!) { register_flow(input: $input) { id } }`,
+    {
+      input: {
+        project_id: create_project.id,
+        name: "configured",
+        content_hash: "configured",
+        run_config: { type: "local", env: { DB_PASSWORD: "plain-text-password", REGION: "eu-west-1" } },
+      },
+    },
+    { apiKey: admin },
+  );
+  await page.goto(`${api}/flows/${register_flow.id}`);
+  const shown = page.getByTestId("flow-run-config");
+  await shown.waitFor();
+  expect(await shown.textContent()).toBe('{"type":"local","env":{"DB_PASSWORD":"***","REGION":"eu-west-1"}}');
+  expect(await page.locator("body").textContent()).not.toContain("plain-text-password");
+  await page.goto(`${api}/settings`);
 
   // Signing out asks for a key again.
   await page.getByRole("button", { name: "Sign out" }).click();

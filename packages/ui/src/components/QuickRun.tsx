@@ -1,5 +1,5 @@
 import { ApiError, graphql } from "@regent/client";
-import { checkRunConfigOverride } from "@regent/core";
+import { checkRunConfigOverride, redactSensitive } from "@regent/core";
 import { useMutation } from "@tanstack/react-query";
 import { type FormEvent, useMemo, useState } from "react";
 import { useLocation } from "wouter";
@@ -173,7 +173,7 @@ export function QuickRun({ flowId, parametersSchema, runConfig, labels }: Props)
             onChange={(e) => setConfigText(e.target.value)}
           />
           <div className="muted small">
-            Flow's run config: {JSON.stringify(runConfig ?? { type: "local" })}
+            Flow's run config: {JSON.stringify(redactSensitive(runConfig ?? { type: "local" }))}
           </div>
           {errors["run config"] ? (
             <div className="error-text" role="alert">

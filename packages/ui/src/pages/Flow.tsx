@@ -1,4 +1,5 @@
 import { graphql } from "@regent/client";
+import { redactSensitive } from "@regent/core";
 import { lazy, Suspense } from "react";
 import { Link } from "wouter";
 import { useGql } from "../api.js";
@@ -79,7 +80,9 @@ export function FlowDetailPage({ id }: { id: string }) {
             <dd>{(flow.labels as string[]).length ? (flow.labels as string[]).join(", ") : "none"}</dd>
             <dt>Run config</dt>
             <dd>
-              <code>{JSON.stringify(flow.run_config ?? { type: "local" })}</code>
+              <code data-testid="flow-run-config">
+                {JSON.stringify(redactSensitive(flow.run_config ?? { type: "local" }))}
+              </code>
             </dd>
             <dt>Storage</dt>
             <dd>{String((flow.storage as { type?: string } | null)?.type ?? "database")}</dd>

@@ -1,5 +1,5 @@
 import { graphql } from "@regent/client";
-import { isFinal, type RunStateType } from "@regent/core";
+import { isFinal, type RunStateType, redactSensitive } from "@regent/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useState } from "react";
 import { Link } from "wouter";
@@ -165,7 +165,7 @@ export function FlowRunPage({ id }: { id: string }) {
             </dd>
             <dt>Run config</dt>
             <dd>
-              <code data-testid="run-config">{JSON.stringify(run.run_config ?? {})}</code>
+              <code data-testid="run-config">{JSON.stringify(redactSensitive(run.run_config ?? {}))}</code>
             </dd>
           </dl>
         </div>

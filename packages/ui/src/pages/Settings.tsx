@@ -18,6 +18,14 @@ const RevokeKey = graphql(`
   mutation UiRevokeApiKey($id: String!) { revoke_api_key(input: { id_or_name: $id }) { id } }
 `);
 
+const Secrets = graphql(`query UiSecrets { secrets { name updated } }`);
+const SetSecret = graphql(`
+  mutation UiSetSecret($name: String!, $value: String!) { set_secret(input: { name: $name, value: $value }) { name } }
+`);
+const DeleteSecret = graphql(`
+  mutation UiDeleteSecret($name: String!) { delete_secret(input: { name: $name }) { success } }
+`);
+
 type Scope = "admin" | "user" | "runner";
 const EXPIRIES = [
   ["", "never"],
@@ -93,6 +101,112 @@ function CreateKeyForm() {
         </div>
       ) : null}
     </form>
+  );
+}
+
+/** Secrets for flows (ctx.secret): names listed, values set here and never shown again. */
+function SecretsCard({ scope }: { scope: string | undefined }) {
+  const queryClient = useQueryClient();
+  const secrets = useGql(["secrets"], Secrets, {});
+  const [name, setName] = useState("");
+  const [value, setValue] = useState("");
+  const refresh = () => void queryClient.invalidateQueries({ queryKey: ["secrets"] });
+  const set = useMutation({
+    mutationFn: () => client.request(SetSecret, { name: name.trim(), value }),
+    onSuccess: () => {
+      setName("");
+      setValue("");
+      refresh();
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (secret: string) => client.request(DeleteSecret, { name: secret }),
+    onSuccess: refresh,
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    set.mutate();
+  };
+  if (secrets.error && errorCode(secrets.error) === "FORBIDDEN")
+    return (
+      <div className="notice notice-empty">
+        Managing secrets needs a user or admin key; this one has scope {scope}.
+      </div>
+    );
+  if (secrets.error) return <ErrorBox error={secrets.error} what="load the secrets" />;
+  if (secrets.isPending) return <Loading />;
+  return (
+    <>
+      <div className="card">
+        {secrets.data.secrets.length === 0 ? (
+          <p className="muted">No secrets yet. Flows read them with ctx.secret("NAME").</p>
+        ) : (
+          <table data-testid="secrets">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Updated</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {secrets.data.secrets.map((secret) => (
+                <tr key={secret.name}>
+                  <td>
+                    <code>{secret.name}</code>
+                  </td>
+                  <td>{ago(secret.updated)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      disabled={remove.isPending}
+                      onClick={() => {
+                        if (window.confirm(`Delete secret “${secret.name}”? Flows that read it will fail.`))
+                          remove.mutate(secret.name);
+                      }}
+                    >
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {remove.error ? <ErrorBox error={remove.error} what="delete the secret" /> : null}
+      </div>
+      <form className="card form" onSubmit={submit}>
+        <h2>Set a secret</h2>
+        <div className="field">
+          <label htmlFor="secret-name">Secret name</label>
+          <input
+            id="secret-name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="DB_PASSWORD"
+            required
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="secret-value">Value</label>
+          <input
+            id="secret-value"
+            type="password"
+            autoComplete="off"
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            required
+          />
+        </div>
+        {set.error ? <div className="error-text">{errorMessage(set.error)}</div> : null}
+        <button type="submit" className="primary" disabled={set.isPending || !name.trim() || !value}>
+          Set secret
+        </button>
+        <p className="muted">
+          Encrypted on the server; it is never shown again. Setting an existing name replaces it.
+        </p>
+      </form>
+    </>
   );
 }
 
@@ -191,6 +305,8 @@ export function SettingsPage() {
         </div>
       ) : null}
       {keys.data ? <CreateKeyForm /> : null}
+      <h2>Secrets</h2>
+      <SecretsCard scope={me?.scope} />
     </section>
   );
 }
