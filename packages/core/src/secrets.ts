@@ -69,7 +69,8 @@ export function maskSecrets(text: string, values: Iterable<string>): string {
 }
 
 /** Names of settings whose values are secrets when written in plain: `DB_PASSWORD`, `apiToken`, `AWS_SECRET_ACCESS_KEY`. */
-const SENSITIVE_NAME = /pass(word|wd|phrase)?($|[^a-z])|secret|token|api_?key|private_?key|access_?key|credential|auth/i;
+const SENSITIVE_NAME =
+  /pass(word|wd|phrase)?($|[^a-z])|secret|token|api_?key|private_?key|access_?key|credential|auth/i;
 
 /** Whether a setting's name says its value is a secret. */
 export const looksSensitive = (name: string): boolean => SENSITIVE_NAME.test(name);

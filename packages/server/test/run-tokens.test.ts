@@ -187,7 +187,62 @@ for (const backend of BACKENDS) {
       expect((await as(token, bundle, { hash })).flow_bundle.code).toBe(code);
       const r = await api.gql(bundle, { hash: other }, token);
       expect(r.status).toBe(403);
-      expect(r.errors?.[0].message).toMatch(/read its own flow's bundle/);
+      expect(r.errors?.[0].message).toMatch(/this run's token may only read the bundles of its own run/);
+    });
+
+    test("a runner key acts for its own agents and reads the runs they claimed, and nothing else", async () => {
+      const { flowId, a, agentId } = await claimTwo();
+      // Another agent, registered with another runner key, and a run it claims.
+      const other = (await api.server.store.apiKeys.create({ name: "agent-2", scope: "runner" })).key;
+      const { register_agent: second } = await as(
+        other,
+        `mutation { register_agent(input: { name: "b", type: "local", labels: ["prod"] }) { id } }`,
+      );
+      const { create_flow_run } = await as(
+        admin,
+        `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+        { id: flowId },
+      );
+      await as(other, CLAIM, { agent: second.id });
+      const c = create_flow_run.id as string;
+
+      // Reads: its own agents' runs (a and b), not c; its own agent only.
+      const runs = (await as(runner, `{ flow_run(order_by: [{ id: asc }]) { id } }`)).flow_run;
+      expect(runs.map((r: { id: string }) => r.id)).not.toContain(c);
+      expect(runs).toHaveLength(2);
+      expect((await as(runner, RUN, { id: c })).flow_run_by_pk).toBeNull();
+      expect((await as(runner, `{ agent { id } }`)).agent).toEqual([{ id: agentId }]);
+      expect((await as(other, RUN, { id: c })).flow_run_by_pk).toMatchObject({ id: c });
+
+      // Writes and agent operations for the other key's agent and run: refused.
+      for (const [query, variables] of [
+        [SET_STATE, { id: c, version: 2, type: "Running" }],
+        [LOGS, { id: c, message: "not mine" }],
+        [CLAIM, { agent: second.id }],
+        [`mutation($a: uuid!) { agent_heartbeat(input: { agent_id: $a }) { success } }`, { a: second.id }],
+        [
+          `mutation($a: uuid!) { register_agent(input: { id: $a, name: "hijack", type: "local" }) { id } }`,
+          { a: second.id },
+        ],
+        [
+          `mutation($id: uuid!) { report_infrastructure_failure(input: { flow_run_id: $id, message: "x" }) { verdict } }`,
+          { id: c },
+        ],
+      ] as const) {
+        const r = await api.gql(query, variables, runner);
+        expect(r.status, query).toBe(403);
+        expect(r.errors?.[0].message, query).toMatch(
+          /a runner key may only .*(the runs its own agents claimed|agents it registered)/,
+        );
+      }
+      // Its own run: written to as before.
+      const logged = await as(runner, LOGS, { id: a.id, message: "from my agent" });
+      expect(logged.write_run_logs.count).toBe(1);
+      expect((await as(admin, RUN, { id: c })).flow_run_by_pk.state).toBe("Submitted");
+      expect(
+        (await as(admin, `query($a: uuid!) { agent_by_pk(id: $a) { name } }`, { a: second.id })).agent_by_pk
+          .name,
+      ).toBe("b");
     });
 
     test("a forged, altered or foreign token is refused with 401", async () => {

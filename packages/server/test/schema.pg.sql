@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0013-secrets).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0014-agent-key).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -9,7 +9,8 @@ CREATE TABLE agent (
   labels jsonb NOT NULL,
   accept_unlabeled boolean DEFAULT false NOT NULL,
   last_seen timestamp with time zone NOT NULL,
-  created timestamp with time zone NOT NULL
+  created timestamp with time zone NOT NULL,
+  key_id uuid
 );
 ALTER TABLE agent ADD CONSTRAINT agent_pkey PRIMARY KEY (id);
 

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0013-secrets).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0014-agent-key).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -9,7 +9,8 @@ CREATE TABLE "agent" (
   "labels" text not null,
   "accept_unlabeled" integer default 0 not null,
   "last_seen" text not null,
-  "created" text not null
+  "created" text not null,
+  "key_id" text
 );
 
 CREATE TABLE "api_key" (

@@ -147,6 +147,8 @@ export interface AgentTable {
   accept_unlabeled: Bool;
   last_seen: Ts;
   created: Ts;
+  /** The API key it registered with (null: none, on a server without keys). */
+  key_id: string | null;
 }
 
 export interface FlowBundleTable {

@@ -14,6 +14,7 @@ import * as m0010 from "./migrations/0010-api-keys.js";
 import * as m0011 from "./migrations/0011-flow-run-by-flow.js";
 import * as m0012 from "./migrations/0012-server-key.js";
 import * as m0013 from "./migrations/0013-secrets.js";
+import * as m0014 from "./migrations/0014-agent-key.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -32,6 +33,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0011-flow-run-by-flow", m0011],
   ["0012-server-key", m0012],
   ["0013-secrets", m0013],
+  ["0014-agent-key", m0014],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

@@ -127,6 +127,7 @@ export const TABLES = {
     accept_unlabeled: "bool",
     last_seen: "timestamp",
     created: "timestamp",
+    key_id: "uuid",
   },
   concurrency_limit: {
     id: "uuid",

@@ -4,6 +4,7 @@ import { builder } from "./builder.js";
 import { objectRef } from "./reads.js";
 import {
   requireChildOfOwnRun,
+  requireOwnAgent,
   requireOwnBundle,
   requireOwnOrChildRun,
   requireOwnRuns,
@@ -373,7 +374,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
-      requireOwnRuns(ctx, [input.flow_run_id]);
+      await requireOwnRuns(ctx, [input.flow_run_id]);
       await requireOwnTaskRuns(ctx, [input.task_run_id]);
       return ctx.store.concurrency.acquireTaskSlots({
         flowRunId: input.flow_run_id,
@@ -430,8 +431,8 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) => {
-      requireChildOfOwnRun(ctx, input.parent_flow_run_id);
+    resolve: async (_root, { input }, ctx) => {
+      await requireChildOfOwnRun(ctx, input.parent_flow_run_id);
       return ctx.store.createFlowRun({
         flowId: input.flow_id,
         versionGroupId: input.version_group_id,
@@ -475,7 +476,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
-      requireOwnRuns(
+      await requireOwnRuns(
         ctx,
         input.states.map((s) => s.flow_run_id),
       );
@@ -596,7 +597,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
-      requireOwnRuns(
+      await requireOwnRuns(
         ctx,
         input.task_runs.map((r) => r.flow_run_id),
       );
@@ -654,7 +655,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
-      requireOwnRuns(
+      await requireOwnRuns(
         ctx,
         input.logs.map((l) => l.flow_run_id),
       );
@@ -759,14 +760,17 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) =>
-      ctx.store.registerAgent({
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnAgent(ctx, input.id);
+      return ctx.store.registerAgent({
         id: input.id,
         name: input.name,
         type: input.type,
         labels: input.labels,
         acceptUnlabeled: input.accept_unlabeled,
-      }),
+        keyId: ctx.principal.keyId,
+      });
+    },
   }),
 
   agent_heartbeat: t.field({
@@ -780,6 +784,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
+      await requireOwnAgent(ctx, input.agent_id);
       await ctx.store.agentHeartbeat(input.agent_id);
       return { success: true };
     },
@@ -806,9 +811,10 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => ({
-      flow_runs: await ctx.store.runControl.releaseUnheld(input.agent_id, input.holding),
-    }),
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnAgent(ctx, input.agent_id);
+      return { flow_runs: await ctx.store.runControl.releaseUnheld(input.agent_id, input.holding) };
+    },
   }),
 
   claim_flow_runs: t.field({
@@ -841,9 +847,10 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: async (_root, { input }, ctx) => ({
-      flow_runs: await ctx.store.claimFlowRuns(input.agent_id, input.limit ?? 1),
-    }),
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnAgent(ctx, input.agent_id);
+      return { flow_runs: await ctx.store.claimFlowRuns(input.agent_id, input.limit ?? 1) };
+    },
   }),
 }));
 
@@ -896,8 +903,8 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) => {
-      requireOwnRuns(ctx, [input.flow_run_id]);
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnRuns(ctx, [input.flow_run_id]);
       return ctx.store.flowRunHeartbeat(input.flow_run_id, input.restart_count);
     },
   }),
@@ -929,8 +936,9 @@ builder.mutationFields((t) => ({
         }),
       }),
     },
-    resolve: (_root, { input }, ctx) =>
-      ctx.store.runControl.lost(
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnRuns(ctx, [input.flow_run_id]);
+      return ctx.store.runControl.lost(
         input.flow_run_id,
         {
           reason: input.message,
@@ -938,7 +946,8 @@ builder.mutationFields((t) => ({
           data: (input.data as Record<string, unknown> | null) ?? undefined,
         },
         ctx.store.lazarus.maxRestarts,
-      ),
+      );
+    },
   }),
 }));
 

@@ -1,40 +1,87 @@
 import { ForbiddenError } from "@regent/core";
 import type { TableName } from "../db/tables.js";
+import { selectRows } from "../store/reads.js";
 import type { GraphQLContext } from "./builder.js";
 
-// What a run's token may reach: its own run and the child runs it starts (flows of flows), their task
-// runs, states and logs; flows, projects and tag limits (to find and start children). Nothing else:
-// not other runs, agents, notifications or keys. The root fields it may call are RUN_TOKEN_FIELDS (the
-// access plugin checks them); the checks below narrow those fields' arguments and rows to the run.
+// Which runs a request may reach, beyond what its scope's fields allow (access.ts):
+// - a run's token: its own run and the child runs it starts (flows of flows), their task runs, states and
+//   logs; and flows, projects and tag limits (to find and start children). It calls RUN_TOKEN_FIELDS only.
+// - a runner key (an agent's): its own agents (registered with it) and the runs they claimed, their task
+//   runs, states and logs, and the bundles of those runs' flows; and flows, projects and tag limits.
+// - any other key (user, admin), or no key on a server without keys: everything its scope allows.
+// The checks below narrow reads (rows), arguments (ids written to) and answers to that reach.
 
-/** Where the run's own rows and its children's are, per table a run token may read. */
-const RUN_SCOPED: Partial<Record<TableName, (own: string) => Record<string, unknown>>> = {
-  flow_run: (own) => ({ _or: [{ id: { _eq: own } }, { parent_flow_run_id: { _eq: own } }] }),
-  task_run: (own) => ({ flow_run: RUN_SCOPED.flow_run!(own) }),
-  flow_run_state: (own) => ({ flow_run: RUN_SCOPED.flow_run!(own) }),
-  log: (own) => ({ flow_run: RUN_SCOPED.flow_run!(own) }),
-  task_run_state: (own) => ({ flow_run_id: { _eq: own } }),
-};
+type Reach =
+  | { readonly kind: "all" }
+  | { readonly kind: "run"; readonly flowRunId: string }
+  | { readonly kind: "agent-key"; readonly keyId: string };
 
-/** Tables a run token reads whole: nothing in them belongs to one run. */
-const RUN_READABLE: ReadonlySet<TableName> = new Set(["flow", "project", "concurrency_limit"]);
+function reachOf(ctx: GraphQLContext): Reach {
+  const p = ctx.principal;
+  if (p.flowRunId !== undefined) return { kind: "run", flowRunId: p.flowRunId };
+  if (p.scope === "runner" && p.keyId !== undefined) return { kind: "agent-key", keyId: p.keyId };
+  return { kind: "all" };
+}
 
-/** Whether the request comes with a run's token; the run's id if so. */
-export const tokenRun = (ctx: GraphQLContext): string | undefined => ctx.principal.flowRunId;
+/** Tables read whole by any reach: nothing in them belongs to one run or agent. */
+const OPEN_TABLES: ReadonlySet<TableName> = new Set(["flow", "project", "concurrency_limit"]);
 
-/**
- * `where` narrowed to what the request may read of `table`: unchanged for keys; for a run's token, its run
- * and children (or no rows at all, for tables it may not read).
- */
+/** The runs a narrowed reach may see, as a `flow_run` filter. */
+function runFilter(reach: Exclude<Reach, { kind: "all" }>): Record<string, unknown> {
+  return reach.kind === "run"
+    ? { _or: [{ id: { _eq: reach.flowRunId } }, { parent_flow_run_id: { _eq: reach.flowRunId } }] }
+    : { agent: { key_id: { _eq: reach.keyId } } };
+}
+
+/** Per table, the rows a narrowed reach may read; tables not listed (and not open) show none. */
+function tableFilter(
+  reach: Exclude<Reach, { kind: "all" }>,
+  table: TableName,
+): Record<string, unknown> | undefined {
+  switch (table) {
+    case "flow_run":
+      return runFilter(reach);
+    case "task_run":
+    case "flow_run_state":
+    case "log":
+      return { flow_run: runFilter(reach) };
+    case "task_run_state":
+      return { task_run: { flow_run: runFilter(reach) } };
+    case "agent":
+      return reach.kind === "agent-key" ? { key_id: { _eq: reach.keyId } } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** `where` narrowed to what the request may read of `table` (unchanged for a reach of all). */
 export function scopedWhere(
   ctx: GraphQLContext,
   table: TableName,
   where: Record<string, unknown> | null | undefined,
 ): Record<string, unknown> | null | undefined {
-  const own = tokenRun(ctx);
-  if (own === undefined || RUN_READABLE.has(table)) return where;
-  const scope = RUN_SCOPED[table]?.(own) ?? { id: { _is_null: true } }; // no rows
+  const reach = reachOf(ctx);
+  if (reach.kind === "all" || OPEN_TABLES.has(table)) return where;
+  const scope = tableFilter(reach, table) ?? { id: { _is_null: true } }; // no rows
   return where ? { _and: [scope, where] } : scope;
+}
+
+/** Whether a run is within a narrowed reach: its own (or, for a token, a child) / claimed by its agents. */
+async function runReached(
+  ctx: GraphQLContext,
+  reach: Exclude<Reach, { kind: "all" }>,
+  run: Record<string, unknown>,
+  children: boolean,
+): Promise<boolean> {
+  if (reach.kind === "run")
+    return run.id === reach.flowRunId || (children && run.parent_flow_run_id === reach.flowRunId);
+  if (typeof run.agent_id !== "string") return false;
+  const agent = await ctx.loader("agent", "id").load(run.agent_id);
+  return agent?.key_id === reach.keyId;
+}
+
+async function runById(ctx: GraphQLContext, id: unknown) {
+  return typeof id === "string" ? ctx.loader("flow_run", "id").load(id) : undefined;
 }
 
 /** Whether a row (found by id through a loader) is one the request may see. */
@@ -43,62 +90,113 @@ export async function rowVisible(
   table: TableName,
   row: Record<string, unknown>,
 ): Promise<boolean> {
-  const own = tokenRun(ctx);
-  if (own === undefined || RUN_READABLE.has(table)) return true;
-  if (table === "flow_run") return row.id === own || row.parent_flow_run_id === own;
-  if (!(table in RUN_SCOPED)) return false;
-  const runId = row.flow_run_id;
-  if (runId === own) return true;
-  if (table === "task_run_state" || typeof runId !== "string") return false;
-  const run = await ctx.loader("flow_run", "id").load(runId);
-  return run?.parent_flow_run_id === own;
-}
-
-function refuse(own: string, what: string): never {
-  throw new ForbiddenError(`this run's token may only ${what} (its run is ${own})`, { flow_run_id: own });
-}
-
-/** For a run's token: every id is its run's. */
-export function requireOwnRuns(ctx: GraphQLContext, flowRunIds: Iterable<string>): void {
-  const own = tokenRun(ctx);
-  if (own === undefined) return;
-  for (const id of flowRunIds) if (id !== own) refuse(own, "report for its own run");
-}
-
-/** For a run's token: every task run belongs to its run (unknown ids are left to the write to report). */
-export async function requireOwnTaskRuns(ctx: GraphQLContext, taskRunIds: readonly string[]): Promise<void> {
-  const own = tokenRun(ctx);
-  if (own === undefined || taskRunIds.length === 0) return;
-  const loader = ctx.loader("task_run", "id");
-  const rows = await loader.loadMany([...new Set(taskRunIds)]);
-  for (const row of rows) {
-    if (row instanceof Error) throw row;
-    if (row && row.flow_run_id !== own) refuse(own, "report for its own run's task runs");
+  const reach = reachOf(ctx);
+  if (reach.kind === "all" || OPEN_TABLES.has(table)) return true;
+  switch (table) {
+    case "flow_run":
+      return runReached(ctx, reach, row, true);
+    case "task_run":
+    case "flow_run_state":
+    case "log":
+    case "task_run_state": {
+      const run = await runById(ctx, row.flow_run_id);
+      return run !== undefined && runReached(ctx, reach, run, table !== "task_run_state");
+    }
+    case "agent":
+      return reach.kind === "agent-key" && row.key_id === reach.keyId;
+    default:
+      return false;
   }
 }
 
-/** For a run's token: a run it starts is its child. */
-export function requireChildOfOwnRun(ctx: GraphQLContext, parentFlowRunId: string | null | undefined): void {
-  const own = tokenRun(ctx);
-  if (own === undefined) return;
-  if (parentFlowRunId !== own) refuse(own, "start child runs of its own run (parent_flow_run_id)");
+function refuse(reach: Exclude<Reach, { kind: "all" }>, what: string): never {
+  if (reach.kind === "run")
+    throw new ForbiddenError(
+      `this run's token may only ${what.replace("{runs}", "its own run")} (its run is ${reach.flowRunId})`,
+      {
+        flow_run_id: reach.flowRunId,
+      },
+    );
+  throw new ForbiddenError(
+    `a runner key may only ${what.replace("{runs}", "the runs its own agents claimed")}; use a user key for anything else`,
+  );
 }
 
-/** For a run's token: the run it acts on is its own or one of its children. */
+/** The runs written to are within reach (unknown ids are left to the write to report). */
+export async function requireOwnRuns(ctx: GraphQLContext, flowRunIds: Iterable<string>): Promise<void> {
+  const reach = reachOf(ctx);
+  if (reach.kind === "all") return;
+  for (const id of new Set(flowRunIds)) {
+    if (reach.kind === "run") {
+      if (id !== reach.flowRunId) refuse(reach, "report for {runs}");
+      continue;
+    }
+    const run = await runById(ctx, id);
+    if (run && !(await runReached(ctx, reach, run, false))) refuse(reach, "report for {runs}");
+  }
+}
+
+/** The task runs written to belong to runs within reach (unknown ids are left to the write to report). */
+export async function requireOwnTaskRuns(ctx: GraphQLContext, taskRunIds: readonly string[]): Promise<void> {
+  const reach = reachOf(ctx);
+  if (reach.kind === "all" || taskRunIds.length === 0) return;
+  const rows = await ctx.loader("task_run", "id").loadMany([...new Set(taskRunIds)]);
+  const runs = new Set<string>();
+  for (const row of rows) {
+    if (row instanceof Error) throw row;
+    if (row) runs.add(row.flow_run_id as string);
+  }
+  for (const id of runs) {
+    const run = await runById(ctx, id);
+    if (run && !(await runReached(ctx, reach, run, false))) refuse(reach, "report for {runs}' task runs");
+  }
+}
+
+/** A run started by a narrowed reach is a child of a run within it. */
+export async function requireChildOfOwnRun(
+  ctx: GraphQLContext,
+  parentFlowRunId: string | null | undefined,
+): Promise<void> {
+  const reach = reachOf(ctx);
+  if (reach.kind === "all") return;
+  const parent = await runById(ctx, parentFlowRunId);
+  if (!parent || !(await runReached(ctx, reach, parent, false)))
+    refuse(reach, "start child runs of {runs} (parent_flow_run_id)");
+}
+
+/** The run acted on or followed is within reach (a token's children included). */
 export async function requireOwnOrChildRun(ctx: GraphQLContext, flowRunId: string): Promise<void> {
-  const own = tokenRun(ctx);
-  if (own === undefined || flowRunId === own) return;
-  const run = await ctx.loader("flow_run", "id").load(flowRunId);
-  if (run && run.parent_flow_run_id !== own) refuse(own, "act on its own run and the child runs it started");
+  const reach = reachOf(ctx);
+  if (reach.kind === "all") return;
+  if (reach.kind === "run" && flowRunId === reach.flowRunId) return;
+  const run = await runById(ctx, flowRunId);
+  if (run && !(await runReached(ctx, reach, run, true)))
+    refuse(
+      reach,
+      reach.kind === "run" ? "act on its own run and the child runs it started" : "follow {runs}",
+    );
 }
 
-/** For a run's token: the bundle is its flow's (what its executor loads). */
+/** The agent acted for is one a runner key registered (unknown agents are left to the store to report). */
+export async function requireOwnAgent(
+  ctx: GraphQLContext,
+  agentId: string | null | undefined,
+): Promise<void> {
+  const reach = reachOf(ctx);
+  if (reach.kind !== "agent-key" || !agentId) return;
+  const agent = await ctx.loader("agent", "id").load(agentId);
+  if (agent && agent.key_id !== reach.keyId)
+    refuse(reach, "act for agents it registered (this agent was registered with another key)");
+}
+
+/** The bundle read is of a flow with a run within reach (what that run's executor or agent loads). */
 export async function requireOwnBundle(ctx: GraphQLContext, hash: string): Promise<void> {
-  const own = tokenRun(ctx);
-  if (own === undefined) return;
-  const run = await ctx.loader("flow_run", "id").load(own);
-  const flow =
-    typeof run?.flow_id === "string" ? await ctx.loader("flow", "id").load(run.flow_id) : undefined;
-  const storage = flow?.storage as { bundle?: { hash?: unknown } } | null | undefined;
-  if (storage?.bundle?.hash !== hash) refuse(own, "read its own flow's bundle");
+  const reach = reachOf(ctx);
+  if (reach.kind === "all") return;
+  const flows = await selectRows(ctx.store.database, "flow", {
+    where: { flow_runs: runFilter(reach) },
+    limit: 10_000,
+  });
+  const hashes = flows.map((f) => (f.storage as { bundle?: { hash?: unknown } } | null)?.bundle?.hash);
+  if (!hashes.includes(hash)) refuse(reach, "read the bundles of {runs}");
 }

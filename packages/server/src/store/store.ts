@@ -1165,6 +1165,8 @@ export class Store {
     type: string;
     labels?: readonly string[] | null;
     acceptUnlabeled?: boolean | null;
+    /** The API key it registers with; kept from its first registration. */
+    keyId?: string | undefined;
   }): Promise<Row<"agent">> {
     const now = this.now();
     const id = input.id ?? newId();
@@ -1176,6 +1178,7 @@ export class Store {
       accept_unlabeled: input.acceptUnlabeled ?? false,
       last_seen: now,
       created: now,
+      key_id: input.keyId ?? null,
     });
     await this.db
       .insertInto("agent")
