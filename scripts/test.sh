@@ -31,15 +31,30 @@ npx biome check .
 
 # The database suites run on SQLite and on a real PostgreSQL 15: a throwaway cluster of our own unless
 # REGENT_TEST_PG_URL names one already (REGENT_TEST_BACKENDS=sqlite skips PostgreSQL).
+cleanup=()
+stop_testbed() {
+  for command in "${cleanup[@]}"; do eval "$command" || true; done
+}
+trap stop_testbed EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
 backends=",${REGENT_TEST_BACKENDS:-sqlite,postgres},"
 if [ -z "${REGENT_TEST_PG_URL:-}" ] && [[ "${backends// /}" == *,postgres,* ]]; then
   step "starting PostgreSQL (scripts/testbed/postgres.sh)"
   pg_env=$(bash scripts/testbed/postgres.sh start) # not `eval "$(…)"`, which would hide a failed start
   eval "$pg_env"
-  trap 'bash scripts/testbed/postgres.sh stop "$REGENT_TEST_PG_DIR" || true' EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  trap 'exit 129' HUP
+  cleanup+=('bash scripts/testbed/postgres.sh stop "$REGENT_TEST_PG_DIR"')
+fi
+
+# The Docker tests need a Docker engine and a private registry with password auth (installed and started
+# here when missing; containers use the host's network, so nothing leaves loopback).
+if [ -z "${REGENT_TEST_REGISTRY:-}" ]; then
+  step "starting a Docker engine and a registry (scripts/testbed/docker.sh)"
+  docker_env=$(bash scripts/testbed/docker.sh start)
+  eval "$docker_env"
+  cleanup+=('bash scripts/testbed/docker.sh stop "$REGENT_TEST_DOCKER_DIR"')
 fi
 
 # The web UI's end-to-end tests drive Debian's Chromium (installed here when missing).

@@ -4,6 +4,7 @@
 //   exit3    Running, then exits 3 without a final state
 //   sigkill  Running, then SIGKILLs itself
 //   sleep    Running, starts a grandchild in its process group, then waits to be stopped
+//   oom      Running, then allocates memory until something (a container's memory limit) kills it
 // FAKE_LAUNCHES names a file it appends its run id to (one line per launch); FAKE_PRINT_ENV is a comma
 // list of variables it prints as `env NAME=value` (plus `cwd …`), so tests read them from the agent's log.
 // FAKE_PIDS names a file it appends its pid to as it starts.
@@ -121,6 +122,10 @@ switch (mode) {
     console.log(`pids ${process.pid} ${grandchild.pid}`);
     setInterval(() => {}, 1000);
     break;
+  }
+  case "oom": {
+    const held = [];
+    for (;;) held.push(Buffer.alloc(8 * 1024 * 1024, 1));
   }
   default:
     throw new Error(`unknown FAKE_MODE ${mode}`);

@@ -3,7 +3,8 @@
 // few split files instead of ~900 modules: `regent server start` idles at about two thirds of the
 // memory (see bench/README.md), and every command starts sooner.
 //
-// Left as imports: native addons and esbuild (they cannot be inlined), and the workspace packages
+// Left as imports: native addons, esbuild and dockerode (whose ssh transport has native addons): they
+// cannot be inlined; and the workspace packages
 // that user flows load too (@regent/core, @regent/sdk, @regent/client), so that a process holds one
 // copy of each (their classes and symbols stay the same for the flow and for the CLI).
 import { rm } from "node:fs/promises";
@@ -29,7 +30,16 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: "linked",
-  external: ["@regent/core", "@regent/sdk", "@regent/client", "better-sqlite3", "pg", "pg-native", "esbuild"],
+  external: [
+    "@regent/core",
+    "@regent/sdk",
+    "@regent/client",
+    "better-sqlite3",
+    "pg",
+    "pg-native",
+    "esbuild",
+    "dockerode",
+  ],
   // Bundled CommonJS packages call require() for Node built-ins.
   banner: {
     js: 'import { createRequire as __regentCreateRequire } from "node:module"; const require = __regentCreateRequire(import.meta.url);',

@@ -431,6 +431,38 @@ export function buildProgram(): Command {
       },
     );
 
+  agent
+    .command("docker")
+    .description("The Docker agent: each run in a container (pulled with `docker login` credentials)")
+    .command("start")
+    .description("Start a Docker agent")
+    .option("-l, --label <label>", "a label this agent carries (repeatable)", collect, [])
+    .option("--name <name>", "agent name (default: docker-<host>)")
+    .option("--max-concurrent <n>", "runs at once (default 4)", (v) => Number(v))
+    .option("--accept-unlabeled", "also take runs without labels")
+    .option("--image <image>", "the image for runs whose run config names none")
+    .option(
+      "--network <network>",
+      "the containers' network (default host: the API on 127.0.0.1 is reachable)",
+    )
+    .option("--keep-containers", "leave each container when it has ended (default: removed)")
+    .option("--key <key>", "API key (when the server requires one)")
+    .action(
+      async (options: {
+        label: string[];
+        name?: string;
+        maxConcurrent?: number;
+        acceptUnlabeled?: boolean;
+        image?: string;
+        network?: string;
+        keepContainers?: boolean;
+        key?: string;
+      }) => {
+        const { agentDockerStart } = await import("./commands/agent-docker.js");
+        process.exitCode = await agentDockerStart(await config({ api_key: options.key }), options);
+      },
+    );
+
   program
     .command("execute")
     .description("(used by agents) execute the flow run named by REGENT__FLOW_RUN_ID")

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { ZodError } from "zod";
 import {
+  DockerRunConfigSchema,
+  dockerRun,
   type LocalRunConfig,
   LocalRunConfigSchema,
   localRun,
@@ -69,7 +71,7 @@ describe("RunConfigSchema", () => {
       input: { type: "local", env: { A: "1" }, labels: ["a"] },
       ok: true,
     },
-    { name: "an unknown type", input: { type: "docker", image: "x" }, ok: false },
+    { name: "an unknown type", input: { type: "nomad", image: "x" }, ok: false },
     { name: "no type", input: { env: {} }, ok: false },
     { name: "an unknown key", input: { type: "local", image: "x" }, ok: false },
     { name: "null", input: null, ok: false },
@@ -156,5 +158,63 @@ describe("mergeRunConfig", () => {
     { name: "an empty label", override: { labels: [""] } },
   ])("rejects an override with $name", ({ override }) => {
     expect(() => mergeRunConfig(base, override as unknown as Partial<RunConfig>)).toThrow(ZodError);
+  });
+});
+
+describe("dockerRun", () => {
+  const good: Array<[string, Parameters<typeof dockerRun>[0], unknown]> = [
+    ["nothing", {}, { type: "docker" }],
+    [
+      "everything",
+      {
+        image: "registry.example.com:5000/etl:3",
+        env: { A: "1" },
+        cpus: 0.5,
+        memory: 512,
+        network: "etl",
+        volumes: ["/data:/data:ro", "cache:/cache"],
+        labels: ["docker"],
+      },
+      {
+        type: "docker",
+        image: "registry.example.com:5000/etl:3",
+        env: { A: "1" },
+        cpus: 0.5,
+        memory: 512,
+        network: "etl",
+        volumes: ["/data:/data:ro", "cache:/cache"],
+        labels: ["docker"],
+      },
+    ],
+  ];
+  test.for(good)("%s", ([, options, want]) => {
+    expect(dockerRun(options)).toEqual(want);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["zero cpus", { cpus: 0 }, /cpus/],
+    ["memory under Docker's minimum", { memory: 4 }, /memory is in MiB; Docker's minimum is 6/],
+    ["fractional memory", { memory: 1.5 }, /memory/],
+    [
+      "a volume without a container path",
+      { volumes: ["/data"] },
+      /a volume is \\"host-path-or-name:\/container\/path\\"/,
+    ],
+    ["a relative container path", { volumes: ["/data:data"] }, /a volume is/],
+    ["an unknown field", { cpu: 2 }, /cpu/],
+  ];
+  test.for(bad)("%s is refused", ([, options, why]) => {
+    const parsed = DockerRunConfigSchema.safeParse({ type: "docker", ...options });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(why);
+  });
+
+  test("a run's override merges over a docker config: fields replace, env merges", () => {
+    expect(
+      mergeRunConfig(
+        { type: "docker", image: "etl:1", memory: 512, env: { A: "1", B: "2" } },
+        { memory: 1024, env: { B: "3" } },
+      ),
+    ).toEqual({ type: "docker", image: "etl:1", memory: 1024, env: { A: "1", B: "3" } });
   });
 });

@@ -13,12 +13,43 @@ export const LocalRunConfigSchema = z.strictObject({
 });
 export type LocalRunConfig = z.infer<typeof LocalRunConfigSchema>;
 
-/** Discriminated by `type`; docker, kubernetes and ecs join with their issues. */
-export const RunConfigSchema = z.discriminatedUnion("type", [LocalRunConfigSchema]);
+/** `host:container` or `host:container:ro` (a bind mount) / `volume-name:container[:ro]`. */
+const VOLUME = /^[^:\s]+:\/[^:\s]*(:(ro|rw))?$/;
+
+/**
+ * Runs a flow in a container started by the Docker agent. `cpus` is fractional CPUs (`0.5`), `memory`
+ * MiB (a run over it is killed, and reported as such); `network` defaults to the agent's (`host` unless
+ * it was started with another).
+ */
+export const DockerRunConfigSchema = z.strictObject({
+  type: z.literal("docker"),
+  /** The image to run; unset: the flow's Docker storage image (or the agent's default image). */
+  image: z.string().min(1).optional(),
+  env: EnvSchema.optional(),
+  cpus: z.number().positive().max(1024).optional(),
+  memory: z
+    .number()
+    .int()
+    .min(6, "memory is in MiB; Docker's minimum is 6")
+    .max(16 * 1024 * 1024)
+    .optional(),
+  network: z.string().min(1).optional(),
+  volumes: z
+    .array(z.string().regex(VOLUME, 'a volume is "host-path-or-name:/container/path" with an optional ":ro"'))
+    .optional(),
+  labels: LabelsSchema,
+});
+export type DockerRunConfig = z.infer<typeof DockerRunConfigSchema>;
+
+/** Discriminated by `type`; kubernetes and ecs join with their issues. */
+export const RunConfigSchema = z.discriminatedUnion("type", [LocalRunConfigSchema, DockerRunConfigSchema]);
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
 export const localRun = (options: Omit<LocalRunConfig, "type"> = {}): LocalRunConfig =>
   LocalRunConfigSchema.parse({ ...options, type: "local" });
+
+export const dockerRun = (options: Omit<DockerRunConfig, "type"> = {}): DockerRunConfig =>
+  DockerRunConfigSchema.parse({ ...options, type: "docker" });
 
 /**
  * Per-run overrides merged over a flow version's default run config: scalar fields replace, `env` merges

@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
-import { startLocalAgent } from "@regent/agent";
+import { type Agent, startLocalAgent } from "@regent/agent";
 import { type Config, InvalidUsageError } from "@regent/core";
 import { REGENT_BIN } from "../bin-path.js";
 import { stylerFor } from "../style.js";
 
-const STOP_TIMEOUT_MS = 30_000;
+export const STOP_TIMEOUT_MS = 30_000;
 
 /**
  * `regent agent local start`: a local agent that runs each claimed flow run as
@@ -27,7 +27,37 @@ export async function agentLocalStart(
   const labels = options.label.length > 0 ? options.label : config.agent.labels;
   const name = options.name ?? config.agent.name ?? `local-${hostname()}`;
 
-  // Signals that arrive while starting are honoured once the agent is up.
+  return runUntilSignalled(
+    () =>
+      startLocalAgent({
+        apiUrl: config.api,
+        apiKey: config.api_key,
+        name,
+        labels,
+        acceptUnlabeled: options.acceptUnlabeled ?? false,
+        maxConcurrent,
+        executorCommand: [process.execPath, REGENT_BIN, "execute", "flow-run"],
+        prestarted,
+        stopTimeoutMs: STOP_TIMEOUT_MS,
+        log,
+      }),
+    (agent) =>
+      `${paint("green", "Regent local agent")} ${name} (${agent.id}) on ${config.api}: waiting for flow runs${
+        labels.length ? ` labelled ${labels.join(", ")}` : " without labels"
+      }${prestarted ? `, ${prestarted} executor${prestarted === 1 ? "" : "s"} started ahead` : ""} (Ctrl-C to stop)`,
+    log,
+  );
+}
+
+/**
+ * Starts an agent and keeps it until SIGINT or SIGTERM (signals that arrive while it starts are honoured
+ * once it is up); then it waits for the runs under way (up to 30 s, then ends them). Exits 0.
+ */
+export async function runUntilSignalled(
+  start: () => Promise<Agent>,
+  banner: (agent: Agent) => string,
+  log: (line: string) => void,
+): Promise<number> {
   let signalled: string | undefined;
   let onSignal: (signal: string) => void = (signal) => {
     signalled ??= signal;
@@ -36,23 +66,8 @@ export async function agentLocalStart(
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
   try {
-    const agent = await startLocalAgent({
-      apiUrl: config.api,
-      apiKey: config.api_key,
-      name,
-      labels,
-      acceptUnlabeled: options.acceptUnlabeled ?? false,
-      maxConcurrent,
-      executorCommand: [process.execPath, REGENT_BIN, "execute", "flow-run"],
-      prestarted,
-      stopTimeoutMs: STOP_TIMEOUT_MS,
-      log,
-    });
-    log(
-      `${paint("green", "Regent local agent")} ${name} (${agent.id}) on ${config.api}: waiting for flow runs${
-        labels.length ? ` labelled ${labels.join(", ")}` : " without labels"
-      }${prestarted ? `, ${prestarted} executor${prestarted === 1 ? "" : "s"} started ahead` : ""} (Ctrl-C to stop)`,
-    );
+    const agent = await start();
+    log(banner(agent));
     await new Promise<void>((resolve) => {
       let stopping = false;
       onSignal = (signal) => {

@@ -1,0 +1,202 @@
+import { PassThrough } from "node:stream";
+import { InvalidConfigError } from "@regent/core";
+import type Dockerode from "dockerode";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+import { eachLine } from "./lines.js";
+import { runConfigFor } from "./run-config.js";
+
+/** Credentials for a registry, as `docker login` keeps them. */
+export interface RegistryAuth {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface DockerLauncherOptions {
+  readonly docker: Dockerode;
+  /** The API address given to runs (they reach it from inside their containers). */
+  readonly apiUrl: string;
+  /** The agent's own key: given to no container (each run gets its own token). */
+  readonly apiKey: string | undefined;
+  /** What a container runs (the image's `regent execute flow-run`, by default). */
+  readonly command: readonly string[];
+  /** The image for runs whose run config names none. */
+  readonly defaultImage: string | undefined;
+  /** Network for runs whose run config names none (default `host`: the API on 127.0.0.1 is reachable). */
+  readonly network: string;
+  /** Credentials per registry host (`registry.example.com:5000`), for pulls. */
+  readonly registryAuth: Readonly<Record<string, RegistryAuth>>;
+  /** Extra environment for every run (under the run config's). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Remove each container once it has ended and its output is read (default true). */
+  readonly removeContainers: boolean;
+  readonly log: (line: string) => void;
+}
+
+/** Set by the agent for every run; a run config cannot point the run at another run or server. */
+const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as const;
+const MIB = 1024 * 1024;
+
+/** The registry host of an image reference (`127.0.0.1:5000/team/img:tag` → `127.0.0.1:5000`), if any. */
+export function registryOf(image: string): string | undefined {
+  const first = image.split("/")[0]!;
+  return image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")
+    ? first
+    : undefined;
+}
+
+/** Waits for a pull's progress stream to end; rejects with the registry's error, which arrives in-stream. */
+function followPull(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (error: Error | null, events: { error?: string; errorDetail?: { message?: string } }[]) => {
+        const failed = events?.find((e) => e.error || e.errorDetail);
+        if (error) reject(error);
+        else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
+        else resolve();
+      },
+    );
+  });
+}
+
+/**
+ * Runs each flow run in a Docker container: pulls its image when it is not on the machine (with the
+ * registry's credentials), creates the container with the run's environment, token and limits, streams
+ * its output into the agent's log, waits, and says how it ended — out of memory, killed, or exited —
+ * then removes it.
+ */
+export function dockerLauncher(options: DockerLauncherOptions): Launcher {
+  const { docker } = options;
+
+  const pullIfMissing = async (image: string) => {
+    try {
+      await docker.getImage(image).inspect();
+      return;
+    } catch {
+      // not on this machine: pulled below
+    }
+    const registry = registryOf(image);
+    const auth = registry ? options.registryAuth[registry] : undefined;
+    options.log(`pulling ${image}${auth ? ` (as ${auth.username})` : ""}…`);
+    const stream = await docker.pull(image, auth ? { authconfig: { ...auth, serveraddress: registry } } : {});
+    await followPull(docker, stream);
+  };
+
+  return {
+    type: "docker",
+    noun: "container",
+    launch(run: ClaimedRun): Launched {
+      const config = runConfigFor("docker", run.runConfig, run.flowRunConfig);
+      const image = config.image ?? options.defaultImage;
+      if (!image)
+        throw new InvalidConfigError(
+          "the run config names no image: set dockerRun({ image }) (or start the agent with --image)",
+        );
+      const runEnv: Record<string, string> = { ...options.env, ...config.env };
+      for (const key of AGENT_KEYS) delete runEnv[key];
+      const key = run.token ?? options.apiKey;
+      const env = {
+        ...runEnv,
+        REGENT__API: options.apiUrl,
+        REGENT__FLOW_RUN_ID: run.id,
+        ...(key ? { REGENT__API_KEY: key } : {}),
+      };
+      const label = `[${run.name}] `;
+      let container: Dockerode.Container | undefined;
+      let stopAsked: boolean | undefined;
+
+      const ended = (async (): Promise<LaunchOutcome> => {
+        try {
+          await pullIfMissing(image);
+          container = await docker.createContainer({
+            Image: image,
+            Cmd: [...options.command],
+            Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+            Labels: { "io.regent.flow-run-id": run.id, "io.regent.flow-id": run.flowId },
+            HostConfig: {
+              NetworkMode: config.network ?? options.network,
+              ...(config.memory ? { Memory: config.memory * MIB, MemorySwap: config.memory * MIB } : {}),
+              ...(config.cpus ? { NanoCpus: Math.round(config.cpus * 1e9) } : {}),
+              ...(config.volumes?.length ? { Binds: [...config.volumes] } : {}),
+            },
+          });
+          const output = await container.attach({ stream: true, stdout: true, stderr: true, logs: true });
+          const out = new PassThrough();
+          const err = new PassThrough();
+          docker.modem.demuxStream(output, out, err);
+          const print = (line: string) => options.log(`${label}${line}`);
+          const outLines = eachLine(out, print);
+          const errLines = eachLine(err, print);
+          await container.start();
+          if (stopAsked !== undefined) await stopContainer(container, stopAsked);
+          const drained = new Promise<void>((resolve) => {
+            output.once("end", resolve);
+            output.once("close", resolve);
+          });
+          const { StatusCode } = (await container.wait()) as { StatusCode: number };
+          await Promise.race([drained, new Promise((r) => setTimeout(r, 2_000))]);
+          outLines.flush();
+          errLines.flush();
+          const state = (await container.inspect()).State;
+          return outcomeOf(StatusCode, state, config.memory);
+        } catch (error) {
+          return { kind: "not-started", error: error as Error };
+        } finally {
+          if (container && options.removeContainers)
+            await container.remove({ force: true }).catch(() => undefined);
+        }
+      })();
+
+      return {
+        get ref() {
+          return container ? `container ${container.id.slice(0, 12)}` : `image ${image}`;
+        },
+        ended,
+        stop(force) {
+          if (!container) {
+            stopAsked = force;
+            return;
+          }
+          void stopContainer(container, force);
+        },
+      };
+    },
+  };
+}
+
+async function stopContainer(container: Dockerode.Container, force: boolean): Promise<void> {
+  // SIGTERM, then Docker's own SIGKILL after the grace period; `force` kills at once.
+  await (force ? container.kill() : container.stop({ t: 30 })).catch(() => undefined);
+}
+
+/** How a container ended, in the words an infrastructure failure is reported with. */
+export function outcomeOf(
+  statusCode: number,
+  state: { OOMKilled?: boolean; ExitCode?: number; Error?: string },
+  memoryMiB: number | undefined,
+): LaunchOutcome {
+  if (state.OOMKilled)
+    return {
+      kind: "exited",
+      description: `was killed for using more memory than its limit${memoryMiB ? ` of ${memoryMiB} MiB` : ""} (OOMKilled)`,
+      exitCode: statusCode,
+      signal: "SIGKILL",
+    };
+  if (statusCode > 128 && statusCode < 160) {
+    const signal = SIGNALS[statusCode - 128] ?? `signal ${statusCode - 128}`;
+    return {
+      kind: "exited",
+      description: `was killed by ${signal} (exit code ${statusCode}; e.g. docker kill or docker stop)`,
+      exitCode: statusCode,
+      signal,
+    };
+  }
+  return {
+    kind: "exited",
+    description: `exited with code ${statusCode}`,
+    exitCode: statusCode,
+    signal: null,
+  };
+}
+
+const SIGNALS: Readonly<Record<number, string>> = { 1: "SIGHUP", 2: "SIGINT", 9: "SIGKILL", 15: "SIGTERM" };
