@@ -8,9 +8,9 @@
 // FAKE_LAUNCHES names a file it appends its run id to (one line per launch); FAKE_PRINT_ENV is a comma
 // list of variables it prints as `env NAME=value` (plus `cwd …`), so tests read them from the agent's log.
 // FAKE_PIDS names a file it appends its pid to as it starts.
-// With --stdin it is a pre-started executor: it reads its run from standard input (core's
-// ExecutorAssignmentSchema, after an ExecutorWaitingKeySchema line), applies the env, api_key and
-// working_dir given there (FAKE_PRINT_ENV then also prints the key it was given to wait with), and says
+// With --stdin it is a pre-started executor: it reads its run from the first line of standard input
+// (core's ExecutorAssignmentSchema), applies the env, api_key and working_dir given there (FAKE_PRINT_ENV
+// then also prints the key it had in its environment while it waited), and says
 // "(pre-started)" (or "(pre-started for <flow id>)" when started with --preload <flow id>); it exits 0 when the input ends without a line, and FAKE_IDLE_EXIT=<code> makes it exit
 // with that code before reading anything (an executor that keeps dying while idle).
 import { spawn } from "node:child_process";
@@ -35,10 +35,7 @@ if (preStarted) {
   }
   const assignment = lines.find((l) => l.flow_run_id);
   if (!assignment) process.exit(0);
-  waiting = {
-    key: lines.find((l) => "waiting_api_key" in l)?.waiting_api_key,
-    envKey: process.env.REGENT__API_KEY,
-  };
+  waiting = { envKey: process.env.REGENT__API_KEY };
   Object.assign(process.env, assignment.env, { REGENT__FLOW_RUN_ID: assignment.flow_run_id });
   if (assignment.api_key) process.env.REGENT__API_KEY = assignment.api_key;
   if (assignment.working_dir) process.chdir(assignment.working_dir);
@@ -96,8 +93,7 @@ for (const name of (process.env.FAKE_PRINT_ENV ?? "").split(",").filter(Boolean)
   console.log(`env ${name}=${process.env[name] ?? "<unset>"}`);
 }
 if (process.env.FAKE_PRINT_ENV) console.log(`cwd ${process.cwd()}`);
-if (process.env.FAKE_PRINT_ENV && waiting)
-  console.log(`waiting key ${waiting.key ?? "<none>"}, in env ${waiting.envKey ?? "<unset>"}`);
+if (process.env.FAKE_PRINT_ENV && waiting) console.log(`waiting with key ${waiting.envKey ?? "<unset>"}`);
 const preload = process.argv.includes("--preload") ? process.argv[process.argv.indexOf("--preload") + 1] : "";
 console.error(
   `fake executor: ${mode}${preStarted ? ` (pre-started${preload ? ` for ${preload}` : ""})` : ""}`,

@@ -13,14 +13,6 @@ export const ExecutorAssignmentSchema = z.strictObject({
   api_key: z.string().min(1).optional(),
 });
 
-/**
- * The line an agent writes first to a pre-started executor, at once: the key it uses while it waits (to
- * load a flow's code ahead of its run; null on a server without keys). Given on standard input rather
- * than in the environment, so the flow code the executor then runs cannot read the agent's key from the
- * process's environment. An executor given the assignment first does its waiting work after it.
- */
-export const ExecutorWaitingKeySchema = z.strictObject({ waiting_api_key: z.string().min(1).nullable() });
-
 export type ExecutorAssignment = z.input<typeof ExecutorAssignmentSchema>;
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { ZodError } from "zod";
 import {
+  checkRunConfigOverride,
   DockerRunConfigSchema,
   dockerRun,
   type LocalRunConfig,
@@ -216,5 +217,18 @@ describe("dockerRun", () => {
         { memory: 1024, env: { B: "3" } },
       ),
     ).toEqual({ type: "docker", image: "etl:1", memory: 1024, env: { A: "1", B: "3" } });
+  });
+});
+
+describe("what a run's own override may not set", () => {
+  test("volumes come only from the flow's registered run config", () => {
+    expect(() =>
+      checkRunConfigOverride({ type: "docker", image: "etl:1" }, { volumes: ["/:/host"] }),
+    ).toThrow(/run_config.volumes is set with the flow's run config \(when it is registered\), not per run/);
+    expect(checkRunConfigOverride({ type: "docker", image: "etl:1" }, { memory: 64 })).toEqual({
+      type: "docker",
+      image: "etl:1",
+      memory: 64,
+    });
   });
 });

@@ -65,12 +65,30 @@ export function mergeRunConfig(base: RunConfig, override: Partial<RunConfig> | u
 }
 
 /**
+ * Fields a run's own override may not set, only the flow's registered run config: a run's creator (a
+ * user key, or a run's token starting a child run) could otherwise mount the agent's files into a
+ * container (`volumes: ["/:/host"]`).
+ */
+export const NOT_PER_RUN: readonly string[] = ["volumes"];
+
+/** InvalidConfigError naming the first field of NOT_PER_RUN that `override` sets. */
+export function refuseNotPerRun(override: Record<string, unknown>): void {
+  const field = NOT_PER_RUN.find((f) => override[f] !== undefined);
+  if (field)
+    throw new InvalidConfigError(
+      `run_config.${field} is set with the flow's run config (when it is registered), not per run: a run's override could otherwise reach into the agent's machine`,
+      { field },
+    );
+}
+
+/**
  * A run's run config override checked against its flow's run config (none: `{ type: "local" }`): an
  * object whose fields merge into a valid config. Throws InvalidConfigError naming each bad field.
  */
 export function checkRunConfigOverride(base: unknown, override: unknown): RunConfig {
   if (typeof override !== "object" || override === null || Array.isArray(override))
     throw new InvalidConfigError('run_config must be an object, e.g. { "env": { "LOG_LEVEL": "debug" } }');
+  refuseNotPerRun(override as Record<string, unknown>);
   const parsedBase = RunConfigSchema.safeParse(base ?? { type: "local" });
   // A flow's own config was checked when it was registered; one that no longer parses is not the run's fault.
   if (!parsedBase.success) return override as RunConfig;

@@ -12,10 +12,10 @@ import {
   isNonNullType,
   isScalarType,
 } from "graphql";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, onTestFinished, test } from "vitest";
 import { accessOf, FIELD_ACCESS, RUN_TOKEN_FIELDS } from "../src/graphql/access.js";
 import { schema } from "../src/graphql/schema.js";
-import { type Api, startApi } from "./helpers.js";
+import { type Api, seedFlow, startApi } from "./helpers.js";
 
 // API keys and scopes: keys are checked on every request, scopes on every root field, from one table.
 
@@ -255,7 +255,23 @@ describe("the access table", () => {
 
     test("a run's token may call RUN_TOKEN_FIELDS and nothing else", { timeout: 60_000 }, async () => {
       // The made-up arguments name this run, so the checks that narrow a token to its run let them by,
-      // but for two that need more than a run id: a child run needs its parent, a bundle its flow.
+      // but for those that need more than its id: a child run needs its parent, a bundle its flow, and a
+      // run restarts its children, not itself.
+      // A token works only for a run that is there and not long ended: make one, and name it throughout.
+      const { flowId } = await seedFlow({
+        ...api,
+        ok: async (q, v) => (await api.gql(q, v, keys.get("admin"))).data,
+      });
+      const created = await api.gql(
+        `mutation($id: uuid!) { create_flow_run(input: { flow_id: $id }) { id } }`,
+        { id: flowId },
+        keys.get("admin"),
+      );
+      const before = SAMPLE_ID;
+      SAMPLE_ID = created.data.create_flow_run.id;
+      onTestFinished(() => {
+        SAMPLE_ID = before;
+      });
       const token = await api.server.store.runTokens.mint(SAMPLE_ID);
       for (const op of ["query", "mutation", "subscription"] as const) {
         for (const field of Object.values(roots[op].getFields())) {
@@ -268,9 +284,10 @@ describe("the access table", () => {
   });
 });
 
-const SAMPLE_ID = "00000000-0000-4000-8000-000000000000";
+/** The uuid every made-up argument names (a real run's, for the run-token matrix). */
+let SAMPLE_ID = "00000000-0000-4000-8000-000000000000";
 /** Fields a runner key or a run's token may call, refused for made-up arguments that name nothing of theirs. */
-const REFUSED_FOR_ARGUMENTS = new Set(["create_flow_run", "flow_bundle"]);
+const REFUSED_FOR_ARGUMENTS = new Set(["create_flow_run", "flow_bundle", "restart_flow_run"]);
 
 /** Made-up values of an argument's type, enough to pass validation. */
 function sample(type: GraphQLInputType): string {

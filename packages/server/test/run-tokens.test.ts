@@ -20,8 +20,10 @@ for (const backend of BACKENDS) {
     let api: Api;
     let admin: string;
     let runner: string;
+    let now = Date.now();
     beforeEach(async () => {
-      api = await startApi(backend, { services: false, keysRequired: true });
+      now = Date.now();
+      api = await startApi(backend, { services: false, keysRequired: true, clock: () => new Date(now) });
       admin = (await api.server.store.apiKeys.create({ name: "boot", scope: "admin" })).key;
       runner = (await api.server.store.apiKeys.create({ name: "agent", scope: "runner" })).key;
     });
@@ -243,6 +245,90 @@ for (const backend of BACKENDS) {
         (await as(admin, `query($a: uuid!) { agent_by_pk(id: $a) { name } }`, { a: second.id })).agent_by_pk
           .name,
       ).toBe("b");
+    });
+
+    test("filters through relations into other runs, logs or agents are refused; through flow and project they work", async () => {
+      const { a } = await claimTwo();
+      for (const query of [
+        `{ flow(where: { flow_runs: { logs: { message: { _like: "%" } } } }) { id } }`,
+        `{ flow_run(where: { flow: { flow_runs: { state: { _eq: "Failed" } } } }) { id } }`,
+        `{ flow_run(where: { _or: [{ agent: { name: { _like: "a%" } } }] }) { id } }`,
+        `{ project { flows(where: { flow_runs: { name: { _like: "x%" } } }) { id } } }`,
+        `{ flow_run_aggregate(where: { logs: { level: { _eq: "error" } } }) { aggregate { count } } }`,
+      ]) {
+        for (const key of [a.token, runner]) {
+          const r = await api.gql(query, {}, key);
+          expect(r.errors?.[0]?.extensions.code, `${query} ${key.slice(0, 4)}`).toBe("FORBIDDEN");
+        }
+      }
+      const ok = await as(
+        a.token,
+        `{ flow(where: { name: { _eq: "hello" }, project: { name: { _eq: "p" } } }) { name } }`,
+      );
+      expect(ok.flow).toEqual([{ name: "hello" }]);
+    });
+
+    test("child runs take idempotency keys of their parent's only; a run does not restart itself", async () => {
+      const { flowId, a } = await claimTwo();
+      const create = `mutation($flow: uuid!, $parent: uuid, $key: String) {
+        create_flow_run(input: { flow_id: $flow, parent_flow_run_id: $parent, idempotency_key: $key }) { id } }`;
+      // A scheduled run's key (or any other) would take that run's place or answer with it.
+      const stolen = await api.gql(
+        create,
+        { flow: flowId, parent: a.id, key: "schedule:x:2026-01-01T00:00:00Z" },
+        a.token,
+      );
+      expect(stolen.errors?.[0].message).toMatch(/idempotency keys that start with child:<parent id>:/);
+      const first = await as(a.token, create, { flow: flowId, parent: a.id, key: `child:${a.id}:1` });
+      const again = await as(a.token, create, { flow: flowId, parent: a.id, key: `child:${a.id}:1` });
+      expect(again.create_flow_run.id).toBe(first.create_flow_run.id);
+
+      const restart = `mutation($id: uuid!) { restart_flow_run(input: { flow_run_id: $id }) { id } }`;
+      const own = await api.gql(restart, { id: a.id }, a.token);
+      expect(own.errors?.[0].message).toMatch(/restart the child runs it started, not its own run/);
+    });
+
+    test("a run's logs may not name another run's task runs", async () => {
+      const { a, b } = await claimTwo();
+      const taskRun = "00000000-0000-4000-8000-00000000000b";
+      await as(
+        b.token,
+        `mutation($id: uuid!, $run: uuid!) { create_task_runs(input: { task_runs: [{ id: $id, flow_run_id: $run, task_key: "t", task_name: "t" }] }) { count } }`,
+        { id: taskRun, run: b.id },
+      );
+      const r = await api.gql(
+        `mutation($run: uuid!, $task: uuid!) { write_run_logs(input: { logs: [{ flow_run_id: $run, task_run_id: $task, message: "x" }] }) { count } }`,
+        { run: a.id, task: taskRun },
+        a.token,
+      );
+      expect(r.errors?.[0].message).toMatch(/report for the task runs of its own run/);
+    });
+
+    test("a token stops working 10 minutes after its run ends; a finished run reads no secrets", async () => {
+      const { a } = await claimTwo();
+      let version = a.version;
+      for (const type of ["Running", "Success"]) {
+        const set = await as(a.token, SET_STATE, { id: a.id, version, type });
+        version = set.set_flow_run_states.states[0].version;
+      }
+      // Late retries of its last reports still go through for a while.
+      expect((await as(a.token, LOGS, { id: a.id, message: "late" })).write_run_logs.count).toBe(1);
+      const secret = await api.gql(`{ secret_value(name: "X") }`, {}, a.token);
+      expect(secret.errors?.[0].message).toMatch(/has ended: a run reads secrets only while it runs/);
+      now += 11 * 60_000;
+      const r = await api.gql(LOGS, { id: a.id, message: "much later" }, a.token);
+      expect(r.status).toBe(401);
+      expect(r.errors?.[0].message).toMatch(/ended Success at .*stops working 10 minutes after its run ends/);
+    });
+
+    test("an agent registered without a key is taken on by the first runner key that acts for it", async () => {
+      const old = await api.server.store.registerAgent({ name: "before-keys", type: "local", labels: [] });
+      const heartbeat = `mutation($a: uuid!) { agent_heartbeat(input: { agent_id: $a }) { success } }`;
+      expect((await as(runner, heartbeat, { a: old.id })).agent_heartbeat.success).toBe(true);
+      const other = (await api.server.store.apiKeys.create({ name: "agent-3", scope: "runner" })).key;
+      const r = await api.gql(heartbeat, { a: old.id }, other);
+      expect(r.status).toBe(403);
+      expect(r.errors?.[0].message).toMatch(/registered with another key/);
     });
 
     test("a forged, altered or foreign token is refused with 401", async () => {

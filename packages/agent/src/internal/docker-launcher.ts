@@ -94,7 +94,7 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
         );
       const runEnv: Record<string, string> = { ...options.env, ...config.env };
       for (const key of AGENT_KEYS) delete runEnv[key];
-      const key = run.token ?? options.apiKey;
+      const key = run.token; // the run's own token, never the agent's key
       const env = {
         ...runEnv,
         REGENT__API: options.apiUrl,

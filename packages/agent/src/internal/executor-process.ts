@@ -30,8 +30,6 @@ export interface ExecutorProcess {
   label(label: string): void;
   /** Writes `text` to its standard input and closes it (with `stdin: true`). */
   send(text: string): void;
-  /** Writes `text` to its standard input, leaving it open (with `stdin: true`). */
-  write(text: string): void;
   /** SIGTERM (or SIGKILL with `force`) to its whole process group. */
   stop(force: boolean): void;
 }
@@ -70,7 +68,7 @@ export function spawnExecutor(options: ExecutorSpawn): ExecutorProcess {
   } catch (error) {
     // Invalid arguments throw at once; a missing program or folder comes as an `error` event below.
     const ended = Promise.resolve(notStarted(error));
-    return { pid: undefined, ended, alive: () => false, label() {}, send() {}, write() {}, stop() {} };
+    return { pid: undefined, ended, alive: () => false, label() {}, send() {}, stop() {} };
   }
   // A run written to a process that has just died is reported through `ended`, not as an EPIPE here.
   child.stdin?.on("error", () => {});
@@ -123,9 +121,6 @@ export function spawnExecutor(options: ExecutorSpawn): ExecutorProcess {
     },
     send(text) {
       child.stdin?.end(text);
-    },
-    write(text) {
-      child.stdin?.write(text);
     },
     stop(force) {
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;

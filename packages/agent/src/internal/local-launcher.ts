@@ -27,30 +27,30 @@ const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as 
  */
 export function localLauncher(options: LocalLauncherOptions): Launcher {
   const [command, ...args] = options.executorCommand;
-  // A run's process gets the run's token as its key; a pre-started executor gets the agent's key (to load
-  // code while it waits) on its standard input, never in its environment, and the run's token with the run.
+  // A run's process gets the run's token as its key, never the agent's. Executors started ahead of runs
+  // hold no key at all, so on a server that asks for keys they do not load a flow's code while they wait
+  // (that code would run beside the agent's key); they get the run's token with the run.
   const agentEnv = { REGENT__API: options.apiUrl };
+  const preloads = options.apiKey === undefined;
   const pool =
     options.poolSize > 0
       ? new ExecutorPool({
           size: options.poolSize,
           log: options.log,
-          start: (flowId) => {
-            const executor = spawnExecutor({
+          start: (flowId) =>
+            spawnExecutor({
               command,
-              args: [...args, "--stdin", ...(flowId ? ["--preload", flowId] : [])],
+              args: [...args, "--stdin", ...(flowId && preloads ? ["--preload", flowId] : [])],
               env: withoutKey({ ...process.env, ...options.env, ...agentEnv }),
               stdin: true,
               label: "[executor pool] ",
               log: options.log,
-            });
-            executor.write(`${JSON.stringify({ waiting_api_key: options.apiKey ?? null })}\n`);
-            return executor;
-          },
+            }),
         })
       : undefined;
 
-  const keyFor = (run: ClaimedRun): string | undefined => run.token ?? options.apiKey;
+  // No token (a server that mints none): the run gets no key rather than the agent's.
+  const keyFor = (run: ClaimedRun): string | undefined => run.token;
 
   return {
     type: "local",
@@ -68,7 +68,8 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
       const addsNothing = Object.keys(own.env ?? {}).length === 0 && own.workingDir === undefined;
       const pooled =
         !needsFreshProcess(runEnv) && (cwd === undefined || existsSync(cwd))
-          ? pool?.take(run.flowId, addsNothing)
+          ? // Without preloading no executor holds a flow's code: any one fits any run ("" names none).
+            pool?.take(preloads ? run.flowId : "", preloads ? addsNothing : true)
           : undefined;
       if (pooled) {
         pooled.label(label);

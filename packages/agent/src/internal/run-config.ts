@@ -4,6 +4,7 @@ import {
   mergeRunConfig,
   type RunConfig,
   RunConfigSchema,
+  refuseNotPerRun,
 } from "@regent/core";
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -33,6 +34,7 @@ export function runConfigFor<T extends RunConfig["type"]>(
   const parsed = RunConfigSchema.safeParse(base);
   if (!parsed.success) throw invalid(type, "the flow's run_config", parsed.error.issues);
   const { type: _type, ...override } = runConfig ?? {};
+  refuseNotPerRun(override);
   try {
     return mergeRunConfig(parsed.data, override as Partial<RunConfig>) as Extract<RunConfig, { type: T }>;
   } catch (error) {

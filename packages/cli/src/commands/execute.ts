@@ -4,7 +4,6 @@ import { graphql, RegentClient } from "@regent/client";
 import {
   type Config,
   ExecutorAssignmentSchema,
-  ExecutorWaitingKeySchema,
   InvalidUsageError,
   isFinal,
   LocalRunConfigSchema,
@@ -107,23 +106,16 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
       );
     return executeRun(client, flowRunId);
   }
-  const lines = lineReader(process.stdin);
-  let line = await lines.next();
-  // The agent's key for the wait, when it sends one (on stdin, so flow code never finds it in the env).
-  const waiting = line === undefined ? undefined : ExecutorWaitingKeySchema.safeParse(parseJson(line));
-  const waitingClient = new RegentClient({
-    apiUrl: config.api,
-    apiKey: waiting?.success ? (waiting.data.waiting_api_key ?? undefined) : config.api_key,
-  });
-  if (waiting?.success) line = undefined;
+  // The agent's pre-started executors hold no key while they wait (on a server that asks for keys they are
+  // not told to preload); the run's own token comes with the run.
+  const waitingClient = new RegentClient({ apiUrl: config.api, apiKey: config.api_key });
   // Opening the connection (and loading the expected flow's code) now saves that work once a run
   // arrives; a server that is not up yet is no reason to stop waiting.
   const warm = (async () => {
     await waitingClient.request(Warm, {});
     if (options.preload) await preload(waitingClient, options.preload);
   })().catch(() => undefined);
-  line ??= await lines.next();
-  lines.close();
+  const line = await firstLine(process.stdin);
   await warm;
   if (line === undefined) return 0; // the agent let this executor go without a run
   let assignment: ReturnType<typeof ExecutorAssignmentSchema.parse>;
@@ -135,7 +127,9 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
     );
   }
   process.env.REGENT__FLOW_RUN_ID = assignment.flow_run_id;
-  // Everything done for the run is done with its own token; the waiting key is dropped with its client.
+  // As in a process started for the run: its token is its key (flow code may call the API with it).
+  if (assignment.api_key) process.env.REGENT__API_KEY = assignment.api_key;
+  // Everything done for the run is done with its own token.
   const client = new RegentClient({ apiUrl: config.api, apiKey: assignment.api_key ?? config.api_key });
   return executeRun(client, assignment.flow_run_id, () => {
     // As a process started for the run would have them: the run config's environment and folder.
@@ -189,63 +183,27 @@ async function priorTaskRuns(client: RegentClient, flowRunId: string): Promise<P
   }
 }
 
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
-
-/** Reads a stream line by line (without newlines); `next` is undefined once it ends. */
-function lineReader(stream: NodeJS.ReadableStream): { next(): Promise<string | undefined>; close(): void } {
-  let text = "";
-  let ended = false;
-  let failed: unknown;
-  let wake: (() => void) | undefined;
-  const onData = (chunk: Buffer | string) => {
-    text += chunk.toString();
-    wake?.();
-  };
-  const onEnd = () => {
-    ended = true;
-    wake?.();
-  };
-  const onError = (error: unknown) => {
-    failed = error;
-    wake?.();
-  };
-  stream.on("data", onData);
-  stream.once("end", onEnd);
-  stream.once("error", onError);
-  return {
-    async next() {
-      for (;;) {
-        const end = text.indexOf("\n");
-        if (end >= 0) {
-          const line = text.slice(0, end);
-          text = text.slice(end + 1);
-          return line;
-        }
-        if (failed !== undefined) throw failed;
-        if (ended) {
-          const rest = text.trim() ? text : undefined;
-          text = "";
-          return rest;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-    },
-    close() {
+/** The first line of a stream (without its newline), or undefined when it ends before one. */
+function firstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const done = (value: string | undefined) => {
       stream.off("data", onData);
       stream.off("end", onEnd);
-      stream.off("error", onError);
+      stream.off("error", reject);
       stream.pause();
-    },
-  };
+      resolve(value);
+    };
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      const end = text.indexOf("\n");
+      if (end >= 0) done(text.slice(0, end));
+    };
+    const onEnd = () => done(text.trim() ? text : undefined);
+    stream.on("data", onData);
+    stream.once("end", onEnd);
+    stream.once("error", reject);
+  });
 }
 
 async function executeRun(client: RegentClient, flowRunId: string, prepare?: () => void): Promise<number> {

@@ -9,9 +9,22 @@ export const defaultSecretsKeyFile = (): string => join(homedir(), ".regent", "s
 
 /**
  * The key the server encrypts flows' secrets with: `[server] secrets_key`, else the key file, made (mode
- * 0600) the first time. `where` says which, for the start-up lines.
+ * 0600) the first time. `where` says which, for the start-up lines. A key file that cannot be made (a
+ * read-only home) leaves the server without secrets, saying why, rather than not starting.
  */
-export function secretsKey(config: Config): { key: Buffer; where: string } {
+export function secretsKey(config: Config): { key: Buffer | undefined; where: string } {
+  if (config.server.secrets_key) return keyOrFile(config);
+  try {
+    return keyOrFile(config);
+  } catch (error) {
+    return {
+      key: undefined,
+      where: `${defaultSecretsKeyFile()} could not be made (${(error as Error).message}); set [server] secrets_key to use secrets`,
+    };
+  }
+}
+
+function keyOrFile(config: Config): { key: Buffer; where: string } {
   if (config.server.secrets_key)
     return { key: parseSecretsKey(config.server.secrets_key), where: "[server] secrets_key" };
   const file = defaultSecretsKeyFile();

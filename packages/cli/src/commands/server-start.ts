@@ -3,6 +3,12 @@ import { defaultDatabasePath, migrateToLatest, openDatabase, startServer } from 
 import { stylerFor } from "../style.js";
 import { builtUiDir } from "../ui-dir.js";
 import { secretsKey } from "./secrets-key.js";
+
+const secretsKeyLine = (config: Config) => {
+  const { key, where } = secretsKey(config);
+  return key ? `encrypted with the key in ${where}` : `not available: ${where}`;
+};
+
 import { serverOptions } from "./server-options.js";
 
 /** `regent server start`: migrates the database, serves the API until SIGTERM/SIGINT, then stops cleanly. */
@@ -20,7 +26,7 @@ export async function serverStart(config: Config, version: string): Promise<numb
   log(`  API     ${server.graphqlUrl}`);
   log(`  UI      ${server.url}/${builtUiDir() ? "" : " (not built: run npm run build)"}`);
   log(`  health  ${server.url}/health · metrics ${server.url}/metrics`);
-  log(`  secrets encrypted with the key in ${secretsKey(config).where}`);
+  log(`  secrets ${secretsKeyLine(config)}`);
   if (options.keysRequired) log(`  auth    API keys required (create one: regent auth create-key --db …)`);
   else if (isLoopbackHost(config.server.host))
     log(`  auth    none needed: listening on ${config.server.host} only (keys sent are still checked)`);

@@ -3,12 +3,14 @@ import type { SetStateItem, SetStateResult } from "../store/store.js";
 import { builder } from "./builder.js";
 import { objectRef } from "./reads.js";
 import {
+  requireChildIdempotencyKey,
   requireChildOfOwnRun,
   requireOwnAgent,
   requireOwnBundle,
   requireOwnOrChildRun,
   requireOwnRuns,
   requireOwnTaskRuns,
+  requireReached,
 } from "./run-scope.js";
 
 // Mutations keep Prefect 1 Server's names and `input:` objects, and plain object results, so selections
@@ -433,7 +435,8 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { input }, ctx) => {
       await requireChildOfOwnRun(ctx, input.parent_flow_run_id);
-      return ctx.store.createFlowRun({
+      requireChildIdempotencyKey(ctx, input.parent_flow_run_id, input.idempotency_key);
+      const created = await ctx.store.createFlowRun({
         flowId: input.flow_id,
         versionGroupId: input.version_group_id,
         parameters: input.parameters as Record<string, unknown> | null,
@@ -446,6 +449,8 @@ builder.mutationFields((t) => ({
         parentFlowRunId: input.parent_flow_run_id,
         timeout: input.timeout,
       });
+      await requireReached(ctx, created);
+      return created;
     },
   }),
 
@@ -659,6 +664,10 @@ builder.mutationFields((t) => ({
         ctx,
         input.logs.map((l) => l.flow_run_id),
       );
+      await requireOwnTaskRuns(
+        ctx,
+        input.logs.flatMap((l) => (l.task_run_id ? [l.task_run_id] : [])),
+      );
       return {
         count: await ctx.store.writeLogs(
           input.logs.map((l) => ({
@@ -711,7 +720,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { input }, ctx) => {
-      await requireOwnOrChildRun(ctx, input.flow_run_id);
+      await requireOwnOrChildRun(ctx, input.flow_run_id, true);
       return ctx.store.runControl.restart(input.flow_run_id);
     },
   }),

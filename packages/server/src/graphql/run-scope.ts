@@ -1,5 +1,5 @@
 import { ForbiddenError } from "@regent/core";
-import type { TableName } from "../db/tables.js";
+import { RELATIONS, type TableName } from "../db/tables.js";
 import { selectRows } from "../store/reads.js";
 import type { GraphQLContext } from "./builder.js";
 
@@ -54,6 +54,30 @@ function tableFilter(
   }
 }
 
+/**
+ * Refuses, for a narrowed reach, a caller's filter that follows a relation into a table other than the
+ * open ones: each relation is an EXISTS over the whole related table, which would tell it (one `_like` at
+ * a time) what other runs, logs and agents hold.
+ */
+function checkCallerFilter(reach: Exclude<Reach, { kind: "all" }>, table: TableName, where: unknown): void {
+  if (!where || typeof where !== "object") return;
+  for (const [key, value] of Object.entries(where as Record<string, unknown>)) {
+    if (key === "_and" || key === "_or") {
+      if (Array.isArray(value)) for (const item of value) checkCallerFilter(reach, table, item);
+    } else if (key === "_not") checkCallerFilter(reach, table, value);
+    else {
+      const relation = RELATIONS[table][key];
+      if (!relation) continue; // a column (or an unknown field, which the filter itself refuses)
+      if (!OPEN_TABLES.has(relation.table))
+        throw new ForbiddenError(
+          `${reach.kind === "run" ? "a run's token" : "a runner key"} may not filter ${table} by ${key} (${relation.table}): filter by its own columns, or by flow or project`,
+          { table, relation: key },
+        );
+      checkCallerFilter(reach, relation.table, value);
+    }
+  }
+}
+
 /** `where` narrowed to what the request may read of `table` (unchanged for a reach of all). */
 export function scopedWhere(
   ctx: GraphQLContext,
@@ -61,7 +85,9 @@ export function scopedWhere(
   where: Record<string, unknown> | null | undefined,
 ): Record<string, unknown> | null | undefined {
   const reach = reachOf(ctx);
-  if (reach.kind === "all" || OPEN_TABLES.has(table)) return where;
+  if (reach.kind === "all") return where;
+  checkCallerFilter(reach, table, where);
+  if (OPEN_TABLES.has(table)) return where;
   const scope = tableFilter(reach, table) ?? { id: { _is_null: true } }; // no rows
   return where ? { _and: [scope, where] } : scope;
 }
@@ -100,7 +126,7 @@ export async function rowVisible(
     case "log":
     case "task_run_state": {
       const run = await runById(ctx, row.flow_run_id);
-      return run !== undefined && runReached(ctx, reach, run, table !== "task_run_state");
+      return run !== undefined && runReached(ctx, reach, run, true);
     }
     case "agent":
       return reach.kind === "agent-key" && row.key_id === reach.keyId;
@@ -148,7 +174,8 @@ export async function requireOwnTaskRuns(ctx: GraphQLContext, taskRunIds: readon
   }
   for (const id of runs) {
     const run = await runById(ctx, id);
-    if (run && !(await runReached(ctx, reach, run, false))) refuse(reach, "report for {runs}' task runs");
+    if (run && !(await runReached(ctx, reach, run, false)))
+      refuse(reach, "report for the task runs of {runs}");
   }
 }
 
@@ -164,11 +191,21 @@ export async function requireChildOfOwnRun(
     refuse(reach, "start child runs of {runs} (parent_flow_run_id)");
 }
 
-/** The run acted on or followed is within reach (a token's children included). */
-export async function requireOwnOrChildRun(ctx: GraphQLContext, flowRunId: string): Promise<void> {
+/**
+ * The run acted on or followed is within reach (a token's children included; its own run too, unless
+ * `childrenOnly`: a run does not restart itself).
+ */
+export async function requireOwnOrChildRun(
+  ctx: GraphQLContext,
+  flowRunId: string,
+  childrenOnly = false,
+): Promise<void> {
   const reach = reachOf(ctx);
   if (reach.kind === "all") return;
-  if (reach.kind === "run" && flowRunId === reach.flowRunId) return;
+  if (reach.kind === "run" && flowRunId === reach.flowRunId) {
+    if (childrenOnly) refuse(reach, "restart the child runs it started, not its own run");
+    return;
+  }
   const run = await runById(ctx, flowRunId);
   if (run && !(await runReached(ctx, reach, run, true)))
     refuse(
@@ -177,16 +214,31 @@ export async function requireOwnOrChildRun(ctx: GraphQLContext, flowRunId: strin
     );
 }
 
-/** The agent acted for is one a runner key registered (unknown agents are left to the store to report). */
+/**
+ * The agent acted for is one a runner key registered (unknown agents are left to the store to report).
+ * An agent registered without a key (before keys, or on a server without them) is taken on by the first
+ * runner key that acts for it, so agents running through an upgrade go on.
+ */
 export async function requireOwnAgent(
   ctx: GraphQLContext,
   agentId: string | null | undefined,
 ): Promise<void> {
   const reach = reachOf(ctx);
   if (reach.kind !== "agent-key" || !agentId) return;
-  const agent = await ctx.loader("agent", "id").load(agentId);
-  if (agent && agent.key_id !== reach.keyId)
-    refuse(reach, "act for agents it registered (this agent was registered with another key)");
+  const loader = ctx.loader("agent", "id");
+  const agent = await loader.load(agentId);
+  if (!agent || agent.key_id === reach.keyId) return;
+  if (agent.key_id === null || agent.key_id === undefined) {
+    await ctx.store.database.db
+      .updateTable("agent")
+      .set({ key_id: reach.keyId })
+      .where("id", "=", agentId)
+      .where("key_id", "is", null)
+      .execute();
+    loader.clear(agentId);
+    if ((await loader.load(agentId))?.key_id === reach.keyId) return;
+  }
+  refuse(reach, "act for agents it registered (this agent was registered with another key)");
 }
 
 /** The bundle read is of a flow with a run within reach (what that run's executor or agent loads). */
@@ -199,4 +251,30 @@ export async function requireOwnBundle(ctx: GraphQLContext, hash: string): Promi
   });
   const hashes = flows.map((f) => (f.storage as { bundle?: { hash?: unknown } } | null)?.bundle?.hash);
   if (!hashes.includes(hash)) refuse(reach, "read the bundles of {runs}");
+}
+
+/**
+ * For a narrowed reach, the idempotency key a child run is created with is one of its parent's
+ * (`child:<parent id>:…`, what the SDK sends): another key could name a run that is not its child (and be
+ * answered with it), or take a scheduled run's key and so its place.
+ */
+export function requireChildIdempotencyKey(
+  ctx: GraphQLContext,
+  parentFlowRunId: string | null | undefined,
+  key: string | null | undefined,
+): void {
+  const reach = reachOf(ctx);
+  if (reach.kind === "all" || key === null || key === undefined) return;
+  if (!key.startsWith(`child:${parentFlowRunId}:`))
+    refuse(
+      reach,
+      `give child runs idempotency keys that start with child:<parent id>: (got "${key}") for {runs}`,
+    );
+}
+
+/** For a narrowed reach, a run it is answered with (an idempotent create's existing run) is within it. */
+export async function requireReached(ctx: GraphQLContext, run: Record<string, unknown>): Promise<void> {
+  const reach = reachOf(ctx);
+  if (reach.kind === "all") return;
+  if (!(await runReached(ctx, reach, run, true))) refuse(reach, "see {runs}");
 }

@@ -1,3 +1,4 @@
+import { ForbiddenError, isFinal, type RunStateType } from "@regent/core";
 import type { SecretInfo } from "../store/secrets.js";
 import { builder } from "./builder.js";
 
@@ -23,7 +24,15 @@ builder.queryFields((t) => ({
     description:
       "A secret's value, for the run that asks with its own token (`ctx.secret`); SECRET_NOT_FOUND when there is none",
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, ctx) => ctx.store.secrets.value(name),
+    resolve: async (_root, { name }, ctx) => {
+      const own = ctx.principal.flowRunId;
+      if (own !== undefined) {
+        const run = await ctx.loader("flow_run", "id").load(own);
+        if (!run || isFinal(run.state as RunStateType))
+          throw new ForbiddenError(`run ${own} has ended: a run reads secrets only while it runs`);
+      }
+      return ctx.store.secrets.value(name);
+    },
   }),
 }));
 

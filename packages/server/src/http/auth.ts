@@ -29,6 +29,7 @@ export async function authenticate(
   const secret = match[1]!;
   if (secret.startsWith(RUN_TOKEN_PREFIX)) {
     const flowRunId = await runTokens.verify(secret);
+    await runTokens.requireLive(flowRunId);
     return { keyId: undefined, keyName: `run ${flowRunId}`, scope: "runner", flowRunId };
   }
   return keys.authenticate(secret);

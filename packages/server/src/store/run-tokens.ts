@@ -1,16 +1,20 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { RUN_TOKEN_PREFIX, UnauthenticatedError } from "@regent/core";
+import { isFinal, RUN_TOKEN_PREFIX, type RunStateType, UnauthenticatedError } from "@regent/core";
+import { toIsoTimestamp } from "../db/codec.js";
 import type { RegentDatabase } from "../db/database.js";
 import type { Clock } from "./store.js";
 
 const KEY_NAME = "run_token";
+/** How long a run's token still works once the run has ended: late retries of its last reports. */
+export const AFTER_END_MS = 10 * 60_000;
 const UUID_HEX = /^[0-9a-f]{32}$/;
 
 /**
  * The token each claimed run gets, so the process that runs it can report for that run and nothing
  * else: `rgr_<run id>_<HMAC-SHA256 of the run id>`. Nothing is stored per token: the server checks the
- * MAC with its `run_token` key, kept in the database so that every replica checks alike. A token does not
- * expire; what it may do ends with its run, since a finished run takes no more writes.
+ * MAC with its `run_token` key, kept in the database so that every replica checks alike. A token works
+ * while its run has not ended, and for AFTER_END_MS after (a report retried after the final state went
+ * through); a restarted run's token works again.
  */
 export class RunTokens {
   private key: Promise<Buffer> | undefined;
@@ -54,6 +58,22 @@ export class RunTokens {
   async mint(flowRunId: string): Promise<string> {
     const hexId = flowRunId.replaceAll("-", "").toLowerCase();
     return `${RUN_TOKEN_PREFIX}${hexId}_${(await this.mac(hexId)).toString("base64url")}`;
+  }
+
+  /** UNAUTHENTICATED unless the run exists and has not ended (or ended within AFTER_END_MS). */
+  async requireLive(flowRunId: string): Promise<void> {
+    const run = await this.database.db
+      .selectFrom("flow_run")
+      .select(["state", "state_timestamp"])
+      .where("id", "=", flowRunId)
+      .executeTakeFirst();
+    if (!run) throw new UnauthenticatedError(`this run token's run ${flowRunId} is not on this server`);
+    if (!isFinal(run.state as RunStateType)) return;
+    const ended = Date.parse(toIsoTimestamp(run.state_timestamp));
+    if (this.clock().getTime() - ended > AFTER_END_MS)
+      throw new UnauthenticatedError(
+        `this run token's run ended ${run.state} at ${toIsoTimestamp(run.state_timestamp)}: a run's token stops working ${AFTER_END_MS / 60_000} minutes after its run ends`,
+      );
   }
 
   /** The run a token is for; UNAUTHENTICATED when this server did not mint it. */

@@ -64,9 +64,13 @@ export class SecretStore {
     const [format, iv, tag, data] = stored.split(".");
     try {
       if (format !== FORMAT || !iv || !tag || data === undefined) throw new Error("unknown format");
-      const decipher = createDecipheriv("aes-256-gcm", this.requireKey(), Buffer.from(iv, "base64url"));
+      const authTag = Buffer.from(tag, "base64url");
+      if (authTag.length !== 16) throw new Error("not a 16-byte tag"); // a cut tag would prove less
+      const decipher = createDecipheriv("aes-256-gcm", this.requireKey(), Buffer.from(iv, "base64url"), {
+        authTagLength: 16,
+      });
       decipher.setAAD(Buffer.from(name));
-      decipher.setAuthTag(Buffer.from(tag, "base64url"));
+      decipher.setAuthTag(authTag);
       return Buffer.concat([decipher.update(Buffer.from(data, "base64url")), decipher.final()]).toString(
         "utf8",
       );
