@@ -238,8 +238,8 @@ describe("the access table", () => {
           const access: Access = accessOf(op, field.name);
           for (const scope of SCOPES) {
             const forbidden = await callForbidden(api, keys.get(scope)!, op, field);
-            // A runner key reaches only its own agents' runs: with made-up arguments, these two name
-            // nothing of theirs (a parent run, a bundle) and are refused for it (run-tokens.test.ts).
+            // A runner key reaches only its own agents' runs: with made-up arguments, these name nothing
+            // of theirs (a parent run, a bundle), or span every run, and are refused (run-tokens.test.ts).
             const outOfReach = scope === "runner" && REFUSED_FOR_ARGUMENTS.has(field.name);
             expect(forbidden, `${op} ${field.name} with a ${scope} key`).toBe(
               outOfReach || !scopeAllows(scope, access),
@@ -286,8 +286,16 @@ describe("the access table", () => {
 
 /** The uuid every made-up argument names (a real run's, for the run-token matrix). */
 let SAMPLE_ID = "00000000-0000-4000-8000-000000000000";
-/** Fields a runner key or a run's token may call, refused for made-up arguments that name nothing of theirs. */
-const REFUSED_FOR_ARGUMENTS = new Set(["create_flow_run", "flow_bundle", "restart_flow_run"]);
+/**
+ * Fields a runner key or a run's token may call by scope, refused for made-up arguments that name nothing
+ * of theirs, or (flow_run_counts) because they span every run.
+ */
+const REFUSED_FOR_ARGUMENTS = new Set([
+  "create_flow_run",
+  "flow_bundle",
+  "restart_flow_run",
+  "flow_run_counts",
+]);
 
 /** Made-up values of an argument's type, enough to pass validation. */
 function sample(type: GraphQLInputType): string {

@@ -1,5 +1,6 @@
 import { flowRunCounts } from "../store/run-counts.js";
 import { builder } from "./builder.js";
+import { requireFullReach } from "./run-scope.js";
 
 const Bucket = builder.enumType("run_count_bucket", { values: ["hour", "day"] as const });
 
@@ -29,12 +30,14 @@ builder.queryFields((t) => ({
       bucket: t.arg({ type: Bucket, required: true }),
       flow_id: t.arg({ type: "uuid", required: false }),
     },
-    resolve: (_root, args, ctx) =>
-      flowRunCounts(ctx.store.database, {
+    resolve: (_root, args, ctx) => {
+      requireFullReach(ctx, "count all runs (flow_run_counts)");
+      return flowRunCounts(ctx.store.database, {
         since: new Date(args.since),
         until: args.until ? new Date(args.until) : new Date(),
         bucket: args.bucket,
         flowId: args.flow_id ?? undefined,
-      }),
+      });
+    },
   }),
 }));

@@ -278,3 +278,9 @@ export async function requireReached(ctx: GraphQLContext, run: Record<string, un
   if (reach.kind === "all") return;
   if (!(await runReached(ctx, reach, run, true))) refuse(reach, "see {runs}");
 }
+
+/** Refuses a narrowed reach (a run's token, a runner key) what spans every run, such as dashboard counts. */
+export function requireFullReach(ctx: GraphQLContext, what: string): void {
+  const reach = reachOf(ctx);
+  if (reach.kind !== "all") refuse(reach, `see {runs}, not ${what}`);
+}
