@@ -110,6 +110,15 @@ test("SIGKILL of the flow-run process mid-task: Lazarus reschedules it, and fini
   const api = await setUp(cli, tmp);
   const watching = watchHeldRun(cli, api, tmp);
   const first = await workStarted(tmp);
+  // Mid-task as the server sees it: the work task's Running state has arrived (it goes out in a batch a
+  // moment after the task starts; a kill before that would leave the server no first attempt to count).
+  await until("the server to hear the work task start", async () => {
+    const { task_run } = await graphqlData(
+      api,
+      `{ task_run(where: { run_key: { _eq: "work#1" }, state: { _eq: "Running" } }) { id } }`,
+    );
+    return task_run.length > 0 ? true : undefined;
+  });
   process.kill(first, "SIGKILL");
   rmSync(join(tmp, "hang"));
   const watched = await watching;
