@@ -1,8 +1,6 @@
-import { hostname } from "node:os";
 import { startDockerAgent } from "@regent/agent";
-import { type Config, InvalidUsageError } from "@regent/core";
-import { stylerFor } from "../style.js";
-import { runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-local.js";
+import type { Config } from "@regent/core";
+import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
 
 /**
  * `regent agent docker start`: a Docker agent that runs each claimed flow run in a container (the run
@@ -11,26 +9,9 @@ import { runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-local.js";
  */
 export async function agentDockerStart(
   config: Config,
-  options: {
-    label: string[];
-    name?: string;
-    maxConcurrent?: number;
-    acceptUnlabeled?: boolean;
-    image?: string;
-    network?: string;
-    keepContainers?: boolean;
-  },
+  options: AgentFlags & { image?: string; network?: string; keepContainers?: boolean },
 ): Promise<number> {
-  const { maxConcurrent } = options;
-  if (
-    maxConcurrent !== undefined &&
-    (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 1000)
-  )
-    throw new InvalidUsageError("--max-concurrent takes a whole number from 1 to 1000");
-  const paint = stylerFor(process.stdout);
-  const log = (line: string) => process.stdout.write(`${line}\n`);
-  const labels = options.label.length > 0 ? options.label : config.agent.labels;
-  const name = options.name ?? config.agent.name ?? `docker-${hostname()}`;
+  const { name, labels, maxConcurrent, log, banner } = agentSettings(config, options, "docker");
   return runUntilSignalled(
     () =>
       startDockerAgent({
@@ -46,10 +27,7 @@ export async function agentDockerStart(
         stopTimeoutMs: STOP_TIMEOUT_MS,
         log,
       }),
-    (agent) =>
-      `${paint("green", "Regent Docker agent")} ${name} (${agent.id}) on ${config.api}: waiting for flow runs${
-        labels.length ? ` labelled ${labels.join(", ")}` : " without labels"
-      }, network ${options.network ?? "host"} (Ctrl-C to stop)`,
+    (agent) => banner("Regent Docker agent", agent, `, network ${options.network ?? "host"}`),
     log,
   );
 }

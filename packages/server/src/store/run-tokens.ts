@@ -7,6 +7,8 @@ import type { Clock } from "./store.js";
 const KEY_NAME = "run_token";
 /** How long a run's token still works once the run has ended: late retries of its last reports. */
 export const AFTER_END_MS = 10 * 60_000;
+const LIVE_CACHE_MS = 5_000;
+const LIVE_CACHE_MAX = 10_000;
 const UUID_HEX = /^[0-9a-f]{32}$/;
 
 /**
@@ -18,6 +20,8 @@ const UUID_HEX = /^[0-9a-f]{32}$/;
  */
 export class RunTokens {
   private key: Promise<Buffer> | undefined;
+  /** Runs whose tokens were found live, until when (epoch ms). */
+  private readonly liveUntil = new Map<string, number>();
 
   constructor(
     private readonly database: RegentDatabase,
@@ -62,18 +66,27 @@ export class RunTokens {
 
   /** UNAUTHENTICATED unless the run exists and has not ended (or ended within AFTER_END_MS). */
   async requireLive(flowRunId: string): Promise<void> {
+    const now = this.clock().getTime();
+    if ((this.liveUntil.get(flowRunId) ?? 0) > now) return;
     const run = await this.database.db
       .selectFrom("flow_run")
       .select(["state", "state_timestamp"])
       .where("id", "=", flowRunId)
       .executeTakeFirst();
     if (!run) throw new UnauthenticatedError(`this run token's run ${flowRunId} is not on this server`);
-    if (!isFinal(run.state as RunStateType)) return;
-    const ended = Date.parse(toIsoTimestamp(run.state_timestamp));
-    if (this.clock().getTime() - ended > AFTER_END_MS)
-      throw new UnauthenticatedError(
-        `this run token's run ended ${run.state} at ${toIsoTimestamp(run.state_timestamp)}: a run's token stops working ${AFTER_END_MS / 60_000} minutes after its run ends`,
-      );
+    // An executor reports every few milliseconds: its run's verdict is kept LIVE_CACHE_MS (within the
+    // grace after its end), as API keys are, rather than read on each request.
+    let until = now + LIVE_CACHE_MS;
+    if (isFinal(run.state as RunStateType)) {
+      const ended = Date.parse(toIsoTimestamp(run.state_timestamp));
+      if (now - ended > AFTER_END_MS)
+        throw new UnauthenticatedError(
+          `this run token's run ended ${run.state} at ${toIsoTimestamp(run.state_timestamp)}: a run's token stops working ${AFTER_END_MS / 60_000} minutes after its run ends`,
+        );
+      until = Math.min(until, ended + AFTER_END_MS);
+    }
+    if (this.liveUntil.size >= LIVE_CACHE_MAX) this.liveUntil.clear();
+    this.liveUntil.set(flowRunId, until);
   }
 
   /** The run a token is for; UNAUTHENTICATED when this server did not mint it. */
