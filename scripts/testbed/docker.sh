@@ -11,6 +11,8 @@
 set -euo pipefail
 
 BASE_IMAGE=regent-node-base:20
+# Bumped when the base image's recipe changes, so that a machine's older one is rebuilt.
+BASE_RECIPE=2
 
 log() { echo "docker.sh: $*" >&2; }
 
@@ -60,23 +62,27 @@ EOF
   echo $! >"$dir/registry.pid"
   wait_for "the registry (log: $dir/registry.log)" curl -sf -o /dev/null -w '' "http://127.0.0.1:$port/v2/" -u regent-test:regent-test-password
 
-  if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  if [ "$(docker image inspect -f '{{index .Config.Labels "io.regent.recipe"}}' "$BASE_IMAGE" 2>/dev/null)" != "$BASE_RECIPE" ]; then
     log "building $BASE_IMAGE from $(command -v node)"
     local root
     root=$(mktemp -d)
     mkdir -p "$root/usr/bin" "$root/etc/ssl" "$root/tmp" "$root/app"
     chmod 1777 "$root/tmp"
+    # node, and /usr/bin/env for `#!/usr/bin/env node` scripts (as Node's own images have); no shell.
     cp "$(command -v node)" "$root/usr/bin/node"
-    for lib in $(ldd "$(command -v node)" | grep -o '/[^ ]*'); do
+    cp /usr/bin/env "$root/usr/bin/env"
+    for lib in $( (ldd "$(command -v node)" && ldd /usr/bin/env) | grep -o '/[^ ]*' | sort -u); do
       mkdir -p "$root$(dirname "$lib")"
       cp -L "$lib" "$root$lib"
     done
     cp -rL /etc/ssl/certs "$root/etc/ssl/certs"
     printf 'hosts: files\n' >"$root/etc/nsswitch.conf"
     printf '127.0.0.1 localhost\n::1 localhost\n' >"$root/etc/hosts"
-    printf 'root:x:0:0::/root:/usr/bin/node\nnode:x:1000:1000::/app:/usr/bin/node\n' >"$root/etc/passwd"
+    printf 'root:x:0:0::/root:/usr/bin/node\nnode:x:1000:1000::/home/node:/usr/bin/node\n' >"$root/etc/passwd"
     printf 'root:x:0:\nnode:x:1000:\n' >"$root/etc/group"
-    tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/bin' -c 'WORKDIR /app' -c 'CMD ["/usr/bin/node"]' - "$BASE_IMAGE" >/dev/null
+    mkdir -p "$root/home/node" && chown 1000:1000 "$root/home/node"
+    tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/bin' -c 'WORKDIR /app' -c 'CMD ["/usr/bin/node"]' \
+      -c "LABEL io.regent.recipe=$BASE_RECIPE" - "$BASE_IMAGE" >/dev/null
     rm -rf "$root"
   fi
 

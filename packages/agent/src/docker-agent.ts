@@ -1,12 +1,8 @@
-import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { InvalidConfigError } from "@regent/core";
+import { dockerConfigAuth, type RegistryAuth } from "@regent/storage";
 import Dockerode from "dockerode";
 import { type Agent, type AgentOptions, agentLog, startAgent } from "./agent-options.js";
-import { dockerLauncher, type RegistryAuth } from "./internal/docker-launcher.js";
-
-export type { RegistryAuth } from "./internal/docker-launcher.js";
+import { dockerLauncher } from "./internal/docker-launcher.js";
 
 export interface DockerAgentOptions extends AgentOptions {
   /** The Docker engine (default: DOCKER_HOST, else /var/run/docker.sock). */
@@ -27,40 +23,6 @@ export interface DockerAgentOptions extends AgentOptions {
 }
 
 export type DockerAgent = Agent;
-
-/**
- * The registries and credentials `docker login` saved (`auths` entries with `auth`, base64 of
- * `user:password`). Credential helpers (`credsStore`) are not read: give such registries' credentials in
- * `registryAuth`.
- */
-export function dockerConfigAuth(
-  file = join(process.env.DOCKER_CONFIG ?? join(homedir(), ".docker"), "config.json"),
-): Record<string, RegistryAuth> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return {};
-  }
-  let config: { auths?: Record<string, { auth?: string }> };
-  try {
-    config = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidConfigError(`${file} is not JSON: ${(error as Error).message}`);
-  }
-  const found: Record<string, RegistryAuth> = {};
-  for (const [registry, entry] of Object.entries(config.auths ?? {})) {
-    if (!entry.auth) continue;
-    const plain = Buffer.from(entry.auth, "base64").toString("utf8");
-    const colon = plain.indexOf(":");
-    if (colon > 0)
-      found[registry.replace(/^https?:\/\//, "").replace(/\/.*$/, "")] = {
-        username: plain.slice(0, colon),
-        password: plain.slice(colon + 1),
-      };
-  }
-  return found;
-}
 
 /**
  * Starts a Docker agent (DESIGN §6): the agent loop of every agent, launching each run as a container.

@@ -3,13 +3,11 @@
 // few split files instead of ~900 modules: `regent server start` idles at about two thirds of the
 // memory (see bench/README.md), and every command starts sooner.
 //
-// Left as imports: native addons, esbuild and dockerode (whose ssh transport has native addons): they
-// cannot be inlined; and the workspace packages
-// that user flows load too (@regent/core, @regent/sdk, @regent/client), so that a process holds one
-// copy of each (their classes and symbols stay the same for the flow and for the CLI).
+// Left as imports: BUNDLE_EXTERNALS (externals.mjs says which and why).
 import { rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { BUNDLE_EXTERNALS, OPTIONAL_EXTERNALS } from "./externals.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = `${root}bundle`;
@@ -30,16 +28,7 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: "linked",
-  external: [
-    "@regent/core",
-    "@regent/sdk",
-    "@regent/client",
-    "better-sqlite3",
-    "pg",
-    "pg-native",
-    "esbuild",
-    "dockerode",
-  ],
+  external: [...BUNDLE_EXTERNALS, ...OPTIONAL_EXTERNALS],
   // Bundled CommonJS packages call require() for Node built-ins.
   banner: {
     js: 'import { createRequire as __regentCreateRequire } from "node:module"; const require = __regentCreateRequire(import.meta.url);',

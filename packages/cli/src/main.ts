@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidUsageError, RegentError } from "@regent/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { RegisterOptions } from "./commands/register.js";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
 
@@ -41,13 +42,17 @@ export function buildProgram(): Command {
       "the run's maximum duration (\"2h\"), over the flow's timeout: past it the run ends TimedOut",
     )
     .option(
+      "--run-config <json>",
+      "the server-side run's run config overrides, as JSON over the flow's (e.g. '{\"memory\": 4096}')",
+    )
+    .option(
       "-w, --watch",
       "follow the server-side run's states and logs until it ends; exit with its outcome",
     )
     .addOption(new Option("--json", "print the run's outcome as JSON on stdout (progress goes to stderr)"))
     .addHelpText(
       "after",
-      "\nExamples:\n  regent run flows/hello.ts --param name=Ada\n  regent run flows/etl.ts --params-json '{\"rows\": 100}' --json\n  regent run --name hello --project demo --param name=Ada --watch",
+      "\nExamples:\n  regent run flows/hello.ts --param name=Ada\n  regent run flows/etl.ts --params-json '{\"rows\": 100}' --json\n  regent run --name hello --project demo --param name=Ada --watch\n  regent run --name etl --project demo --run-config '{\"memory\": 4096}' --watch",
     )
     .action(
       async (
@@ -60,6 +65,7 @@ export function buildProgram(): Command {
           project?: string;
           label: string[];
           timeout?: string;
+          runConfig?: string;
           watch?: boolean;
         },
       ) => {
@@ -81,6 +87,8 @@ export function buildProgram(): Command {
           throw new InvalidUsageError(
             "regent run needs a flow file, or --name and --project for a registered flow",
           );
+        if (options.runConfig)
+          throw new InvalidUsageError("--run-config goes with --name (a run on the server)");
         // Loaded on demand, so `regent --help` does not pay for the engine and the bundler.
         const { runLocal } = await import("./commands/run-local.js");
         process.exitCode = await runLocal(file, options);
@@ -282,7 +290,9 @@ export function buildProgram(): Command {
     .requiredOption("--project <name>", "the project to register into")
     .option("-l, --label <label>", "add a label to every flow registered (repeatable)", collect, [])
     .option("--json", "print what was registered as JSON")
-    .action(async (target: string, options: { project: string; label: string[]; json?: boolean }) => {
+    .option("--registry-username <user>", "Docker storage: the registry user (else docker login's)")
+    .option("--registry-password-stdin", "Docker storage: read the registry password from stdin")
+    .action(async (target: string, options: RegisterOptions) => {
       const { register } = await import("./commands/register.js");
       process.exitCode = await register(await config(), target, options);
     });
@@ -446,6 +456,10 @@ export function buildProgram(): Command {
       "the containers' network (default host: the API on 127.0.0.1 is reachable)",
     )
     .option("--keep-containers", "leave each container when it has ended (default: removed)")
+    .option(
+      "--registry-auth <file>",
+      "a Docker config.json with registry credentials (default: docker login's, $DOCKER_CONFIG or ~/.docker)",
+    )
     .option("--key <key>", "API key (when the server requires one)")
     .action(
       async (options: {
@@ -456,6 +470,7 @@ export function buildProgram(): Command {
         image?: string;
         network?: string;
         keepContainers?: boolean;
+        registryAuth?: string;
         key?: string;
       }) => {
         const { agentDockerStart } = await import("./commands/agent-docker.js");

@@ -69,6 +69,20 @@ export const ConfigSchema = z.strictObject({
       prestarted: z.number().int().min(0).max(100).default(2),
     })
     .prefault({}),
+  docker: z
+    .strictObject({
+      /**
+       * The base image of flows with Docker storage that name none: the Regent runtime image, built from
+       * deploy/docker/Dockerfile and pushed where builds can pull it. Default `regent/runtime:<version>`.
+       */
+      runtime_image: z.string().min(1).optional(),
+      /** A registry host (`registry.example.com:5000`) to use `registry_username` and `registry_password` for. */
+      registry: z.string().min(1).optional(),
+      /** For `registry`, besides those `docker login` saved: pushes at register, pulls by Docker agents. */
+      registry_username: z.string().min(1).optional(),
+      registry_password: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -89,6 +89,26 @@ export const ERROR_CODES = {
     summary: "the flow file does not compile or throws when imported",
   },
   FLOW_NOT_FOUND: { fault: "user", retriable: false, summary: "no flow where one was expected" },
+  REGISTRY_AUTH_FAILED: {
+    fault: "user",
+    retriable: false,
+    summary: "the image registry refused the credentials (docker login, or the --registry-* flags)",
+  },
+  IMAGE_BUILD_FAILED: {
+    fault: "user",
+    retriable: false,
+    summary: "the flow's Docker image did not build (the Dockerfile's own words follow)",
+  },
+  DOCKER_UNAVAILABLE: {
+    fault: "infrastructure",
+    retriable: true,
+    summary: "no Docker engine answers (start dockerd, or set DOCKER_HOST)",
+  },
+  REGISTRY_UNAVAILABLE: {
+    fault: "infrastructure",
+    retriable: true,
+    summary: "the image registry could not be reached or failed",
+  },
   TASK_NOT_FOUND: {
     fault: "user",
     retriable: false,
@@ -248,6 +268,17 @@ export class InvalidUsageError extends RegentError {
 export class FlowLoadError extends RegentError {
   constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super("FLOW_LOAD_FAILED", message, options);
+  }
+}
+
+/** Building, pushing or pulling a flow's Docker image failed; `code` says how. */
+export class DockerImageError extends RegentError {
+  constructor(
+    code: "REGISTRY_AUTH_FAILED" | "IMAGE_BUILD_FAILED" | "DOCKER_UNAVAILABLE" | "REGISTRY_UNAVAILABLE",
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(code, message, options);
   }
 }
 

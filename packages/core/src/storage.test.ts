@@ -3,6 +3,8 @@ import { ZodError } from "zod";
 import {
   DatabaseStorageSchema,
   databaseStorage,
+  dockerRepository,
+  dockerStorage,
   LocalStorageSchema,
   localStorage,
   StorageSchema,
@@ -24,6 +26,38 @@ describe("storage descriptors", () => {
   });
 });
 
+describe("dockerStorage", () => {
+  test.for([
+    { input: { registryUrl: "127.0.0.1:5000", imageName: "etl" }, registry: "127.0.0.1:5000" },
+    {
+      input: { registryUrl: "https://registry.example.com/", imageName: "team/etl" },
+      registry: "registry.example.com",
+    },
+    {
+      input: { registryUrl: "ghcr.io/acme", imageName: "flows/etl-nightly", imageTag: "v1.2" },
+      registry: "ghcr.io/acme",
+    },
+  ])("dockerStorage($input.registryUrl, $input.imageName)", ({ input, registry }) => {
+    const storage = dockerStorage(input);
+    expect(storage).toMatchObject({ type: "docker", registryUrl: registry, imageName: input.imageName });
+    expect(dockerRepository(storage)).toBe(`${registry}/${input.imageName}`);
+    expect(StorageSchema.parse(storage)).toEqual(storage);
+  });
+
+  test("keeps base image, Dockerfile lines, env and files", () => {
+    const storage = dockerStorage({
+      registryUrl: "r:5000",
+      imageName: "etl",
+      baseImage: "regent/runtime:0.1.0",
+      dockerfileLines: ['RUN ["node", "-e", "1"]'],
+      env: { MODE: "prod" },
+      files: { "lookup.csv": "/data/lookup.csv" },
+    });
+    expect(storage.files).toEqual({ "lookup.csv": "/data/lookup.csv" });
+    expect(storage.env).toEqual({ MODE: "prod" });
+  });
+});
+
 describe("StorageSchema", () => {
   test.for([
     { name: "database", input: { type: "database" } },
@@ -34,6 +68,35 @@ describe("StorageSchema", () => {
 
   test.for([
     { name: "an unknown type", input: { type: "s3", bucket: "b" } },
+    { name: "docker without an image name", input: { type: "docker", registryUrl: "r:5000" } },
+    {
+      name: "docker with an upper-case name",
+      input: { type: "docker", registryUrl: "r:5000", imageName: "Etl" },
+    },
+    {
+      name: "docker with a tag in the name",
+      input: { type: "docker", registryUrl: "r", imageName: "etl:1" },
+    },
+    {
+      name: "docker with a bad tag",
+      input: { type: "docker", registryUrl: "r", imageName: "etl", imageTag: ".x" },
+    },
+    {
+      name: "docker with a registry that has a space",
+      input: { type: "docker", registryUrl: "a b", imageName: "e" },
+    },
+    {
+      name: "docker with a relative file destination",
+      input: { type: "docker", registryUrl: "r", imageName: "e", files: { "a.csv": "data/a.csv" } },
+    },
+    {
+      name: "docker with two instructions on a line",
+      input: { type: "docker", registryUrl: "r", imageName: "e", dockerfileLines: ["ENV A=1\nENV B=2"] },
+    },
+    {
+      name: "docker with a bad env name",
+      input: { type: "docker", registryUrl: "r", imageName: "e", env: { "A-B": "1" } },
+    },
     { name: "no type", input: { path: "/x" } },
     { name: "an empty object", input: {} },
     { name: "database with a path", input: { type: "database", path: "/x" } },

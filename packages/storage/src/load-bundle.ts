@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { FlowLoadError, InvalidUsageError } from "@regent/core";
+import { DOCKER_FLOW_DIR, FlowLoadError, InvalidUsageError } from "@regent/core";
 import { ensureFile, writeFileAtomic } from "./internal/files.js";
 import { sha256 } from "./internal/hash.js";
 
@@ -95,4 +96,29 @@ async function importBundle(file: string): Promise<Record<string, unknown>> {
       },
     );
   }
+}
+
+/**
+ * Imports the bundle a Docker storage image holds (`<dir>/<hash>.mjs`, put there at `regent register`):
+ * in place, so that its native packages (`<dir>/node_modules`) and the runtime's SDK (the image's
+ * `/opt/regent/node_modules`) resolve as they were laid out. Undefined when the image has no such
+ * file (the run is not in its flow's image); a FlowLoadError when the file is not that bundle.
+ */
+export async function loadImageBundle(
+  hash: string,
+  dir: string = DOCKER_FLOW_DIR,
+): Promise<Record<string, unknown> | undefined> {
+  const file = join(dir, `${hash}.mjs`);
+  let code: string;
+  try {
+    code = await readFile(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const got = sha256(code);
+  if (got !== hash)
+    throw new FlowLoadError(`${file} in the image is not bundle ${hash} (its sha256 is ${got})`, {
+      details: { hash, got },
+    });
+  return importBundle(file);
 }

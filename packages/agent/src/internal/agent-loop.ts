@@ -284,6 +284,7 @@ export class AgentLoop {
           flowId: r.flow_id,
           runConfig: r.run_config,
           flowRunConfig: r.flow?.run_config ?? null,
+          flowStorage: r.flow?.storage ?? null,
           token: tokens.get(r.id),
         }));
         if (this.lastClaimError) this.options.log(`agent ${this.options.name}: claiming works again`);

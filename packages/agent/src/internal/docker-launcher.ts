@@ -1,15 +1,10 @@
 import { PassThrough } from "node:stream";
 import { InvalidConfigError } from "@regent/core";
+import { authConfigFor, followProgress, type RegistryAuth } from "@regent/storage";
 import type Dockerode from "dockerode";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
 import { eachLine } from "./lines.js";
 import { runConfigFor } from "./run-config.js";
-
-/** Credentials for a registry, as `docker login` keeps them. */
-export interface RegistryAuth {
-  readonly username: string;
-  readonly password: string;
-}
 
 export interface DockerLauncherOptions {
   readonly docker: Dockerode;
@@ -36,29 +31,6 @@ export interface DockerLauncherOptions {
 const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as const;
 const MIB = 1024 * 1024;
 
-/** The registry host of an image reference (`127.0.0.1:5000/team/img:tag` → `127.0.0.1:5000`), if any. */
-export function registryOf(image: string): string | undefined {
-  const first = image.split("/")[0]!;
-  return image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")
-    ? first
-    : undefined;
-}
-
-/** Waits for a pull's progress stream to end; rejects with the registry's error, which arrives in-stream. */
-function followPull(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (error: Error | null, events: { error?: string; errorDetail?: { message?: string } }[]) => {
-        const failed = events?.find((e) => e.error || e.errorDetail);
-        if (error) reject(error);
-        else if (failed) reject(new Error(failed.errorDetail?.message ?? failed.error));
-        else resolve();
-      },
-    );
-  });
-}
-
 /**
  * Runs each flow run in a Docker container: pulls its image when it is not on the machine (with the
  * registry's credentials), creates the container with the run's environment, token and limits, streams
@@ -75,11 +47,10 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
     } catch {
       // not on this machine: pulled below
     }
-    const registry = registryOf(image);
-    const auth = registry ? options.registryAuth[registry] : undefined;
-    options.log(`pulling ${image}${auth ? ` (as ${auth.username})` : ""}…`);
-    const stream = await docker.pull(image, auth ? { authconfig: { ...auth, serveraddress: registry } } : {});
-    await followPull(docker, stream);
+    const authconfig = authConfigFor(image, options.registryAuth);
+    options.log(`pulling ${image}${authconfig ? ` (as ${authconfig.username})` : ""}…`);
+    const stream = await docker.pull(image, authconfig ? { authconfig } : {});
+    await followProgress(docker, stream);
   };
 
   return {
@@ -87,10 +58,10 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
     noun: "container",
     launch(run: ClaimedRun): Launched {
       const config = runConfigFor("docker", run.runConfig, run.flowRunConfig);
-      const image = config.image ?? options.defaultImage;
+      const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
       if (!image)
         throw new InvalidConfigError(
-          "the run config names no image: set dockerRun({ image }) (or start the agent with --image)",
+          "the run config names no image and the flow has no Docker storage: set dockerRun({ image }) or dockerStorage(…) (or start the agent with --image)",
         );
       const runEnv: Record<string, string> = { ...options.env, ...config.env };
       for (const key of AGENT_KEYS) delete runEnv[key];
@@ -162,6 +133,12 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
       };
     },
   };
+}
+
+/** The image a flow with Docker storage was registered with (`registry/name@sha256:…`). */
+function storageImage(storage: unknown): string | undefined {
+  const s = storage as { type?: unknown; image?: unknown } | null;
+  return s?.type === "docker" && typeof s.image === "string" ? s.image : undefined;
 }
 
 async function stopContainer(container: Dockerode.Container, force: boolean): Promise<void> {

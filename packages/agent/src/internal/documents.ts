@@ -20,7 +20,7 @@ export const AgentHeartbeat = graphql(`
 export const ClaimFlowRuns = graphql(`
   mutation ClaimFlowRuns($id: uuid!, $limit: Int!) {
     claim_flow_runs(input: { agent_id: $id, limit: $limit }) {
-      flow_runs { id name version restart_count flow_id run_config flow { run_config } }
+      flow_runs { id name version restart_count flow_id run_config flow { run_config storage } }
       tokens { flow_run_id token }
     }
   }

@@ -12,6 +12,8 @@ export interface ClaimedRun {
   readonly runConfig: unknown;
   /** The flow version's run config. */
   readonly flowRunConfig: unknown;
+  /** Where the flow version's code is (its Docker storage names the image runs use). */
+  readonly flowStorage: unknown;
   /**
    * The token the server minted for this run (valid for it only): what its process authenticates with,
    * never the agent's own key. Undefined from a server that mints none (then the agent's key is given).

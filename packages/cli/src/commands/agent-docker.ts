@@ -1,5 +1,6 @@
 import { startDockerAgent } from "@regent/agent";
 import type { Config } from "@regent/core";
+import { registryAuth } from "../registry-auth.js";
 import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
 
 /**
@@ -9,7 +10,7 @@ import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } fr
  */
 export async function agentDockerStart(
   config: Config,
-  options: AgentFlags & { image?: string; network?: string; keepContainers?: boolean },
+  options: AgentFlags & { image?: string; network?: string; keepContainers?: boolean; registryAuth?: string },
 ): Promise<number> {
   const { name, labels, maxConcurrent, log, banner } = agentSettings(config, options, "docker");
   return runUntilSignalled(
@@ -24,6 +25,7 @@ export async function agentDockerStart(
         image: options.image,
         network: options.network,
         removeContainers: !options.keepContainers,
+        registryAuth: registryAuth(config, { dockerConfig: options.registryAuth }),
         stopTimeoutMs: STOP_TIMEOUT_MS,
         log,
       }),

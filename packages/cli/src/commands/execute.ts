@@ -13,7 +13,7 @@ import {
   serializeError,
 } from "@regent/core";
 import { isFlow, maskRevealed, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
-import { loadBundleByHash, localFolderStore } from "@regent/storage";
+import { loadBundleByHash, loadImageBundle, localFolderStore } from "@regent/storage";
 import { watchRun } from "./run-watch.js";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
@@ -51,6 +51,8 @@ const PriorTaskRuns = graphql(`
 
 interface StoredFlow {
   type?: string;
+  /** Docker storage: the image the flow was pushed as. */
+  image?: string;
   path?: string;
   bundle?: { hash?: string; ref?: string };
 }
@@ -148,7 +150,7 @@ async function preload(client: RegentClient, flowId: string): Promise<void> {
   const { flow_by_pk } = await client.request(PreloadFlow, { id: flowId });
   const storage = (flow_by_pk?.storage ?? {}) as StoredFlow;
   const config = LocalRunConfigSchema.safeParse({ type: "local", ...(flow_by_pk?.run_config ?? {}) });
-  if (!storage.bundle?.hash || !config.success) return;
+  if (!storage.bundle?.hash || !config.success || storage.type === "docker") return;
   const env = config.data.env ?? {};
   if (needsFreshProcess(env)) return;
   const dir = config.data.workingDir;
@@ -239,7 +241,8 @@ async function executeRun(client: RegentClient, flowRunId: string, prepare?: () 
       return failBeforeStart(`the run's environment could not be set up: ${(error as Error).message}`, error);
     }
   }
-  const where = `${storage.type ?? "database"} storage`;
+  const where =
+    storage.type === "docker" ? `the image ${storage.image}` : `${storage.type ?? "database"} storage`;
   let readError: unknown;
   const fetchBundle = bundleFetcher(client, storage);
   const fetchCode = async (): Promise<string | undefined> => {
@@ -252,8 +255,16 @@ async function executeRun(client: RegentClient, flowRunId: string, prepare?: () 
   };
   let flow: unknown;
   try {
-    const mod = await loadBundleByHash(hash, fetchCode, BUNDLE_DIR);
-    if (!mod) return failBeforeStart(`the flow's bundle ${hash} is missing from ${where}`);
+    const mod =
+      storage.type === "docker"
+        ? await loadImageBundle(hash)
+        : await loadBundleByHash(hash, fetchCode, BUNDLE_DIR);
+    if (!mod)
+      return failBeforeStart(
+        storage.type === "docker"
+          ? `the flow's bundle ${hash} is not in this container: flow ${run.flow?.name} has Docker storage, so it runs in its image ${storage.image}; give it a label only Docker agents have`
+          : `the flow's bundle ${hash} is missing from ${where}`,
+      );
     flow = mod.default;
   } catch (error) {
     if (readError !== undefined)

@@ -1,22 +1,40 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { graphql, RegentClient } from "@regent/client";
 import {
   type Config,
   checkSchedule,
   FlowNotFoundError,
+  InvalidConfigError,
   InvalidUsageError,
   NotFoundError,
   type Schedule,
   type Storage,
+  StorageSchema,
 } from "@regent/core";
 import { isFlow } from "@regent/sdk";
-import { bundleFlow, type FlowBundle, loadBundle, localFolderStore } from "@regent/storage";
+import {
+  buildFlowImage,
+  bundleFlow,
+  type FlowBundle,
+  loadBundle,
+  localFolderStore,
+  type RegistryAuth,
+} from "@regent/storage";
+import type Dockerode from "dockerode";
 import { findFlowFiles } from "../flow-files.js";
+import { registryAuth } from "../registry-auth.js";
+import { readStdin } from "../stdin.js";
 import { stylerFor } from "../style.js";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+/** The base of Docker storage images that name none (`[docker] runtime_image` overrides it). */
+export const DEFAULT_RUNTIME_IMAGE = `regent/runtime:${VERSION}`;
 
 const ProjectByName = graphql(`
   query ProjectByName($name: String!) { project(where: { name: { _eq: $name } }) { id } }
@@ -48,6 +66,9 @@ export interface RegisterOptions {
   project: string;
   label: string[];
   json?: boolean;
+  /** Docker storage: a user for the flow's registry (the password comes from stdin). */
+  registryUsername?: string;
+  registryPasswordStdin?: boolean;
 }
 
 /**
@@ -89,7 +110,7 @@ export async function register(config: Config, target: string, options: Register
       description?: string;
       labels?: string[];
       runConfig?: { labels?: string[] };
-      storage?: Storage;
+      storage?: unknown;
       schedule?: unknown;
       concurrency?: unknown;
       maxRestarts?: number;
@@ -110,7 +131,7 @@ export async function register(config: Config, target: string, options: Register
       parametersSchema: flow.paramsJsonSchema ?? null,
       runConfig: o.runConfig ?? null,
       labels: [...new Set([...(o.labels ?? []), ...options.label])].sort(),
-      storage: o.storage ?? { type: "database" },
+      storage: storageOf(file, flow.name, o.storage),
       schedule,
       concurrency: o.concurrency ?? null,
       maxRestarts: o.maxRestarts ?? null,
@@ -125,16 +146,41 @@ export async function register(config: Config, target: string, options: Register
     names.set(f.name, f.file);
   }
 
-  const results: Array<Record<string, unknown>> = [];
+  // Every flow's code is stored (images built and pushed) before any is registered: a push that fails
+  // leaves nothing registered.
+  const stored: Array<Record<string, unknown>> = [];
+  let docker: DockerTools | undefined;
   for (const f of found) {
-    let bundleRef: Record<string, unknown> = { hash: f.bundle.hash, entry: f.bundle.entry };
+    const bundleRef: Record<string, unknown> = { hash: f.bundle.hash, entry: f.bundle.entry };
     if (f.storage.type === "database") {
       await client.request(UploadBundle, { hash: f.bundle.hash, code: f.bundle.code });
+      stored.push({ ...f.storage, bundle: bundleRef });
+    } else if (f.storage.type === "local") {
+      const put = await localFolderStore({ dir: f.storage.path }).put(f.bundle, { flowName: f.name });
+      stored.push({ ...f.storage, bundle: { ...bundleRef, ref: put.ref } });
     } else {
-      const stored = await localFolderStore({ dir: f.storage.path }).put(f.bundle, { flowName: f.name });
-      bundleRef = { ...bundleRef, ref: stored.ref };
+      docker ??= await dockerTools(config, options);
+      progress(
+        paint("gray", `${f.name}: Docker storage, image ${f.storage.registryUrl}/${f.storage.imageName}`),
+      );
+      const image = await buildFlowImage({
+        docker: docker.engine,
+        bundle: f.bundle,
+        storage: f.storage,
+        flowDir: dirname(f.file),
+        defaultBaseImage: config.docker.runtime_image ?? DEFAULT_RUNTIME_IMAGE,
+        registryAuth: docker.given
+          ? { ...docker.auths, [f.storage.registryUrl.split("/")[0]!]: docker.given }
+          : docker.auths,
+        progress: (line) => progress(paint("gray", `    ${line}`)),
+      });
+      stored.push({ ...f.storage, image: image.image, bundle: bundleRef });
     }
-    const storage = { ...f.storage, bundle: bundleRef };
+  }
+
+  const results: Array<Record<string, unknown>> = [];
+  for (const [i, f] of found.entries()) {
+    const storage = stored[i]!;
     // The version changes when any of these does (DESIGN §9).
     const contentHash = createHash("sha256")
       .update(
@@ -145,6 +191,8 @@ export async function register(config: Config, target: string, options: Register
           f.labels,
           f.storage,
           f.schedule,
+          // A Docker image is named by its digest: a new base image makes a new version.
+          ...(storage.image ? [storage.image] : []),
           // Only when set, so that flows without one keep the hash (and version) they had.
           ...(f.concurrency ? [f.concurrency] : []),
           ...(f.maxRestarts !== null ? [{ maxRestarts: f.maxRestarts }] : []),
@@ -176,4 +224,34 @@ export async function register(config: Config, target: string, options: Register
   }
   if (options.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   return 0;
+}
+
+interface DockerTools {
+  readonly engine: Dockerode;
+  readonly auths: Record<string, RegistryAuth>;
+  /** From the flags: for the registry of every flow registered now. */
+  readonly given: RegistryAuth | undefined;
+}
+
+/** The Docker engine and registry credentials for Docker storage; the password flag reads stdin. */
+async function dockerTools(config: Config, options: RegisterOptions): Promise<DockerTools> {
+  const { default: Docker } = await import("dockerode");
+  let given: RegistryAuth | undefined;
+  if (options.registryPasswordStdin || options.registryUsername) {
+    if (!options.registryUsername || !options.registryPasswordStdin)
+      throw new InvalidUsageError("--registry-username and --registry-password-stdin go together");
+    const password = await readStdin(
+      '--registry-password-stdin reads the password from standard input, e.g. `echo "$PASSWORD" | regent register … --registry-password-stdin`',
+    );
+    given = { username: options.registryUsername, password };
+  }
+  return { engine: new Docker(), auths: registryAuth(config), given };
+}
+
+/** The flow's storage option, checked: a hand-written object gets the same checks as `dockerStorage()`. */
+function storageOf(file: string, name: string, storage: unknown): Storage {
+  const parsed = StorageSchema.safeParse(storage ?? { type: "database" });
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "storage"}: ${i.message}`).join("; ");
+  throw new InvalidConfigError(`${file}: flow ${name}: invalid storage: ${issues}`);
 }

@@ -1,5 +1,5 @@
 import { graphql, RegentClient } from "@regent/client";
-import { type Config, FlowNotFoundError } from "@regent/core";
+import { type Config, FlowNotFoundError, InvalidUsageError } from "@regent/core";
 import { paramsFromCli } from "../cli-params.js";
 import { EXIT } from "../exit.js";
 import { watchFlowRun } from "./watch.js";
@@ -23,6 +23,8 @@ export interface RunRemoteOptions {
   label: string[];
   /** The run's maximum duration, over the flow's timeout ("2h"). */
   timeout?: string;
+  /** JSON: the run's run-config overrides, merged over the flow's by the server. */
+  runConfig?: string;
   watch?: boolean;
   json?: boolean;
 }
@@ -42,12 +44,23 @@ export async function runRemote(config: Config, options: RunRemoteOptions): Prom
     options.paramsJson,
     (found.parameters_schema ?? undefined) as never,
   );
+  let runConfig: unknown;
+  if (options.runConfig !== undefined) {
+    try {
+      runConfig = JSON.parse(options.runConfig);
+    } catch (error) {
+      throw new InvalidUsageError(`--run-config is not JSON: ${(error as Error).message}`);
+    }
+    if (runConfig === null || typeof runConfig !== "object" || Array.isArray(runConfig))
+      throw new InvalidUsageError("--run-config is a JSON object, e.g. '{\"memory\": 4096}'");
+  }
   const { create_flow_run } = await client.request(CreateRun, {
     input: {
       version_group_id: found.version_group_id,
       parameters,
       labels: options.label.length > 0 ? options.label : null,
       ...(options.timeout ? { timeout: options.timeout } : {}),
+      ...(runConfig ? { run_config: runConfig } : {}),
     },
   });
   const id = create_flow_run.id;

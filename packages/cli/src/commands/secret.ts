@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { graphql } from "@regent/client";
 import { type Config, InvalidUsageError } from "@regent/core";
+import { readStdin } from "../stdin.js";
 import { client, formatTable, print } from "./remote.js";
 
 const SetSecret = graphql(`
@@ -10,17 +11,6 @@ const Secrets = graphql(`query Secrets { secrets { name created updated } }`);
 const DeleteSecret = graphql(`
   mutation DeleteSecret($name: String!) { delete_secret(input: { name: $name }) { success } }
 `);
-
-/** All of standard input, without one trailing newline (what `echo value |` adds). */
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY)
-    throw new InvalidUsageError(
-      'regent secret set reads the value from standard input (e.g. `printf %s "$VALUE" | regent secret set NAME`), or from --from-file; a value on the command line would stay in your shell\'s history',
-    );
-  let text = "";
-  for await (const chunk of process.stdin) text += chunk;
-  return text.replace(/\r?\n$/, "");
-}
 
 /** `regent secret set NAME`: the value from stdin or --from-file, never from the command line. */
 export async function setSecret(
@@ -35,7 +25,10 @@ export async function setSecret(
     } catch (error) {
       throw new InvalidUsageError(`--from-file ${options.fromFile}: ${(error as Error).message}`);
     }
-  } else value = await readStdin();
+  } else
+    value = await readStdin(
+      'regent secret set reads the value from standard input (e.g. `printf %s "$VALUE" | regent secret set NAME`), or from --from-file; a value on the command line would stay in your shell\'s history',
+    );
   const { set_secret } = await client(config).request(SetSecret, { name, value });
   print(
     Boolean(options.json),
