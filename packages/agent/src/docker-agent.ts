@@ -1,4 +1,3 @@
-import { InvalidConfigError } from "@regent/core";
 import { dockerConfigAuth, type RegistryAuth } from "@regent/storage";
 import Dockerode from "dockerode";
 import { type Agent, type AgentOptions, agentLog, startAgent } from "./agent-options.js";
@@ -26,17 +25,11 @@ export type DockerAgent = Agent;
 
 /**
  * Starts a Docker agent (DESIGN §6): the agent loop of every agent, launching each run as a container.
- * Checks the Docker engine first, and refuses to start without one, saying how to reach it.
+ * While no Docker engine answers (at start, or after it went away) it claims no runs, says why once,
+ * and asks again at each poll; runs under way when the engine went away are reported lost (Lazarus).
  */
 export async function startDockerAgent(options: DockerAgentOptions): Promise<DockerAgent> {
   const docker = options.docker ?? new Dockerode();
-  try {
-    await docker.version();
-  } catch (error) {
-    throw new InvalidConfigError(
-      `no Docker engine answers at ${process.env.DOCKER_HOST ?? "/var/run/docker.sock"} (${(error as Error).message}): start dockerd, or set DOCKER_HOST`,
-    );
-  }
   return startAgent(
     options,
     dockerLauncher({

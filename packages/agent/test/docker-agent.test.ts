@@ -1,47 +1,22 @@
-import { execFileSync } from "node:child_process";
-import { dirname } from "node:path";
 import Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { type DockerAgent, startDockerAgent } from "../src/index.js";
-import { agentTest, FAKE_EXECUTOR, waitFor } from "./helpers.js";
+import { auth, buildFakeExecutorImage, COMMAND, pushPrivate, registry } from "./docker-helpers.js";
+import { agentTest, waitFor } from "./helpers.js";
 
 // The Docker agent against a real Docker engine and a real private registry with password auth, both
 // started by scripts/testbed/docker.sh (npm test does): each run in a container of an image built here
 // from the fake executor, with the run's token, env and limits; output in the agent's log; out-of-memory
 // kills and missing images reported with the reason; pulls from the registry with credentials.
 
-const registry = process.env.REGENT_TEST_REGISTRY;
-const base = process.env.REGENT_TEST_BASE_IMAGE;
-if (!registry || !base)
-  throw new Error(
-    'the Docker tests need a Docker engine and a registry: run them with `npm test` (it starts both), or `eval "$(bash scripts/testbed/docker.sh start)"` first',
-  );
-const auth = {
-  username: process.env.REGENT_TEST_REGISTRY_USER ?? "",
-  password: process.env.REGENT_TEST_REGISTRY_PASSWORD ?? "",
-};
 const IMAGE = "regent-test-fake-executor:1";
 const PRIVATE = `${registry}/regent-test/fake-executor:1`;
-const COMMAND = ["/usr/bin/node", "/app/fake-executor.mjs"];
 const docker = new Dockerode();
 
 beforeAll(async () => {
-  // FROM the testbed's base image (this machine's node), plus the fake executor.
-  execFileSync("docker", ["build", "-q", "-t", IMAGE, "-f", "-", dirname(FAKE_EXECUTOR)], {
-    input: `FROM ${base}\nCOPY fake-executor.mjs /app/fake-executor.mjs\nCMD ${JSON.stringify(COMMAND)}\n`,
-    stdio: ["pipe", "ignore", "inherit"],
-  });
+  buildFakeExecutorImage(IMAGE);
   // The same image in the private registry, pushed with credentials, and not kept on this machine.
-  await docker.getImage(IMAGE).tag({ repo: PRIVATE.slice(0, PRIVATE.lastIndexOf(":")), tag: "1" });
-  const push = await docker.getImage(PRIVATE).push({ authconfig: { ...auth, serveraddress: registry } });
-  await new Promise<void>((resolve, reject) =>
-    docker.modem.followProgress(push, (error: Error | null, events: { error?: string }[]) => {
-      const failed = events.find((e) => e.error);
-      if (error || failed) reject(error ?? new Error(failed?.error));
-      else resolve();
-    }),
-  );
-  await docker.getImage(PRIVATE).remove();
+  await pushPrivate(docker, IMAGE, PRIVATE);
 }, 120_000);
 
 afterAll(async () => {
@@ -109,6 +84,14 @@ describe("docker agent", () => {
     await waitFor("the container to be removed", async () =>
       (await containersOf(run.id)).length === 0 ? true : undefined,
     );
+    // Its flow reported: the container's output is not copied into the run's logs.
+    const { log } = await h.ok(
+      `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id } }) { message } }`,
+      {
+        id: run.id,
+      },
+    );
+    expect(log.filter((l: { message: string }) => l.message.startsWith("[container]"))).toEqual([]);
   });
 
   test("a run over its memory limit is reported as killed out of memory", async ({ h }) => {
@@ -144,6 +127,29 @@ describe("docker agent", () => {
     await h.waitForState(run.id, "Success", 60_000);
   });
 
+  test("a container that ends before its flow reports anything leaves its output in the run's logs", async ({
+    h,
+  }) => {
+    const flowId = await h.seedFlow("early", {
+      run_config: { type: "docker", image: IMAGE, env: { FAKE_MODE: "early" } },
+      max_restarts: 0,
+    });
+    await startAgent(h);
+    const run = await h.createRun(flowId);
+    const failed = await h.waitForState(run.id, "Failed", 60_000);
+    expect(failed.state_message).toMatch(/the container exited with code 1 without reaching a final state/);
+    const { log } = await h.ok(
+      `query($id: uuid!) { log(where: { flow_run_id: { _eq: $id } }, order_by: [{ timestamp: asc }]) { level message } }`,
+      { id: run.id },
+    );
+    expect(log).toEqual(
+      expect.arrayContaining([
+        { level: "error", message: "[container] fake executor: early" },
+        { level: "error", message: "[container] cannot load the flow: early exit" },
+      ]),
+    );
+  });
+
   test("a container killed with docker kill is reported as killed, with the signal", async ({ h }) => {
     const flowId = await h.seedFlow("killed", {
       run_config: { type: "docker", image: IMAGE, env: { FAKE_MODE: "sleep" } },
@@ -158,12 +164,6 @@ describe("docker agent", () => {
     expect(failed.state_message).toMatch(
       /the container was killed by SIGKILL \(exit code 137; e.g. docker kill or docker stop\)/,
     );
-  });
-
-  test("an agent without a Docker engine refuses to start, saying how to reach one", async ({ h }) => {
-    await expect(
-      startAgent(h, { docker: new Dockerode({ socketPath: "/nonexistent/docker.sock" }) }),
-    ).rejects.toThrow(/no Docker engine answers at .*: start dockerd, or set DOCKER_HOST/);
   });
 
   test("an image that does not exist fails the run with the engine's reason", async ({ h }) => {

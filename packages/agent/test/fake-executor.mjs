@@ -5,6 +5,7 @@
 //   sigkill  Running, then SIGKILLs itself
 //   sleep    Running, starts a grandchild in its process group, then waits to be stopped
 //   oom      Running, then allocates memory until something (a container's memory limit) kills it
+//   early    prints a line and exits 1 before it reports anything (a flow that cannot even load)
 // FAKE_LAUNCHES names a file it appends its run id to (one line per launch); FAKE_PRINT_ENV is a comma
 // list of variables it prints as `env NAME=value` (plus `cwd …`), so tests read them from the agent's log.
 // FAKE_PIDS names a file it appends its pid to as it starts.
@@ -99,6 +100,10 @@ console.error(
   `fake executor: ${mode}${preStarted ? ` (pre-started${preload ? ` for ${preload}` : ""})` : ""}`,
 );
 
+if (mode === "early") {
+  console.error("cannot load the flow: early exit");
+  process.exit(1);
+}
 let version = (await gql("query($id: uuid!) { flow_run_by_pk(id: $id) { version } }", { id: runId }))
   .flow_run_by_pk.version;
 await setState("Running");

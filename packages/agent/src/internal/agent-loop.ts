@@ -9,9 +9,11 @@ import {
   RegisterAgent,
   ReleaseFlowRuns,
   ReportInfrastructureFailure,
+  RunStateOf,
   SetFlowRunState,
+  WriteRunLogs,
 } from "./documents.js";
-import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome, OutputLine } from "./launcher.js";
 
 export interface AgentLoopOptions {
   readonly apiUrl: string;
@@ -74,6 +76,8 @@ export class AgentLoop {
   private heartbeatBusy = false;
   private lastHeartbeatError: string | undefined;
   private lastClaimError: string | undefined;
+  /** Why the launcher could not take runs at the last claim, while that lasts. */
+  private launcherDown: string | undefined;
 
   constructor(
     private readonly options: AgentLoopOptions,
@@ -272,6 +276,7 @@ export class AgentLoop {
       if (free <= 0) return;
       this.wakeWanted = false;
       if (this.claimUnanswered && !(await this.releaseUnheld())) return;
+      if (!(await this.launcherReady())) return;
       let runs: ClaimedRun[];
       try {
         const { claim_flow_runs } = await this.client.request(ClaimFlowRuns, { id: this.id, limit: free });
@@ -310,6 +315,24 @@ export class AgentLoop {
       // A full answer: there may be more waiting.
       if (runs.length === free) this.wakeWanted = true;
     }
+  }
+
+  /** False (said once, until it changes) while the launcher cannot take runs; the next poll asks again. */
+  private async launcherReady(): Promise<boolean> {
+    const { log, name, pollIntervalMs } = this.options;
+    const down = await this.launcher.unavailable?.();
+    if (down === undefined) {
+      if (this.launcherDown)
+        log(`agent ${name}: ${this.launcher.type} is available again; claiming flow runs`);
+      this.launcherDown = undefined;
+      return true;
+    }
+    if (down !== this.launcherDown)
+      log(
+        `agent ${name}: not claiming flow runs: ${down}; trying again every ${(pollIntervalMs / 1000).toFixed(1)} s`,
+      );
+    this.launcherDown = down;
+    return false;
   }
 
   private launch(run: ClaimedRun): void {
@@ -357,6 +380,7 @@ export class AgentLoop {
       });
       return;
     }
+    if (outcome.output?.length) await this.forwardOutput(run, outcome.output);
     const why = entry.stoppedCancelled
       ? ` (agent ${this.options.name} stopped it: it did not stop within ${this.options.stopTimeoutMs / 1000} s of being cancelled)`
       : entry.stoppedByAgent
@@ -368,6 +392,31 @@ export class AgentLoop {
       { exitCode: outcome.exitCode, signal: outcome.signal },
       outcome.description,
     );
+  }
+
+  /**
+   * Copies what a launch printed into its run's logs when the run never started (still Submitted, in
+   * this execution): its flow reported nothing, and this output is all that says why (an image without
+   * `regent`, a crash before the flow loaded). Best effort: the failure is reported either way.
+   */
+  private async forwardOutput(run: ClaimedRun, output: readonly OutputLine[]): Promise<void> {
+    const noun = this.launcher.noun;
+    try {
+      const { flow_run_by_pk: now } = await this.client.request(RunStateOf, { id: run.id });
+      if (now?.state !== "Submitted" || now.restart_count !== run.restartCount) return;
+      await this.client.request(WriteRunLogs, {
+        logs: output.map((o) => ({
+          flow_run_id: run.id,
+          level: "error",
+          message: `[${noun}] ${o.line}`,
+          timestamp: o.at.toISOString(),
+        })),
+      });
+    } catch (error) {
+      this.options.log(
+        `agent ${this.options.name}: could not copy the ${noun}'s output into flow run ${run.name}'s logs: ${(error as Error).message}`,
+      );
+    }
   }
 
   /**

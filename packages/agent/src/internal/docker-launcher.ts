@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import { InvalidConfigError } from "@regent/core";
 import { authConfigFor, followProgress, type RegistryAuth } from "@regent/storage";
 import type Dockerode from "dockerode";
-import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome, OutputLine } from "./launcher.js";
 import { eachLine } from "./lines.js";
 import { runConfigFor } from "./run-config.js";
 
@@ -56,6 +56,14 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
   return {
     type: "docker",
     noun: "container",
+    async unavailable() {
+      try {
+        await withTimeout(docker.ping(), PING_TIMEOUT_MS);
+        return undefined;
+      } catch (error) {
+        return engineDown(error);
+      }
+    },
     launch(run: ClaimedRun): Launched {
       const config = runConfigFor("docker", run.runConfig, run.flowRunConfig);
       const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
@@ -74,6 +82,8 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
       };
       const label = `[${run.name}] `;
       let container: Dockerode.Container | undefined;
+      let started = false;
+      const tail: OutputLine[] = [];
       let stopAsked: boolean | undefined;
 
       const ended = (async (): Promise<LaunchOutcome> => {
@@ -95,10 +105,15 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
           const out = new PassThrough();
           const err = new PassThrough();
           docker.modem.demuxStream(output, out, err);
-          const print = (line: string) => options.log(`${label}${line}`);
+          const print = (line: string) => {
+            options.log(`${label}${line}`);
+            tail.push({ line, at: new Date() });
+            if (tail.length > OUTPUT_TAIL) tail.shift();
+          };
           const outLines = eachLine(out, print);
           const errLines = eachLine(err, print);
           await container.start();
+          started = true;
           if (stopAsked !== undefined) await stopContainer(container, stopAsked);
           const drained = new Promise<void>((resolve) => {
             output.once("end", resolve);
@@ -108,9 +123,18 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
           await Promise.race([drained, new Promise((r) => setTimeout(r, 2_000))]);
           outLines.flush();
           errLines.flush();
-          const state = (await container.inspect()).State;
-          return outcomeOf(StatusCode, state, config.memory);
+          // Undefined when the engine went away as the container ended (dockerd stopping kills its containers).
+          const state = await container
+            .inspect()
+            .then((i) => i.State)
+            .catch(() => undefined);
+          const outcome = state
+            ? outcomeOf(StatusCode, state, config.memory)
+            : lostWithEngine(`it ended with code ${StatusCode}, and the Docker engine stopped answering`);
+          return { ...outcome, output: tail } as LaunchOutcome;
         } catch (error) {
+          if (started)
+            return lostWithEngine(`the Docker engine stopped answering: ${(error as Error).message}`);
           return { kind: "not-started", error: error as Error };
         } finally {
           if (container && options.removeContainers)
@@ -133,6 +157,30 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
       };
     },
   };
+}
+
+const PING_TIMEOUT_MS = 5_000;
+/** Lines of a container's output kept for the run's logs, should it end before its flow reports any. */
+const OUTPUT_TAIL = 50;
+
+/** What the agent says while no Docker engine answers. */
+export function engineDown(error: unknown): string {
+  return `no Docker engine answers at ${process.env.DOCKER_HOST ?? "/var/run/docker.sock"} (${(error as Error).message}): start dockerd, or set DOCKER_HOST`;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A container whose end the agent could not see: its engine went away under it. */
+function lostWithEngine(why: string): LaunchOutcome {
+  return { kind: "exited", description: `was lost (${why})`, exitCode: null, signal: null };
 }
 
 /** The image a flow with Docker storage was registered with (`registry/name@sha256:…`). */

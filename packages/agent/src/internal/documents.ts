@@ -60,3 +60,11 @@ export const CancellingRuns = graphql(`
     flow_run(where: { id: { _in: $ids }, state: { _eq: "Cancelling" } }) { id state_timestamp }
   }
 `);
+
+export const RunStateOf = graphql(`
+  query RunStateOf($id: uuid!) { flow_run_by_pk(id: $id) { state restart_count } }
+`);
+
+export const WriteRunLogs = graphql(`
+  mutation WriteRunLogs($logs: [write_run_log_input!]!) { write_run_logs(input: { logs: $logs }) { count } }
+`);

@@ -29,8 +29,15 @@ export type LaunchOutcome =
       readonly description: string;
       readonly exitCode: number | null;
       readonly signal: string | null;
+      /** Its last lines of output, for the run's logs when the flow never started to report its own. */
+      readonly output?: readonly OutputLine[];
     }
   | { readonly kind: "not-started"; readonly error: Error };
+
+export interface OutputLine {
+  readonly line: string;
+  readonly at: Date;
+}
 
 export interface Launched {
   /** What to show for it in logs (e.g. `pid 1234`), when there is one. */
@@ -55,6 +62,11 @@ export interface Launcher {
    * this kind of agent; failures of the infrastructure come back through `ended` instead.
    */
   launch(run: ClaimedRun): Launched;
+  /**
+   * Why it cannot take runs now (its engine does not answer), or undefined when it can. The agent claims
+   * nothing while there is a reason, and asks again at its next poll: a run is not claimed only to fail.
+   */
+  unavailable?(): Promise<string | undefined>;
   /** Lets go of what it keeps ready for runs (e.g. pre-started executors); runs under way go on. */
   close?(): Promise<void>;
 }
