@@ -33,20 +33,18 @@ function formatMessages(messages: readonly Message[]): string {
 }
 
 /**
- * Where the bundle of a flow file goes. Below the nearest `node_modules` (its `.cache/regent`), the
- * bundle's external imports resolve to the project's own packages, as if the file had been compiled in
- * place; with no `node_modules` above the file, it goes to a temporary folder and is bundled whole.
+ * A folder for bundles of the flow file at `flowPath`, named `name`: below the nearest `node_modules`
+ * (its `.cache/regent/<name>`), where a bundle's external imports (native packages) resolve to the
+ * project's own packages, as if the file had been compiled in place; with no `node_modules` above the
+ * file, a temporary folder (`inProject` false).
  */
-function bundleDir(flowPath: string): { dir: string; externals: boolean } {
-  let dir = dirname(flowPath);
-  for (;;) {
+export function projectCacheDir(flowPath: string, name: string): { dir: string; inProject: boolean } {
+  for (let dir = dirname(resolve(flowPath)); ; dir = dirname(dir)) {
     if (existsSync(join(dir, "node_modules")))
-      return { dir: join(dir, "node_modules", ".cache", "regent", "bundles"), externals: true };
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
+      return { dir: join(dir, "node_modules", ".cache", "regent", name), inProject: true };
+    if (dirname(dir) === dir) break;
   }
-  return { dir: join(tmpdir(), `regent-${process.getuid?.() ?? "user"}`, "bundles"), externals: false };
+  return { dir: join(tmpdir(), `regent-${process.getuid?.() ?? "user"}`, name), inProject: false };
 }
 
 const TYPESCRIPT = /\.[cm]?tsx?$/;
@@ -88,7 +86,8 @@ export async function bundleFlowFile(file: string): Promise<string> {
   } catch {
     throw new FlowLoadError(`cannot read flow file ${file}: no such file`);
   }
-  const { dir, externals } = bundleDir(path);
+  // In a project, installed packages stay imports; with none, the bundle holds all.
+  const { dir, inProject: externals } = projectCacheDir(path, "bundles");
   const indexPath = join(dir, `${createHash("sha256").update(path).digest("hex").slice(0, 16)}.index.json`);
   const cached = await cachedBundle(indexPath);
   if (cached) return cached;

@@ -95,7 +95,7 @@ test("regent register builds and pushes a Docker storage image with docker login
   expect(agent.output()).toContain(`pulling ${image} (as ${user})`);
   const { log } = await graphqlData(api, `{ log { message } }`);
   expect(log.map((l: { message: string }) => l.message)).toContain(
-    "hello from the image: in image true, uid 1000, 3 lookup rows, set at build",
+    "hello from the image: in image true, uid 1000, 3 lookup rows, set at build, sqlite says 42",
   );
 
   // The same flow, 48 MiB allowed for this run only, allocating far more: killed, and said so.

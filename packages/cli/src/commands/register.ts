@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { graphql, RegentClient } from "@regent/client";
 import {
   type Config,
@@ -25,6 +24,7 @@ import {
 } from "@regent/storage";
 import type Dockerode from "dockerode";
 import { findFlowFiles } from "../flow-files.js";
+import { projectCacheDir } from "../load-flow.js";
 import { registryAuth } from "../registry-auth.js";
 import { readStdin } from "../stdin.js";
 import { stylerFor } from "../style.js";
@@ -91,11 +91,14 @@ export async function register(config: Config, target: string, options: Register
 
   const { files, folder } = await findFlowFiles(target);
   const found: Found[] = [];
-  const loadDir = join(tmpdir(), `regent-${process.getuid?.() ?? "user"}`, "register");
   for (const [i, file] of files.entries()) {
     progress(paint("gray", `[${i + 1}/${files.length}] bundling ${file}…`));
     const bundle = await bundleFlow(file);
-    const mod = await loadBundle(bundle.code, { dir: loadDir, sdkUrl: SDK_URL });
+    // Loaded in the flow's project, where the native packages the bundle leaves out resolve.
+    const mod = await loadBundle(bundle.code, {
+      dir: projectCacheDir(file, "register").dir,
+      sdkUrl: SDK_URL,
+    });
     const flow = (mod as { default?: unknown }).default;
     if (!isFlow(flow)) {
       if (folder) {
