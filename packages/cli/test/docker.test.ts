@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { graphqlData, startRegentProcess, regentTest as test } from "@regent/testkit";
 import Dockerode from "dockerode";
 import { afterAll, beforeAll, expect } from "vitest";
@@ -155,13 +156,32 @@ test("regent register with wrong registry credentials fails with the registry's 
     expect(refused.stderr).toContain(`the registry ${registry} refused the credentials of "${user}"`);
     expect(refused.stderr).toMatch(/unauthorized/);
 
-    // No credentials at all: said so, with what to run.
-    const none = await cli(["register", fixture, "--project", "demo", "--api", api], {
-      env: { DOCKER_CONFIG: empty, REGENT__DOCKER__RUNTIME_IMAGE: RUNTIME, REGENT_TEST_REGISTRY: registry },
-    });
+    // No credentials at all: said so, with what to run (and the flow named by a relative path).
+    const none = await cli(
+      ["register", relative(process.cwd(), fixture), "--project", "demo", "--api", api],
+      {
+        env: { DOCKER_CONFIG: empty, REGENT__DOCKER__RUNTIME_IMAGE: RUNTIME, REGENT_TEST_REGISTRY: registry },
+      },
+    );
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain(`needs credentials and none are known for it`);
     expect(none.stderr).toContain(`Run docker login ${registry}`);
+
+    // A base image that is neither here nor in the (loopback) registry: the builder's words, and how
+    // to make one.
+    const missing = `${registry}/regent-test/no-such-runtime:1`;
+    const noBase = await cli(["register", fixture, "--project", "demo", "--api", api], {
+      env: {
+        DOCKER_CONFIG: dockerConfig,
+        REGENT__DOCKER__RUNTIME_IMAGE: missing,
+        REGENT_TEST_REGISTRY: registry,
+      },
+    });
+    expect(noBase.code).not.toBe(0);
+    expect(noBase.stderr).toMatch(/IMAGE_BUILD_FAILED/);
+    expect(noBase.stderr).toContain(
+      `the base image ${missing} is not on this machine and could not be pulled: build the runtime image with \`npm run image:runtime\``,
+    );
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }

@@ -65,11 +65,12 @@ export async function buildFlowImage(options: BuildFlowImageOptions): Promise<Fl
     }),
   );
   // The base's id, when it is here: a rebuilt base makes new images.
-  const baseId = await docker
+  const baseLocal = await docker
     .getImage(baseImage)
     .inspect()
     .then((i) => i.Id)
-    .catch(() => baseImage);
+    .catch(() => undefined);
+  const baseId = baseLocal ?? baseImage;
   const hash = createHash("sha256")
     .update(
       JSON.stringify([
@@ -114,10 +115,15 @@ export async function buildFlowImage(options: BuildFlowImageOptions): Promise<Fl
       });
     } catch (error) {
       const why = (error as Error).message;
+      const hint = baseLocal
+        ? ""
+        : ` (the base image ${baseImage} is not on this machine and could not be pulled: build the runtime image with \`npm run image:runtime\` in the Regent repository, or name one your engine can pull in dockerStorage({ baseImage }) or [docker] runtime_image; docs/docker.md#the-runtime-image)`;
       throw new DockerImageError(
         "IMAGE_BUILD_FAILED",
-        `the image ${repository}:${tag} did not build: ${why}${/pull access denied|not found|repository does not exist/i.test(why) && !storage.baseImage ? ` (the default base image ${baseImage} is built from the Regent repository: see docs/docker.md#the-runtime-image)` : ""}`,
-        { cause: error },
+        `the image ${repository}:${tag} did not build: ${why}${hint}`,
+        {
+          cause: error,
+        },
       );
     }
     const tags = [tag, ...(storage.imageTag ? [storage.imageTag] : [])];

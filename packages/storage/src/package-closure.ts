@@ -1,6 +1,6 @@
 import { cp, readFile, realpath } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { basename, dirname, join, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { FlowLoadError } from "@regent/core";
 import { packageDir } from "./internal/native-packages.js";
 
@@ -77,7 +77,7 @@ export async function packageClosure(
   }> = [
     ...names.map((name) => ({ name, optional: false })),
     ...(options.optional ?? []).map((name) => ({ name, optional: true })),
-  ].map((want) => ({ ...want, from: fromDir, parentDest: "", neededBy: fromDir }));
+  ].map((want) => ({ ...want, from: resolve(fromDir), parentDest: "", neededBy: fromDir }));
   while (queue.length > 0) {
     const want = queue.shift()!;
     const dir = await resolvePackage(want.name, want.from);

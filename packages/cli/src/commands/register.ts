@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { graphql, RegentClient } from "@regent/client";
 import {
   type Config,
@@ -170,7 +170,7 @@ export async function register(config: Config, target: string, options: Register
         docker: docker.engine,
         bundle: f.bundle,
         storage: f.storage,
-        flowDir: dirname(f.file),
+        flowDir: dirname(resolve(f.file)),
         defaultBaseImage: config.docker.runtime_image ?? DEFAULT_RUNTIME_IMAGE,
         registryAuth: docker.given
           ? { ...docker.auths, [f.storage.registryUrl.split("/")[0]!]: docker.given }

@@ -1,0 +1,49 @@
+import { readFileSync } from "node:fs";
+import { regentTest as test } from "@regent/testkit";
+import { describe, expect } from "vitest";
+import { parse } from "yaml";
+import { loadConfig } from "../src/config.js";
+
+// deploy/docker-compose.yml cannot be brought up here (its PostgreSQL image would be pulled from the
+// internet), so what it asks of Regent is checked instead: the runtime image it names is the one
+// deploy/docker/build-runtime.mjs builds for this version, each command and flag it runs exists, and
+// its Regent environment is valid configuration. The server and Docker agent it runs are tested for
+// real in docker.test.ts.
+
+const root = new URL("../../../", import.meta.url);
+const compose = parse(readFileSync(new URL("deploy/docker-compose.yml", root), "utf8")) as {
+  services: Record<string, { image: string; command?: string[]; environment?: Record<string, string> }>;
+};
+const { version } = JSON.parse(readFileSync(new URL("packages/cli/package.json", root), "utf8")) as {
+  version: string;
+};
+const regentServices = Object.entries(compose.services).filter(([, s]) => s.command?.[0] === "regent");
+
+describe("deploy/docker-compose.yml", () => {
+  test("runs a server and a Docker agent from this version's runtime image", () => {
+    expect(regentServices.map(([name]) => name).sort()).toEqual(["agent", "server"]);
+    for (const [, service] of regentServices)
+      expect(service.image).toBe(`\${REGENT_IMAGE:-regent/runtime:${version}}`);
+    const build = readFileSync(new URL("deploy/docker/build-runtime.mjs", root), "utf8");
+    expect(build).toContain("default: `regent/runtime:${version}`");
+  });
+
+  test.for(regentServices)("%s: its command and flags exist", async ([, service], { cli }) => {
+    const args = service.command!.slice(1);
+    const words = args.filter((a, i) => !a.startsWith("-") && !args[i - 1]?.startsWith("--"));
+    const help = await cli([...words, "--help"]);
+    expect(help.code, help.stderr).toBe(0);
+    for (const flag of args.filter((a) => a.startsWith("--"))) expect(help.stdout).toContain(flag);
+  });
+
+  test.for(regentServices)("%s: its Regent environment is valid configuration", ([, service]) => {
+    const env = Object.fromEntries(
+      Object.entries(service.environment ?? {})
+        .filter(([k]) => k.startsWith("REGENT__"))
+        // Compose fills these in from deploy/.env; any value of the right shape stands in here.
+        .map(([k, v]) => [k, v.replace(/\$\{[^}]*\}/g, k.endsWith("SECRETS_KEY") ? "A".repeat(44) : "x")]),
+    );
+    expect(Object.keys(env).length).toBeGreaterThan(0);
+    expect(() => loadConfig({ file: "/nonexistent/config.toml", env })).not.toThrow();
+  });
+});
