@@ -66,6 +66,7 @@ test("regent register builds and pushes a Docker storage image with docker login
     DOCKER_CONFIG: dockerConfig,
     REGENT__DOCKER__RUNTIME_IMAGE: RUNTIME,
     REGENT_TEST_REGISTRY: registry,
+    REGENT_TEST_NONCE: randomUUID(),
   };
   const api = await startServer(await dbFor("sqlite", tmp));
   expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
