@@ -107,7 +107,18 @@ export async function buildFlowImage(options: BuildFlowImageOptions): Promise<Fl
     try {
       build = await docker.buildImage(
         { context, src: sources },
-        { t: `${repository}:${tag}`, forcerm: true, labels: { "io.regent.content-hash": hash } },
+        {
+          t: `${repository}:${tag}`,
+          forcerm: true,
+          labels: { "io.regent.content-hash": hash },
+          // Credentials for a base image in a private registry (the engine pulls it for FROM).
+          registryconfig: Object.fromEntries(
+            Object.entries(options.registryAuth).map(([registry, a]) => [
+              registry,
+              { ...a, serveraddress: registry },
+            ]),
+          ),
+        },
       );
       await followProgress(docker, build, (event) => {
         const line = event.stream?.trimEnd();
@@ -115,7 +126,12 @@ export async function buildFlowImage(options: BuildFlowImageOptions): Promise<Fl
       });
     } catch (error) {
       const why = (error as Error).message;
-      const hint = baseLocal
+      const baseThere = await docker
+        .getImage(baseImage)
+        .inspect()
+        .then(() => true)
+        .catch(() => false);
+      const hint = baseThere
         ? ""
         : ` (the base image ${baseImage} is not on this machine and could not be pulled: build the runtime image with \`npm run image:runtime\` in the Regent repository, or name one your engine can pull in dockerStorage({ baseImage }) or [docker] runtime_image; docs/docker.md#the-runtime-image)`;
       throw new DockerImageError(

@@ -294,6 +294,7 @@ test("on a server that requires keys: sign in with a key, create and revoke keys
         name: "configured",
         content_hash: "configured",
         run_config: { type: "local", env: { DB_PASSWORD: "plain-text-password", REGION: "eu-west-1" } },
+        storage: { type: "docker", image: "registry.example.com:5000/flows/etl@sha256:abc" },
       },
     },
     { apiKey: admin },
@@ -302,6 +303,10 @@ test("on a server that requires keys: sign in with a key, create and revoke keys
   const shown = page.getByTestId("flow-run-config");
   await shown.waitFor();
   expect(await shown.textContent()).toBe('{"type":"local","env":{"DB_PASSWORD":"***","REGION":"eu-west-1"}}');
+  // A flow with Docker storage names the exact image its runs use.
+  expect(await page.getByTestId("flow-storage-image").textContent()).toBe(
+    "registry.example.com:5000/flows/etl@sha256:abc",
+  );
   expect(await page.locator("body").textContent()).not.toContain("plain-text-password");
   await page.goto(`${api}/settings`);
 

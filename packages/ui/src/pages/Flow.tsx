@@ -85,7 +85,15 @@ export function FlowDetailPage({ id }: { id: string }) {
               </code>
             </dd>
             <dt>Storage</dt>
-            <dd>{String((flow.storage as { type?: string } | null)?.type ?? "database")}</dd>
+            <dd>
+              {String((flow.storage as { type?: string } | null)?.type ?? "database")}
+              {typeof (flow.storage as { image?: unknown } | null)?.image === "string" ? (
+                <>
+                  {" "}
+                  <code data-testid="flow-storage-image">{(flow.storage as { image: string }).image}</code>
+                </>
+              ) : null}
+            </dd>
             <dt>Schedule</dt>
             <dd>{flow.schedule ? (flow.schedule_active ? "on (below)" : "paused (below)") : "none"}</dd>
             <dt>Updated</dt>
