@@ -4,4 +4,5 @@ export {
   type DockerAgentOptions,
   startDockerAgent,
 } from "./docker-agent.js";
+export { type EcsAgent, type EcsAgentOptions, startEcsAgent } from "./ecs-agent.js";
 export { type LocalAgent, type LocalAgentOptions, startLocalAgent } from "./local-agent.js";

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidUsageError, RegentError } from "@regent/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { EcsAgentFlags } from "./commands/agent-ecs.js";
 import type { RegisterOptions } from "./commands/register.js";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
@@ -477,6 +478,38 @@ export function buildProgram(): Command {
         process.exitCode = await agentDockerStart(await config({ api_key: options.key }), options);
       },
     );
+
+  agent
+    .command("ecs")
+    .description("The ECS agent: each run as an ECS task (Fargate, Fargate Spot, EC2)")
+    .command("start")
+    .description(
+      "Start an ECS agent (AWS region and credentials from the environment, as the AWS SDK reads them)",
+    )
+    .option("-l, --label <label>", "take runs with this label (repeatable)", collect, [])
+    .option("--name <name>", "agent name (default: ecs-<host>)")
+    .option("--max-concurrent <n>", "runs at once (default 4)", (v) => Number(v))
+    .option("--accept-unlabeled", "also take runs without labels")
+    .option("--cluster <cluster>", "the ECS cluster (default: the account's default cluster)")
+    .option("--launch-type <type>", "FARGATE (default), EC2 or EXTERNAL")
+    .option(
+      "--capacity-provider <name[:weight[:base]]>",
+      "a capacity-provider strategy item, e.g. FARGATE_SPOT:3 and FARGATE:2:1 (repeatable)",
+      collect,
+      [],
+    )
+    .option("--subnet <id>", "a subnet for the tasks' awsvpc network (repeatable)", collect, [])
+    .option("--security-group <id>", "a security group for the tasks (repeatable)", collect, [])
+    .option("--assign-public-ip", "give tasks a public IP (to pull from public registries without a NAT)")
+    .option("--task-role-arn <arn>", "the IAM role flows run with")
+    .option("--execution-role-arn <arn>", "the IAM role ECS pulls images and writes logs with")
+    .option("--run-task-kwargs <file>", "a JSON object merged into every RunTask input")
+    .option("--image <image>", "the image for runs whose run config and storage name none")
+    .option("--key <key>", "API key (when the server requires one)")
+    .action(async (options: EcsAgentFlags & { key?: string }) => {
+      const { agentEcsStart } = await import("./commands/agent-ecs.js");
+      process.exitCode = await agentEcsStart(await config({ api_key: options.key }), options);
+    });
 
   program
     .command("execute")

@@ -83,6 +83,25 @@ export const ConfigSchema = z.strictObject({
       registry_password: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** The ECS agent's defaults for runs whose run config leaves them unset (flags of `regent agent ecs start`). */
+  ecs: z
+    .strictObject({
+      cluster: z.string().min(1).optional(),
+      /** `FARGATE` (default), `EC2` or `EXTERNAL`; not with `capacity_providers`. */
+      launch_type: z.enum(["FARGATE", "EC2", "EXTERNAL"]).optional(),
+      /** A capacity-provider strategy, each `NAME[:WEIGHT[:BASE]]`: `["FARGATE_SPOT:3", "FARGATE:2:1"]`. */
+      capacity_providers: z.array(z.string().min(1)).optional(),
+      subnets: z.array(z.string().min(1)).optional(),
+      security_groups: z.array(z.string().min(1)).optional(),
+      assign_public_ip: z.boolean().optional(),
+      task_role_arn: z.string().min(1).optional(),
+      execution_role_arn: z.string().min(1).optional(),
+      /** A JSON file whose object is merged into every RunTask input. */
+      run_task_kwargs: z.string().min(1).optional(),
+      /** The image for runs whose run config and storage name none. */
+      image: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

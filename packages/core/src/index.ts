@@ -5,6 +5,7 @@ export * from "./config.js";
 export * from "./durations.js";
 export * from "./errors.js";
 export * from "./executor.js";
+export * from "./fargate.js";
 export * from "./ids.js";
 export * from "./labels.js";
 export * from "./params.js";

@@ -4,10 +4,13 @@ import {
   checkRunConfigOverride,
   DockerRunConfigSchema,
   dockerRun,
+  EcsRunConfigSchema,
+  ecsRun,
   type LocalRunConfig,
   LocalRunConfigSchema,
   localRun,
   mergeRunConfig,
+  parseCapacityProvider,
   type RunConfig,
   RunConfigSchema,
 } from "./run-config.js";
@@ -230,5 +233,115 @@ describe("what a run's own override may not set", () => {
       image: "etl:1",
       memory: 64,
     });
+  });
+});
+
+describe("ecsRun", () => {
+  const role = "arn:aws:iam::123456789012:role/regent-flow";
+  const good: Array<[string, Parameters<typeof ecsRun>[0]]> = [
+    ["nothing", {}],
+    ["a Fargate size", { cpu: 512, memory: 2048 }],
+    ["only memory (the task definition's cpu)", { memory: 3000 }],
+    [
+      "Fargate Spot with an on-demand base",
+      {
+        cpu: 1024,
+        memory: 4096,
+        capacityProviderStrategy: [
+          { capacityProvider: "FARGATE_SPOT", weight: 3 },
+          { capacityProvider: "FARGATE", base: 1, weight: 2 },
+        ],
+      },
+    ],
+    ["EC2 with any size", { launchType: "EC2", cpu: 300, memory: 700 }],
+    [
+      "everything",
+      {
+        image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/etl:3",
+        env: { A: "1" },
+        taskRoleArn: role,
+        executionRoleArn: role,
+        cluster: "flows",
+        launchType: "FARGATE",
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: ["subnet-1"],
+            securityGroups: ["sg-1"],
+            assignPublicIp: "DISABLED",
+          },
+        },
+        repositoryCredentials: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry",
+        logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/regent/flows" } },
+        runTaskKwargs: { enableExecuteCommand: true },
+        labels: ["ecs"],
+      },
+    ],
+  ];
+  test.for(good)("%s", ([, options]) => {
+    expect(ecsRun(options)).toEqual({ type: "ecs", ...options });
+  });
+
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    [
+      "a size Fargate does not have",
+      { cpu: 256, memory: 4096 },
+      /with cpu 256, memory is 512, 1024, 2048 MiB/,
+    ],
+    ["a cpu Fargate does not have", { cpu: 300 }, /cpu is one of 256, 512, 1024/],
+    [
+      "Fargate Spot with a wrong size",
+      { cpu: 1024, memory: 1024, capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT" }] },
+      /memory is 2048–8192 MiB/,
+    ],
+    [
+      "both a launch type and a strategy",
+      { launchType: "FARGATE", capacityProviderStrategy: [{ capacityProvider: "FARGATE" }] },
+      /launchType or capacityProviderStrategy, not both/,
+    ],
+    ["a template and an ARN", { taskDefinition: {}, taskDefinitionArn: "arn:x" }, /not both/],
+    ["a role that is not an ARN", { taskRoleArn: "regent-flow" }, /an IAM role ARN/],
+    ["no subnets", { networkConfiguration: { awsvpcConfiguration: { subnets: [] } } }, /subnets/],
+    ["an unknown launch type", { launchType: "SPOT" }, /launchType/],
+    ["docker's cpus", { cpus: 1 }, /cpus/],
+  ];
+  test.for(bad)("%s is refused", ([, options, why]) => {
+    const parsed = EcsRunConfigSchema.safeParse({ type: "ecs", ...options });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(why);
+  });
+
+  test("a run may change cpu and memory (checked as a pair), not the task's role, network or task definition", () => {
+    const base = { type: "ecs", cpu: 512, memory: 1024, taskRoleArn: role };
+    expect(checkRunConfigOverride(base, { cpu: 1024, memory: 8192 })).toMatchObject({
+      cpu: 1024,
+      memory: 8192,
+    });
+    expect(() => checkRunConfigOverride(base, { memory: 8192 })).toThrow(
+      /invalid run_config: memory: Fargate has no task size with cpu 512 and memory 8192 MiB: with cpu 512, memory is 1024, 2048, 3072, 4096 MiB; memory 8192 MiB goes with cpu 1024, 2048 or 4096/,
+    );
+    for (const field of [
+      "taskRoleArn",
+      "executionRoleArn",
+      "taskDefinitionArn",
+      "networkConfiguration",
+      "runTaskKwargs",
+    ])
+      expect(() => checkRunConfigOverride(base, { [field]: "x" })).toThrow(
+        new RegExp(`run_config.${field} is set with the flow's run config`),
+      );
+  });
+});
+
+describe("parseCapacityProvider", () => {
+  test.for([
+    ["FARGATE_SPOT", { capacityProvider: "FARGATE_SPOT" }],
+    ["FARGATE_SPOT:3", { capacityProvider: "FARGATE_SPOT", weight: 3 }],
+    ["FARGATE:2:1", { capacityProvider: "FARGATE", weight: 2, base: 1 }],
+    [" my-asg-provider:1 ", { capacityProvider: "my-asg-provider", weight: 1 }],
+  ] as const)("%s", ([text, want]) => {
+    expect(parseCapacityProvider(text)).toEqual(want);
+  });
+  test.for(["", "FARGATE:x", "FARGATE:1:2:3", "a b", "FARGATE:-1"])("%j is refused", (text) => {
+    expect(() => parseCapacityProvider(text)).toThrow(/a capacity provider is NAME\[:WEIGHT\[:BASE\]\]/);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InvalidConfigError } from "./errors.js";
+import { fargateSizeProblem } from "./fargate.js";
 
 const EnvSchema = z.record(z.string(), z.string());
 const LabelsSchema = z.array(z.string().min(1)).optional();
@@ -41,8 +42,108 @@ export const DockerRunConfigSchema = z.strictObject({
 });
 export type DockerRunConfig = z.infer<typeof DockerRunConfigSchema>;
 
-/** Discriminated by `type`; kubernetes and ecs join with their issues. */
-export const RunConfigSchema = z.discriminatedUnion("type", [LocalRunConfigSchema, DockerRunConfigSchema]);
+const CapacityProviderItemSchema = z.strictObject({
+  capacityProvider: z.string().min(1),
+  weight: z.number().int().min(0).max(1000).optional(),
+  base: z.number().int().min(0).max(100_000).optional(),
+});
+
+/**
+ * Runs a flow as an ECS task (Fargate, Fargate Spot or EC2), started by the ECS agent (DESIGN §3, §6).
+ * `cpu` is in CPU units (1024 = 1 vCPU) and `memory` in MiB; on Fargate their pair must be a Fargate task
+ * size. The task definition is one the agent registers from these fields (the default), a template
+ * (`taskDefinition`, merged under them), or an existing one (`taskDefinitionArn`). `launchType` or a
+ * `capacityProviderStrategy` (e.g. FARGATE_SPOT weight 3, FARGATE base 1 weight 2) picks the capacity;
+ * `runTaskKwargs` are merged into RunTask's input as they are.
+ */
+export const EcsRunConfigSchema = z
+  .strictObject({
+    type: z.literal("ecs"),
+    image: z.string().min(1).optional(),
+    env: EnvSchema.optional(),
+    cpu: z.number().int().min(128).max(196_608).optional(),
+    memory: z.number().int().min(128).max(1_000_000).optional(),
+    taskDefinition: z.record(z.string(), z.unknown()).optional(),
+    taskDefinitionArn: z.string().min(1).optional(),
+    taskRoleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, "an IAM role ARN: arn:aws:iam::123456789012:role/NAME")
+      .optional(),
+    executionRoleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, "an IAM role ARN: arn:aws:iam::123456789012:role/NAME")
+      .optional(),
+    cluster: z.string().min(1).optional(),
+    launchType: z.enum(["FARGATE", "EC2", "EXTERNAL"]).optional(),
+    capacityProviderStrategy: z.array(CapacityProviderItemSchema).min(1).max(20).optional(),
+    networkConfiguration: z
+      .strictObject({
+        awsvpcConfiguration: z.strictObject({
+          subnets: z.array(z.string().min(1)).min(1).max(16),
+          securityGroups: z.array(z.string().min(1)).max(5).optional(),
+          assignPublicIp: z.enum(["ENABLED", "DISABLED"]).optional(),
+        }),
+      })
+      .optional(),
+    /** The ARN of the Secrets Manager secret with the private registry's credentials. */
+    repositoryCredentials: z.string().min(1).optional(),
+    logConfiguration: z
+      .strictObject({
+        logDriver: z.string().min(1),
+        options: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+    runTaskKwargs: z.record(z.string(), z.unknown()).optional(),
+    labels: LabelsSchema,
+  })
+  .superRefine((config, ctx) => {
+    if (config.taskDefinition && config.taskDefinitionArn)
+      ctx.addIssue({
+        code: "custom",
+        message: "give taskDefinition (a template) or taskDefinitionArn, not both",
+      });
+    if (config.launchType && config.capacityProviderStrategy)
+      ctx.addIssue({
+        code: "custom",
+        message: "give launchType or capacityProviderStrategy, not both (ECS refuses a RunTask with both)",
+      });
+    if (usesFargate(config)) {
+      const problem = fargateSizeProblem(config.cpu, config.memory);
+      if (problem) ctx.addIssue({ code: "custom", path: ["memory"], message: problem });
+    }
+  });
+export type EcsRunConfig = z.infer<typeof EcsRunConfigSchema>;
+
+/**
+ * A capacity-provider strategy item from `NAME[:WEIGHT[:BASE]]` (`FARGATE_SPOT:3`, `FARGATE:2:1`), as the
+ * ECS agent's flags and config write them. Throws InvalidConfigError for another shape.
+ */
+export function parseCapacityProvider(text: string): z.infer<typeof CapacityProviderItemSchema> {
+  const m = /^([A-Za-z0-9_-]{1,255})(?::(\d+))?(?::(\d+))?$/.exec(text.trim());
+  if (!m)
+    throw new InvalidConfigError(
+      `a capacity provider is NAME[:WEIGHT[:BASE]], e.g. FARGATE_SPOT:3 or FARGATE:2:1 (got "${text}")`,
+    );
+  return CapacityProviderItemSchema.parse({
+    capacityProvider: m[1],
+    ...(m[2] !== undefined ? { weight: Number(m[2]) } : {}),
+    ...(m[3] !== undefined ? { base: Number(m[3]) } : {}),
+  });
+}
+
+/** Whether an ECS run config runs on Fargate: its launch type, or a strategy of Fargate providers. */
+export function usesFargate(config: Pick<EcsRunConfig, "launchType" | "capacityProviderStrategy">): boolean {
+  if (config.capacityProviderStrategy)
+    return config.capacityProviderStrategy.every((p) => p.capacityProvider.startsWith("FARGATE"));
+  return config.launchType === undefined || config.launchType === "FARGATE";
+}
+
+/** Discriminated by `type`; kubernetes joins with its issue. */
+export const RunConfigSchema = z.discriminatedUnion("type", [
+  LocalRunConfigSchema,
+  DockerRunConfigSchema,
+  EcsRunConfigSchema,
+]);
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
 export const localRun = (options: Omit<LocalRunConfig, "type"> = {}): LocalRunConfig =>
@@ -50,6 +151,9 @@ export const localRun = (options: Omit<LocalRunConfig, "type"> = {}): LocalRunCo
 
 export const dockerRun = (options: Omit<DockerRunConfig, "type"> = {}): DockerRunConfig =>
   DockerRunConfigSchema.parse({ ...options, type: "docker" });
+
+export const ecsRun = (options: Omit<EcsRunConfig, "type"> = {}): EcsRunConfig =>
+  EcsRunConfigSchema.parse({ ...options, type: "ecs" });
 
 /**
  * Per-run overrides merged over a flow version's default run config: scalar fields replace, `env` merges
@@ -67,16 +171,27 @@ export function mergeRunConfig(base: RunConfig, override: Partial<RunConfig> | u
 /**
  * Fields a run's own override may not set, only the flow's registered run config: a run's creator (a
  * user key, or a run's token starting a child run) could otherwise mount the agent's files into a
- * container (`volumes: ["/:/host"]`).
+ * container (`volumes: ["/:/host"]`), or give a task another IAM role, network, task definition or
+ * RunTask input than the flow was registered with.
  */
-export const NOT_PER_RUN: readonly string[] = ["volumes"];
+export const NOT_PER_RUN: readonly string[] = [
+  "volumes",
+  "taskRoleArn",
+  "executionRoleArn",
+  "taskDefinition",
+  "taskDefinitionArn",
+  "networkConfiguration",
+  "repositoryCredentials",
+  "logConfiguration",
+  "runTaskKwargs",
+];
 
 /** InvalidConfigError naming the first field of NOT_PER_RUN that `override` sets. */
 export function refuseNotPerRun(override: Record<string, unknown>): void {
   const field = NOT_PER_RUN.find((f) => override[f] !== undefined);
   if (field)
     throw new InvalidConfigError(
-      `run_config.${field} is set with the flow's run config (when it is registered), not per run: a run's override could otherwise reach into the agent's machine`,
+      `run_config.${field} is set with the flow's run config (when it is registered), not per run: a run's override could otherwise reach into the agent's machine or change what the task may do`,
       { field },
     );
 }

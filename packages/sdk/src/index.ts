@@ -8,6 +8,8 @@ export {
   databaseStorage,
   dockerRun,
   dockerStorage,
+  type EcsRunConfig,
+  ecsRun,
   type FireTime,
   type FlowConcurrency,
   InvalidParametersError,

@@ -2,6 +2,7 @@ import { PassThrough } from "node:stream";
 import { InvalidConfigError } from "@regent/core";
 import { authConfigFor, followProgress, type RegistryAuth } from "@regent/storage";
 import type Dockerode from "dockerode";
+import { AGENT_KEYS, storageImage } from "./flow-image.js";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome, OutputLine } from "./launcher.js";
 import { eachLine } from "./lines.js";
 import { runConfigFor } from "./run-config.js";
@@ -27,8 +28,6 @@ export interface DockerLauncherOptions {
   readonly log: (line: string) => void;
 }
 
-/** Set by the agent for every run; a run config cannot point the run at another run or server. */
-const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as const;
 const MIB = 1024 * 1024;
 
 /**
@@ -181,12 +180,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 /** A container whose end the agent could not see: its engine went away under it. */
 function lostWithEngine(why: string): LaunchOutcome {
   return { kind: "exited", description: `was lost (${why})`, exitCode: null, signal: null };
-}
-
-/** The image a flow with Docker storage was registered with (`registry/name@sha256:…`). */
-function storageImage(storage: unknown): string | undefined {
-  const s = storage as { type?: unknown; image?: unknown } | null;
-  return s?.type === "docker" && typeof s.image === "string" ? s.image : undefined;
 }
 
 async function stopContainer(container: Dockerode.Container, force: boolean): Promise<void> {

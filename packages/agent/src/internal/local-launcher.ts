@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { type ExecutorAssignment, needsFreshProcess } from "@regent/core";
 import { ExecutorPool } from "./executor-pool.js";
 import { spawnExecutor } from "./executor-process.js";
+import { AGENT_KEYS } from "./flow-image.js";
 import type { ClaimedRun, Launched, Launcher } from "./launcher.js";
 import { localRunConfig } from "./run-config.js";
 
@@ -14,9 +15,6 @@ export interface LocalLauncherOptions {
   readonly poolSize: number;
   readonly log: (line: string) => void;
 }
-
-/** Set by the agent for every run; a run config cannot point the run at another run or server. */
-const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as const;
 
 /**
  * Runs each flow run as a child process of the agent: `executorCommand` with the run's environment, in

@@ -1,0 +1,297 @@
+import { createHash } from "node:crypto";
+import {
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
+  RunTaskCommand,
+  type RunTaskCommandInput,
+  StopTaskCommand,
+  type Task,
+} from "@aws-sdk/client-ecs";
+import { type EcsRunConfig, InvalidConfigError, usesFargate } from "@regent/core";
+import { AGENT_KEYS, storageImage } from "./flow-image.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+import { runConfigFor } from "./run-config.js";
+
+/** An ECS client as the AWS SDK configures one from the environment, retrying throttling and 5xx up to 5 times. */
+export const ecsClientFromEnv = (): ECSClient => new ECSClient({ maxAttempts: 5 });
+
+/** The name of the flow's container in the task definitions the agent registers. */
+export const FLOW_CONTAINER = "flow";
+
+export interface EcsLauncherOptions {
+  readonly ecs: ECSClient;
+  /** The API address given to runs (they reach it from their tasks). */
+  readonly apiUrl: string;
+  /** What the flow's container runs (the runtime image's `regent execute flow-run`). */
+  readonly command: readonly string[];
+  /** Fields for runs whose run config leaves them unset (the agent's flags): cluster, strategy, roles, network. */
+  readonly defaults: Partial<Omit<EcsRunConfig, "type">>;
+  /** The image for runs whose run config and storage name none. */
+  readonly defaultImage: string | undefined;
+  /** Extra environment for every run (under the run config's). */
+  readonly env: Readonly<Record<string, string>>;
+  /** How often a task's state is read (DescribeTasks). */
+  readonly pollMs: number;
+  /** `startedBy` on the tasks (the agent's name). */
+  readonly startedBy: string;
+  readonly log: (line: string) => void;
+}
+
+const defined = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** A task's stop, in the words an infrastructure failure is reported with. */
+export function stoppedOutcome(task: Task, memoryMiB: number | undefined): LaunchOutcome {
+  const reason = task.stoppedReason ?? "no reason given";
+  const container = task.containers?.find((c) => c.name === FLOW_CONTAINER) ?? task.containers?.[0];
+  switch (task.stopCode) {
+    case "SpotInterruption":
+      return {
+        kind: "exited",
+        description: `was stopped by a Fargate Spot interruption (SpotInterruption: ${reason})`,
+        exitCode: null,
+        signal: null,
+      };
+    case "TaskFailedToStart":
+      return {
+        kind: "not-started",
+        error: new Error(`${reason}${container?.reason ? ` (${container.reason})` : ""}`),
+      };
+    default:
+      break;
+  }
+  if (container?.reason?.startsWith("OutOfMemoryError"))
+    return {
+      kind: "exited",
+      description: `was killed for using more memory than its limit${memoryMiB ? ` of ${memoryMiB} MiB` : ""} (${container.reason})`,
+      exitCode: container.exitCode ?? null,
+      signal: "SIGKILL",
+    };
+  if (task.stopCode === "EssentialContainerExited" && container?.exitCode !== undefined)
+    return {
+      kind: "exited",
+      description: `exited with code ${container.exitCode}${container.reason ? ` (${container.reason})` : ""}`,
+      exitCode: container.exitCode,
+      signal: null,
+    };
+  return {
+    kind: "exited",
+    description: `was stopped (${task.stopCode ?? "no stop code"}: ${reason})`,
+    exitCode: container?.exitCode ?? null,
+    signal: null,
+  };
+}
+
+/**
+ * Runs each flow run as an ECS task: registers a task definition for the flow version (or uses the one
+ * its run config names), RunTask with the launch type or capacity-provider strategy, the network, the
+ * run's cpu/memory, roles and environment (with its own token), then follows the task (DescribeTasks)
+ * until it stops and says how: a Spot interruption, a container that could not be pulled or exited, out
+ * of memory. The AWS SDK retries throttling and 5xx answers with backoff.
+ */
+export function ecsLauncher(options: EcsLauncherOptions): Launcher {
+  const { ecs } = options;
+  /** Task definitions registered by this agent, by the hash of their input: each is registered once. */
+  const registered = new Map<string, Promise<string>>();
+  const containerNames = new Map<string, Promise<string>>();
+
+  const withDefaults = (config: EcsRunConfig): EcsRunConfig => {
+    const merged = { ...options.defaults, ...defined(config) } as EcsRunConfig;
+    // A run config's strategy replaces the agent's launch type, and the other way round.
+    if (config.capacityProviderStrategy) delete merged.launchType;
+    if (config.launchType) delete merged.capacityProviderStrategy;
+    return merged;
+  };
+
+  const taskDefinitionFor = async (run: ClaimedRun, flowConfig: EcsRunConfig, image: string) => {
+    const template = (flowConfig.taskDefinition ?? {}) as Partial<RegisterTaskDefinitionCommandInput>;
+    const fargate = usesFargate(flowConfig);
+    const containers = template.containerDefinitions?.length
+      ? template.containerDefinitions
+      : [{ name: FLOW_CONTAINER }];
+    const input: RegisterTaskDefinitionCommandInput = {
+      ...template,
+      family: template.family ?? `regent-${run.flowId}`,
+      ...(fargate ? { networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"] } : {}),
+      ...(flowConfig.cpu ? { cpu: String(flowConfig.cpu) } : {}),
+      ...(flowConfig.memory ? { memory: String(flowConfig.memory) } : {}),
+      ...(flowConfig.taskRoleArn ? { taskRoleArn: flowConfig.taskRoleArn } : {}),
+      ...(flowConfig.executionRoleArn ? { executionRoleArn: flowConfig.executionRoleArn } : {}),
+      containerDefinitions: containers.map((c, i) =>
+        i === 0
+          ? {
+              ...c,
+              name: c.name ?? FLOW_CONTAINER,
+              image,
+              essential: true,
+              command: c.command ?? [...options.command],
+              ...(flowConfig.repositoryCredentials
+                ? { repositoryCredentials: { credentialsParameter: flowConfig.repositoryCredentials } }
+                : {}),
+              ...(flowConfig.logConfiguration ? { logConfiguration: flowConfig.logConfiguration } : {}),
+            }
+          : c,
+      ) as RegisterTaskDefinitionCommandInput["containerDefinitions"],
+      tags: [...(template.tags ?? []), { key: "regent:flow-id", value: run.flowId }],
+    };
+    const key = createHash("sha256").update(JSON.stringify(input)).digest("hex");
+    let arn = registered.get(key);
+    if (!arn) {
+      arn = (async () => {
+        const { taskDefinition } = await ecs.send(new RegisterTaskDefinitionCommand(input));
+        const made = taskDefinition?.taskDefinitionArn;
+        if (!made) throw new Error("RegisterTaskDefinition returned no taskDefinitionArn");
+        options.log(`registered task definition ${made}`);
+        return made;
+      })();
+      registered.set(key, arn);
+      arn.catch(() => registered.delete(key));
+    }
+    return { arn: await arn, container: containers[0]?.name ?? FLOW_CONTAINER };
+  };
+
+  /** The essential container of a task definition the agent did not make (its overrides name it). */
+  const containerOf = (arn: string) => {
+    let name = containerNames.get(arn);
+    if (!name) {
+      name = ecs
+        .send(new DescribeTaskDefinitionCommand({ taskDefinition: arn }))
+        .then(({ taskDefinition }) => {
+          const containers = taskDefinition?.containerDefinitions ?? [];
+          const found = containers.find((c) => c.essential !== false) ?? containers[0];
+          if (!found?.name) throw new Error(`task definition ${arn} has no container`);
+          return found.name;
+        });
+      containerNames.set(arn, name);
+      name.catch(() => containerNames.delete(arn));
+    }
+    return name;
+  };
+
+  return {
+    type: "ecs",
+    noun: "ECS task",
+    launch(run: ClaimedRun): Launched {
+      const flowConfig = withDefaults(runConfigFor("ecs", null, run.flowRunConfig));
+      const config = withDefaults(runConfigFor("ecs", run.runConfig, run.flowRunConfig));
+      const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
+      if (!image && !config.taskDefinitionArn)
+        throw new InvalidConfigError(
+          "the run config names no image and the flow has no Docker storage: set ecsRun({ image }) or dockerStorage(…), or a taskDefinitionArn (or start the agent with --image)",
+        );
+      if (usesFargate(config) && !config.networkConfiguration?.awsvpcConfiguration.subnets.length)
+        throw new InvalidConfigError(
+          "a Fargate task needs subnets: set ecsRun({ networkConfiguration: { awsvpcConfiguration: { subnets: [...] } } }), or start the agent with --subnet",
+        );
+      const runEnv: Record<string, string> = { ...options.env, ...config.env };
+      for (const key of AGENT_KEYS) delete runEnv[key];
+      const env = {
+        ...runEnv,
+        REGENT__API: options.apiUrl,
+        REGENT__FLOW_RUN_ID: run.id,
+        ...(run.token ? { REGENT__API_KEY: run.token } : {}),
+      };
+      let taskArn: string | undefined;
+      let stopAsked: boolean | undefined;
+      const cluster = config.cluster;
+
+      const stopTask = (why: string) =>
+        ecs
+          .send(new StopTaskCommand({ cluster, task: taskArn!, reason: why.slice(0, 255) }))
+          .catch((error: Error) => options.log(`could not stop ${taskArn}: ${error.message}`));
+
+      const ended = (async (): Promise<LaunchOutcome> => {
+        try {
+          const definition = config.taskDefinitionArn
+            ? { arn: config.taskDefinitionArn, container: await containerOf(config.taskDefinitionArn) }
+            : await taskDefinitionFor(run, flowConfig, image!);
+          const input: RunTaskCommandInput = {
+            cluster,
+            taskDefinition: definition.arn,
+            count: 1,
+            startedBy: options.startedBy.slice(0, 128),
+            ...(config.capacityProviderStrategy
+              ? { capacityProviderStrategy: config.capacityProviderStrategy }
+              : { launchType: config.launchType ?? "FARGATE" }),
+            ...(config.networkConfiguration ? { networkConfiguration: config.networkConfiguration } : {}),
+            overrides: {
+              ...(config.cpu ? { cpu: String(config.cpu) } : {}),
+              ...(config.memory ? { memory: String(config.memory) } : {}),
+              containerOverrides: [
+                {
+                  name: definition.container,
+                  environment: Object.entries(env).map(([name, value]) => ({ name, value })),
+                },
+              ],
+            },
+            tags: [
+              { key: "regent:flow-run-id", value: run.id },
+              { key: "regent:flow-id", value: run.flowId },
+            ],
+            ...(config.runTaskKwargs as Partial<RunTaskCommandInput> | undefined),
+          };
+          const { tasks, failures } = await ecs.send(new RunTaskCommand(input));
+          taskArn = tasks?.[0]?.taskArn;
+          if (!taskArn) {
+            const why = failures?.map((f) => `${f.reason ?? "no reason"}${f.detail ? ` (${f.detail})` : ""}`);
+            throw new Error(`RunTask started no task: ${why?.join("; ") || "no failure given"}`);
+          }
+          options.log(`[${run.name}] started ECS task ${taskArn}`);
+          if (stopAsked !== undefined) void stopTask("the run was stopped before its task started");
+          let lastStatus: string | undefined;
+          let describeError: string | undefined;
+          for (;;) {
+            await new Promise((r) => setTimeout(r, options.pollMs));
+            let task: Task | undefined;
+            try {
+              const found = await ecs.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }));
+              task = found.tasks?.[0];
+              describeError = undefined;
+              if (!task && found.failures?.some((f) => f.reason === "MISSING"))
+                return {
+                  kind: "exited",
+                  description: "was lost (ECS no longer knows the task)",
+                  exitCode: null,
+                  signal: null,
+                };
+            } catch (error) {
+              // The SDK has retried already; the task is still followed at the next poll.
+              if ((error as Error).message !== describeError) {
+                describeError = (error as Error).message;
+                options.log(
+                  `[${run.name}] reading ECS task ${taskArn} failed: ${describeError}; trying again`,
+                );
+              }
+              continue;
+            }
+            if (!task) continue;
+            if (task.lastStatus !== lastStatus) {
+              lastStatus = task.lastStatus;
+              options.log(`[${run.name}] ECS task ${taskArn}: ${lastStatus}`);
+            }
+            if (task.lastStatus === "STOPPED") return stoppedOutcome(task, config.memory);
+          }
+        } catch (error) {
+          return { kind: "not-started", error: error as Error };
+        }
+      })();
+
+      return {
+        get ref() {
+          return taskArn ? `ECS task ${taskArn}` : undefined;
+        },
+        ended,
+        stop(force) {
+          if (!taskArn) {
+            stopAsked = force;
+            return;
+          }
+          void stopTask(force ? "Regent: the run was cancelled" : "Regent: the agent is stopping");
+        },
+      };
+    },
+  };
+}

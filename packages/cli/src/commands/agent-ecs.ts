@@ -1,0 +1,100 @@
+import { readFileSync } from "node:fs";
+import { startEcsAgent } from "@regent/agent";
+import { type Config, type EcsRunConfig, InvalidUsageError, parseCapacityProvider } from "@regent/core";
+import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
+
+export interface EcsAgentFlags extends AgentFlags {
+  cluster?: string;
+  launchType?: string;
+  capacityProvider: string[];
+  subnet: string[];
+  securityGroup: string[];
+  assignPublicIp?: boolean;
+  taskRoleArn?: string;
+  executionRoleArn?: string;
+  runTaskKwargs?: string;
+  image?: string;
+}
+
+/** The agent's defaults for runs: its flags over the `[ecs]` section (env `REGENT__ECS__…`). */
+export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<EcsRunConfig, "type">> {
+  const ecs = config.ecs;
+  const launchType = (flags.launchType ?? ecs.launch_type) as EcsRunConfig["launchType"];
+  if (launchType && !["FARGATE", "EC2", "EXTERNAL"].includes(launchType))
+    throw new InvalidUsageError(`--launch-type is FARGATE, EC2 or EXTERNAL (got "${launchType}")`);
+  const providers = flags.capacityProvider.length ? flags.capacityProvider : (ecs.capacity_providers ?? []);
+  if (launchType && providers.length)
+    throw new InvalidUsageError(
+      "give --launch-type or --capacity-provider, not both (ECS refuses a RunTask with both)",
+    );
+  const subnets = flags.subnet.length ? flags.subnet : (ecs.subnets ?? []);
+  const securityGroups = flags.securityGroup.length ? flags.securityGroup : (ecs.security_groups ?? []);
+  const publicIp = flags.assignPublicIp ?? ecs.assign_public_ip;
+  const kwargsFile = flags.runTaskKwargs ?? ecs.run_task_kwargs;
+  let runTaskKwargs: Record<string, unknown> | undefined;
+  if (kwargsFile) {
+    try {
+      runTaskKwargs = JSON.parse(readFileSync(kwargsFile, "utf8")) as Record<string, unknown>;
+    } catch (error) {
+      throw new InvalidUsageError(`--run-task-kwargs ${kwargsFile}: ${(error as Error).message}`);
+    }
+    if (runTaskKwargs === null || typeof runTaskKwargs !== "object" || Array.isArray(runTaskKwargs))
+      throw new InvalidUsageError(`--run-task-kwargs ${kwargsFile}: not a JSON object`);
+  }
+  if (!subnets.length && securityGroups.length)
+    throw new InvalidUsageError("--security-group goes with --subnet (the task's awsvpc network)");
+  const cluster = flags.cluster ?? ecs.cluster;
+  const taskRoleArn = flags.taskRoleArn ?? ecs.task_role_arn;
+  const executionRoleArn = flags.executionRoleArn ?? ecs.execution_role_arn;
+  return {
+    ...(cluster ? { cluster } : {}),
+    ...(launchType ? { launchType } : {}),
+    ...(providers.length ? { capacityProviderStrategy: providers.map(parseCapacityProvider) } : {}),
+    ...(subnets.length
+      ? {
+          networkConfiguration: {
+            awsvpcConfiguration: {
+              subnets,
+              ...(securityGroups.length ? { securityGroups } : {}),
+              ...(publicIp !== undefined
+                ? { assignPublicIp: publicIp ? ("ENABLED" as const) : ("DISABLED" as const) }
+                : {}),
+            },
+          },
+        }
+      : {}),
+    ...(taskRoleArn ? { taskRoleArn } : {}),
+    ...(executionRoleArn ? { executionRoleArn } : {}),
+    ...(runTaskKwargs ? { runTaskKwargs } : {}),
+  };
+}
+
+/**
+ * `regent agent ecs start`: an ECS agent that runs each claimed flow run as an ECS task (Fargate, Fargate
+ * Spot, EC2), until SIGINT or SIGTERM; then it waits for the runs under way (up to 30 s, then stops their
+ * tasks) and exits 0. AWS region and credentials come from the environment, as the AWS SDK reads them.
+ */
+export async function agentEcsStart(config: Config, flags: EcsAgentFlags): Promise<number> {
+  const { name, labels, maxConcurrent, log, banner } = agentSettings(config, flags, "ecs");
+  const defaults = ecsDefaults(config, flags);
+  const how = defaults.capacityProviderStrategy
+    ? defaults.capacityProviderStrategy.map((p) => p.capacityProvider).join("+")
+    : (defaults.launchType ?? "FARGATE");
+  return runUntilSignalled(
+    () =>
+      startEcsAgent({
+        apiUrl: config.api,
+        apiKey: config.api_key,
+        name,
+        labels,
+        acceptUnlabeled: flags.acceptUnlabeled ?? false,
+        maxConcurrent,
+        defaults,
+        image: flags.image ?? config.ecs.image,
+        stopTimeoutMs: STOP_TIMEOUT_MS,
+        log,
+      }),
+    (agent) => banner("Regent ECS agent", agent, `, cluster ${defaults.cluster ?? "default"}, ${how}`),
+    log,
+  );
+}
