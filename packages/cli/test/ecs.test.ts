@@ -53,9 +53,7 @@ test("an ECS agent runs a flow on Fargate Spot with a per-run size; a size Farga
     ],
     awsEnv(stub.url),
   );
-  await agent.waitFor(
-    /Regent ECS agent .*: waiting for flow runs labelled ecs, cluster flows, FARGATE/,
-  );
+  await agent.waitFor(/Regent ECS agent .*: waiting for flow runs labelled ecs, cluster flows, FARGATE/);
 
   const run = await cli([
     "run",
