@@ -30,19 +30,28 @@ function walk(tree: Tree, prefix: string[] = []): Array<[string[], unknown]> {
 }
 
 /** Env text → a value of the key's type: numbers and booleans as JSON, lists as JSON or comma-separated. */
+/** Settings whose env value is a list (`a,b` or JSON), a number, or a boolean; the rest are strings. */
+const LIST_KEYS = new Set([
+  "agent.labels",
+  "server.cors_origins",
+  "ecs.capacity_providers",
+  "ecs.subnets",
+  "ecs.security_groups",
+]);
+const NUMBER_KEYS = new Set(["server.port", "agent.prestarted", "server.rate_limit"]);
+const BOOLEAN_KEYS = new Set(["server.insecure_no_auth", "ecs.assign_public_ip"]);
+
 function readEnvValue(path: readonly string[], text: string): unknown {
   const key = path.join(".");
-  if (key === "agent.labels" || key === "server.cors_origins") {
+  if (LIST_KEYS.has(key)) {
     if (text.trim().startsWith("[")) return JSON.parse(text);
     return text
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean);
   }
-  if (key === "server.port" || key === "agent.prestarted" || key === "server.rate_limit")
-    return /^\d+$/.test(text.trim()) ? Number(text) : text;
-  if (key === "server.insecure_no_auth")
-    return text.trim() === "true" ? true : text.trim() === "false" ? false : text;
+  if (NUMBER_KEYS.has(key)) return /^\d+$/.test(text.trim()) ? Number(text) : text;
+  if (BOOLEAN_KEYS.has(key)) return text.trim() === "true" ? true : text.trim() === "false" ? false : text;
   return text;
 }
 
