@@ -148,7 +148,7 @@ describe("ecs agent", () => {
     expect(stub.tasks[1]!.input).toMatchObject({ overrides: { cpu: "512", memory: "1024" } });
   });
 
-  test("a Fargate Spot interruption is an infrastructure failure: Lazarus runs it again, and says why", async ({
+  test("a Fargate Spot interruption is an infrastructure failure: Lazarus runs it again on on-demand FARGATE, and says why", async ({
     h,
   }) => {
     const flowId = await h.seedFlow("spot", {
@@ -156,11 +156,14 @@ describe("ecs agent", () => {
         type: "ecs",
         image: IMAGE,
         env: { FAKE_MODE: "sleep" },
-        capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT" }],
+        capacityProviderStrategy: [
+          { capacityProvider: "FARGATE_SPOT", weight: 3 },
+          { capacityProvider: "FARGATE", base: 1, weight: 2 },
+        ],
       },
       max_restarts: 1,
     });
-    const { stub } = await start(h);
+    const { stub, lines } = await start(h);
     const run = await h.createRun(flowId);
     await h.waitForState(run.id, "Running", 30_000);
     stub.interrupt(stub.tasks[0]!);
@@ -169,9 +172,47 @@ describe("ecs agent", () => {
     expect(rescheduled.message).toMatch(
       /the ECS task was stopped by a Fargate Spot interruption \(SpotInterruption: Your Spot Task was interrupted\.\) without reaching a final state/,
     );
+    // The interruption is in the state's data, for the API and the UI.
+    expect(rescheduled.data).toMatchObject({
+      infrastructure: true,
+      stopCode: "SpotInterruption",
+      taskArn: stub.tasks[0]!.arn,
+      lazarus: 1,
+    });
+    // The next attempt leaves Spot (spotFallback "on-demand", the default), and is tagged so.
+    expect(stub.tasks[1]!.input).toMatchObject({
+      capacityProviderStrategy: [{ capacityProvider: "FARGATE", base: 1, weight: 2 }],
+      tags: expect.arrayContaining([{ key: "regent:spot-fallback", value: "on-demand" }]),
+    });
+    expect(lines.some((l) => l.includes('this one runs on FARGATE (spotFallback "on-demand")'))).toBe(true);
     stub.interrupt(stub.tasks[1]!);
     const failed = await h.waitForState(run.id, "Failed", 30_000);
     expect(failed.state_message).toMatch(/Fargate Spot interruption/);
+    expect(stub.violations).toEqual([]);
+  });
+
+  test('with spotFallback "retry-spot" the attempt after an interruption stays on Spot', async ({ h }) => {
+    const flowId = await h.seedFlow("spot-again", {
+      run_config: {
+        type: "ecs",
+        image: IMAGE,
+        env: { FAKE_MODE: "sleep" },
+        capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT" }],
+        spotFallback: "retry-spot",
+      },
+      max_restarts: 1,
+    });
+    const { stub } = await start(h);
+    const run = await h.createRun(flowId);
+    await h.waitForState(run.id, "Running", 30_000);
+    stub.interrupt(stub.tasks[0]!);
+    await waitFor("a second task", () => stub.tasks[1]);
+    expect(stub.tasks[1]!.input).toMatchObject({
+      capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT" }],
+    });
+    expect(JSON.stringify(stub.tasks[1]!.input)).not.toContain("regent:spot-fallback");
+    stub.tasks[1]!.process?.kill("SIGKILL");
+    await h.waitForState(run.id, "Failed", 30_000);
     expect(stub.violations).toEqual([]);
   });
 

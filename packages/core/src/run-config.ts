@@ -54,7 +54,8 @@ const CapacityProviderItemSchema = z.strictObject({
  * size. The task definition is one the agent registers from these fields (the default), a template
  * (`taskDefinition`, merged under them), or an existing one (`taskDefinitionArn`). `launchType` or a
  * `capacityProviderStrategy` (e.g. FARGATE_SPOT weight 3, FARGATE base 1 weight 2) picks the capacity;
- * `runTaskKwargs` are merged into RunTask's input as they are.
+ * `runTaskKwargs` are merged into RunTask's input as they are; `spotFallback` says where the attempt after
+ * a Spot interruption runs.
  */
 export const EcsRunConfigSchema = z
   .strictObject({
@@ -94,6 +95,11 @@ export const EcsRunConfigSchema = z
       })
       .optional(),
     runTaskKwargs: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * After a Fargate Spot interruption, the next attempt runs on on-demand FARGATE (`on-demand`, the
+     * default: a deadline is not lost to a second reclaim) or on the same strategy again (`retry-spot`).
+     */
+    spotFallback: z.enum(["on-demand", "retry-spot"]).optional(),
     labels: LabelsSchema,
   })
   .superRefine((config, ctx) => {

@@ -6,8 +6,10 @@ import { type Api, seedFlow, startApi } from "./helpers.js";
 // Each claimed run gets a token of its own: it reports for that run and starts its child runs, and
 // reaches nothing else (other runs, agents, projects to manage, keys).
 
+// As the ECS agent claims: with each run's newest Scheduled state (what a failure before it reported).
 const CLAIM = `mutation($agent: uuid!) { claim_flow_runs(input: { agent_id: $agent, limit: 10 }) {
-  flow_runs { id version } tokens { flow_run_id token } } }`;
+  flow_runs { id version states(where: { state: { _eq: "Scheduled" } }, order_by: [{ version: desc }], limit: 1) { state } }
+  tokens { flow_run_id token } } }`;
 const SET_STATE = `mutation($id: uuid!, $version: Int!, $type: state_type!) {
   set_flow_run_states(input: { states: [{ flow_run_id: $id, version: $version, state: { type: $type } }] }) {
     states { status version } } }`;
@@ -53,7 +55,13 @@ for (const backend of BACKENDS) {
       );
       const { claim_flow_runs } = await as(runner, CLAIM, { agent: register_agent.id });
       expect(claim_flow_runs.flow_runs).toHaveLength(2);
-      const [a, b] = claim_flow_runs.flow_runs as { id: string; version: number }[];
+      for (const run of claim_flow_runs.flow_runs) expect(run.states).toEqual([{ state: "Scheduled" }]);
+      const [a, b] = (claim_flow_runs.flow_runs as { id: string; version: number }[]).map(
+        ({ id, version }) => ({
+          id,
+          version,
+        }),
+      );
       const tokenOf = (id: string) =>
         claim_flow_runs.tokens.find((t: { flow_run_id: string }) => t.flow_run_id === id).token as string;
       return {

@@ -279,7 +279,11 @@ export class AgentLoop {
       if (!(await this.launcherReady())) return;
       let runs: ClaimedRun[];
       try {
-        const { claim_flow_runs } = await this.client.request(ClaimFlowRuns, { id: this.id, limit: free });
+        const { claim_flow_runs } = await this.client.request(ClaimFlowRuns, {
+          id: this.id,
+          limit: free,
+          lastSchedule: this.launcher.wantsLastSchedule ?? false,
+        });
         const tokens = new Map(claim_flow_runs.tokens.map((t) => [t.flow_run_id, t.token]));
         runs = claim_flow_runs.flow_runs.map((r) => ({
           id: r.id,
@@ -290,6 +294,7 @@ export class AgentLoop {
           runConfig: r.run_config,
           flowRunConfig: r.flow?.run_config ?? null,
           flowStorage: r.flow?.storage ?? null,
+          lastSchedule: (r.states?.[0]?.data ?? undefined) as Record<string, unknown> | undefined,
           token: tokens.get(r.id),
         }));
         if (this.lastClaimError) this.options.log(`agent ${this.options.name}: claiming works again`);
@@ -389,7 +394,7 @@ export class AgentLoop {
     await this.reportLost(
       run,
       `the ${noun} ${outcome.description} without reaching a final state${why}`,
-      { exitCode: outcome.exitCode, signal: outcome.signal },
+      { exitCode: outcome.exitCode, signal: outcome.signal, ...outcome.data },
       outcome.description,
     );
   }

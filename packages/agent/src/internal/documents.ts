@@ -18,9 +18,12 @@ export const AgentHeartbeat = graphql(`
 
 /** Claims and, in the same answer, what launching needs: the run's run config over its flow version's. */
 export const ClaimFlowRuns = graphql(`
-  mutation ClaimFlowRuns($id: uuid!, $limit: Int!) {
+  mutation ClaimFlowRuns($id: uuid!, $limit: Int!, $lastSchedule: Boolean!) {
     claim_flow_runs(input: { agent_id: $id, limit: $limit }) {
-      flow_runs { id name version restart_count flow_id run_config flow { run_config storage } }
+      flow_runs {
+        id name version restart_count flow_id run_config flow { run_config storage }
+        states(where: { state: { _eq: "Scheduled" } }, order_by: [{ version: desc }], limit: 1) @include(if: $lastSchedule) { data }
+      }
       tokens { flow_run_id token }
     }
   }

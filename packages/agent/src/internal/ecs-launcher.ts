@@ -47,6 +47,8 @@ const defined = <T extends object>(o: T): Partial<T> =>
 export function stoppedOutcome(task: Task, memoryMiB: number | undefined): LaunchOutcome {
   const reason = task.stoppedReason ?? "no reason given";
   const container = task.containers?.find((c) => c.name === FLOW_CONTAINER) ?? task.containers?.[0];
+  // Kept in the failure's state data: the API and UI show it, and the next attempt's launch reads it.
+  const data = { taskArn: task.taskArn, stopCode: task.stopCode, stoppedReason: reason };
   switch (task.stopCode) {
     case "SpotInterruption":
       return {
@@ -54,6 +56,7 @@ export function stoppedOutcome(task: Task, memoryMiB: number | undefined): Launc
         description: `was stopped by a Fargate Spot interruption (SpotInterruption: ${reason})`,
         exitCode: null,
         signal: null,
+        data,
       };
     case "TaskFailedToStart":
       return {
@@ -69,6 +72,7 @@ export function stoppedOutcome(task: Task, memoryMiB: number | undefined): Launc
       description: `was killed for using more memory than its limit${memoryMiB ? ` of ${memoryMiB} MiB` : ""} (${container.reason})`,
       exitCode: container.exitCode ?? null,
       signal: "SIGKILL",
+      data,
     };
   if (task.stopCode === "EssentialContainerExited" && container?.exitCode !== undefined)
     return {
@@ -76,13 +80,26 @@ export function stoppedOutcome(task: Task, memoryMiB: number | undefined): Launc
       description: `exited with code ${container.exitCode}${container.reason ? ` (${container.reason})` : ""}`,
       exitCode: container.exitCode,
       signal: null,
+      data,
     };
   return {
     kind: "exited",
     description: `was stopped (${task.stopCode ?? "no stop code"}: ${reason})`,
     exitCode: container?.exitCode ?? null,
     signal: null,
+    data,
   };
+}
+
+/**
+ * The capacity-provider strategy for an attempt after a Fargate Spot interruption, under `on-demand`
+ * fallback: the strategy without its FARGATE_SPOT providers (FARGATE when nothing is left).
+ */
+export function onDemandStrategy(
+  strategy: NonNullable<EcsRunConfig["capacityProviderStrategy"]>,
+): NonNullable<EcsRunConfig["capacityProviderStrategy"]> {
+  const kept = strategy.filter((p) => p.capacityProvider !== "FARGATE_SPOT");
+  return kept.length ? kept : [{ capacityProvider: "FARGATE", weight: 1 }];
 }
 
 /**
@@ -174,9 +191,21 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
   return {
     type: "ecs",
     noun: "ECS task",
+    wantsLastSchedule: true,
     launch(run: ClaimedRun): Launched {
       const flowConfig = withDefaults(runConfigFor("ecs", null, run.flowRunConfig));
       const config = withDefaults(runConfigFor("ecs", run.runConfig, run.flowRunConfig));
+      const afterSpot = run.lastSchedule?.stopCode === "SpotInterruption";
+      const fallback =
+        afterSpot &&
+        (config.spotFallback ?? "on-demand") === "on-demand" &&
+        config.capacityProviderStrategy?.some((p) => p.capacityProvider === "FARGATE_SPOT");
+      if (fallback && config.capacityProviderStrategy) {
+        config.capacityProviderStrategy = onDemandStrategy(config.capacityProviderStrategy);
+        options.log(
+          `[${run.name}] its last attempt was stopped by a Spot interruption: this one runs on ${config.capacityProviderStrategy.map((p) => p.capacityProvider).join("+")} (spotFallback "on-demand")`,
+        );
+      }
       const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
       if (!image && !config.taskDefinitionArn)
         throw new InvalidConfigError(
@@ -230,6 +259,7 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
             tags: [
               { key: "regent:flow-run-id", value: run.id },
               { key: "regent:flow-id", value: run.flowId },
+              ...(fallback ? [{ key: "regent:spot-fallback", value: "on-demand" }] : []),
             ],
             ...(config.runTaskKwargs as Partial<RunTaskCommandInput> | undefined),
           };

@@ -15,6 +15,11 @@ export interface ClaimedRun {
   /** Where the flow version's code is (its Docker storage names the image runs use). */
   readonly flowStorage: unknown;
   /**
+   * The data of the run's newest Scheduled state — after an infrastructure failure, what the agent that
+   * saw it reported (e.g. `stopCode: "SpotInterruption"`) — for launchers that ask (`wantsLastSchedule`).
+   */
+  readonly lastSchedule: Readonly<Record<string, unknown>> | undefined;
+  /**
    * The token the server minted for this run (valid for it only): what its process authenticates with,
    * never the agent's own key. Undefined from a server that mints none (then the agent's key is given).
    */
@@ -31,6 +36,8 @@ export type LaunchOutcome =
       readonly signal: string | null;
       /** Its last lines of output, for the run's logs when the flow never started to report its own. */
       readonly output?: readonly OutputLine[];
+      /** More of what the infrastructure said (e.g. ECS's `stopCode`), kept in the failure's state data. */
+      readonly data?: Readonly<Record<string, unknown>>;
     }
   | { readonly kind: "not-started"; readonly error: Error };
 
@@ -67,6 +74,8 @@ export interface Launcher {
    * nothing while there is a reason, and asks again at its next poll: a run is not claimed only to fail.
    */
   unavailable?(): Promise<string | undefined>;
+  /** Claims should bring each run's newest Scheduled state data (`ClaimedRun.lastSchedule`). */
+  readonly wantsLastSchedule?: boolean;
   /** Lets go of what it keeps ready for runs (e.g. pre-started executors); runs under way go on. */
   close?(): Promise<void>;
 }
