@@ -62,12 +62,29 @@ describe("StorageSchema", () => {
   test.for([
     { name: "database", input: { type: "database" } },
     { name: "local with a path", input: { type: "local", path: "/srv/flows" } },
+    { name: "s3 with a bucket", input: { type: "s3", bucket: "acme-flows" } },
+    {
+      name: "s3 on an S3-compatible store",
+      input: {
+        type: "s3",
+        bucket: "flows",
+        keyPrefix: "prod/",
+        endpoint: "http://127.0.0.1:9000",
+        forcePathStyle: true,
+      },
+    },
   ])("accepts $name", ({ input }) => {
     expect(StorageSchema.parse(input)).toEqual(input);
   });
 
   test.for([
-    { name: "an unknown type", input: { type: "s3", bucket: "b" } },
+    { name: "an unknown type", input: { type: "git", repo: "b" } },
+    { name: "s3 with a bucket name S3 refuses", input: { type: "s3", bucket: "My_Bucket" } },
+    { name: "s3 with a key prefix from the root", input: { type: "s3", bucket: "flows", keyPrefix: "/x/" } },
+    {
+      name: "s3 with an endpoint that is not a URL",
+      input: { type: "s3", bucket: "flows", endpoint: "minio:9000" },
+    },
     { name: "docker without an image name", input: { type: "docker", registryUrl: "r:5000" } },
     {
       name: "docker with an upper-case name",

@@ -52,22 +52,49 @@ export const DockerStorageSchema = z.strictObject({
     .optional(),
 });
 
-/** Discriminated by `type`; s3 and git join with their issues. */
+/** S3 bucket names: 3–63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * The flow's bundle is uploaded to S3 at `regent register` (`<keyPrefix><flow name>/<sha256>.mjs`,
+ * once per content) and fetched by each run, which then needs read access to it (e.g. the ECS task role).
+ * `endpoint` (with `forcePathStyle`) points at an S3-compatible store; region and credentials are the AWS
+ * SDK's, from the environment.
+ */
+export const S3StorageSchema = z.strictObject({
+  type: z.literal("s3"),
+  bucket: z.string().regex(BUCKET, "an S3 bucket name: 3–63 lowercase letters, digits, dots and hyphens"),
+  /** Prepended to every key: `flows/` gives `flows/<flow name>/<sha256>.mjs`. */
+  keyPrefix: z
+    .string()
+    .max(512)
+    .refine((p) => !p.startsWith("/"), "a key prefix does not start with /")
+    .optional(),
+  region: z.string().min(1).optional(),
+  endpoint: z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. http://127.0.0.1:9000" }).optional(),
+  forcePathStyle: z.boolean().optional(),
+});
+
+/** Discriminated by `type`; git joins with its issue. */
 export const StorageSchema = z.discriminatedUnion("type", [
   DatabaseStorageSchema,
   LocalStorageSchema,
   DockerStorageSchema,
+  S3StorageSchema,
 ]);
 export type Storage = z.infer<typeof StorageSchema>;
 export type DatabaseStorage = z.infer<typeof DatabaseStorageSchema>;
 export type LocalStorage = z.infer<typeof LocalStorageSchema>;
 export type DockerStorage = z.infer<typeof DockerStorageSchema>;
 export type DockerStorageInput = Omit<z.input<typeof DockerStorageSchema>, "type">;
+export type S3Storage = z.infer<typeof S3StorageSchema>;
 
 export const databaseStorage = (): DatabaseStorage => ({ type: "database" });
 export const localStorage = (path: string): LocalStorage => LocalStorageSchema.parse({ type: "local", path });
 export const dockerStorage = (options: DockerStorageInput): DockerStorage =>
   DockerStorageSchema.parse({ ...options, type: "docker" });
+export const s3Storage = (options: Omit<S3Storage, "type">): S3Storage =>
+  S3StorageSchema.parse({ ...options, type: "s3" });
 
 /** Where the flow's bundle sits in a Docker storage image; its native packages are in `node_modules/` below. */
 export const DOCKER_FLOW_DIR = "/opt/regent/flow";

@@ -22,10 +22,12 @@ export {
   type RunConfig,
   type RunStateType,
   rrule,
+  type S3Storage,
   type Schedule,
   type ScheduleClock,
   type ScheduleInput,
   type Storage,
+  s3Storage,
   type Trigger,
 } from "@regent/core";
 export type { FlowContext, TaskContext } from "./context.js";

@@ -10,10 +10,11 @@ import {
   needsFreshProcess,
   RegentError,
   type RunStateType,
+  S3StorageSchema,
   serializeError,
 } from "@regent/core";
 import { isFlow, maskRevealed, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
-import { loadBundleByHash, loadImageBundle, localFolderStore } from "@regent/storage";
+import { loadBundleByHash, loadImageBundle, localFolderStore, s3Store } from "@regent/storage";
 import { watchRun } from "./run-watch.js";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
@@ -73,6 +74,14 @@ function bundleFetcher(client: RegentClient, storage: StoredFlow): () => Promise
         ref: storage.bundle?.ref ?? "",
         hash,
       });
+    if (storage.type === "s3") {
+      const { bundle: _bundle, image: _image, ...described } = storage;
+      return s3Store({ storage: S3StorageSchema.parse(described) }).get({
+        kind: "s3",
+        ref: storage.bundle?.ref ?? "",
+        hash,
+      });
+    }
     return (await client.request(Bundle, { hash })).flow_bundle?.code;
   };
 }

@@ -21,6 +21,7 @@ import {
   loadBundle,
   localFolderStore,
   type RegistryAuth,
+  s3Store,
 } from "@regent/storage";
 import type Dockerode from "dockerode";
 import { findFlowFiles } from "../flow-files.js";
@@ -158,8 +159,14 @@ export async function register(config: Config, target: string, options: Register
     if (f.storage.type === "database") {
       await client.request(UploadBundle, { hash: f.bundle.hash, code: f.bundle.code });
       stored.push({ ...f.storage, bundle: bundleRef });
-    } else if (f.storage.type === "local") {
-      const put = await localFolderStore({ dir: f.storage.path }).put(f.bundle, { flowName: f.name });
+    } else if (f.storage.type === "local" || f.storage.type === "s3") {
+      const store =
+        f.storage.type === "local"
+          ? localFolderStore({ dir: f.storage.path })
+          : s3Store({ storage: f.storage });
+      if (f.storage.type === "s3")
+        progress(paint("gray", `${f.name}: uploading to s3://${f.storage.bucket}…`));
+      const put = await store.put(f.bundle, { flowName: f.name });
       stored.push({ ...f.storage, bundle: { ...bundleRef, ref: put.ref } });
     } else {
       docker ??= await dockerTools(config, options);
