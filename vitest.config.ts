@@ -16,6 +16,7 @@ export default defineConfig({
       "packages/*/src/**/*.test.tsx",
       "packages/*/test/**/*.test.ts",
       "examples/**/*.test.ts",
+      "deploy/*/test/**/*.test.ts",
     ],
     // Once per run: the run's temporary folder and PostgreSQL's migrated template database (testkit README).
     globalSetup: ["packages/testkit/src/global-setup.ts"],

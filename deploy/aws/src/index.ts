@@ -1,0 +1,1 @@
+export { RegentEcsStack, type RegentEcsStackProps } from "./regent-ecs-stack.js";
