@@ -137,6 +137,7 @@ export class RegentEcsStack extends Stack {
         REGENT__ECS__TASK_ROLE_ARN: this.flowTaskRole.roleArn,
         REGENT__ECS__EXECUTION_ROLE_ARN: this.flowExecutionRole.roleArn,
         REGENT__ECS__IMAGE: props.runtimeImage,
+        REGENT__ECS__LOG_GROUP: this.flowLogGroup.logGroupName,
       },
       secrets: {
         REGENT__API_KEY: ecs.Secret.fromSsmParameter(apiKey),

@@ -50,6 +50,7 @@ describe("RegentEcsStack", () => {
       "REGENT__ECS__CLUSTER",
       "REGENT__ECS__EXECUTION_ROLE_ARN",
       "REGENT__ECS__IMAGE",
+      "REGENT__ECS__LOG_GROUP",
       "REGENT__ECS__SECURITY_GROUPS",
       "REGENT__ECS__SUBNETS",
       "REGENT__ECS__TASK_ROLE_ARN",

@@ -504,6 +504,10 @@ export function buildProgram(): Command {
     .option("--task-role-arn <arn>", "the IAM role flows run with")
     .option("--execution-role-arn <arn>", "the IAM role ECS pulls images and writes logs with")
     .option("--run-task-kwargs <file>", "a JSON object merged into every RunTask input")
+    .option(
+      "--log-group <name>",
+      "the CloudWatch log group flows log to (awslogs) when their run config sets none",
+    )
     .option("--image <image>", "the image for runs whose run config and storage name none")
     .option("--key <key>", "API key (when the server requires one)")
     .action(async (options: EcsAgentFlags & { key?: string }) => {

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type EcsAgentFlags, ecsDefaults } from "../src/commands/agent-ecs.js";
 import { loadConfig } from "../src/config.js";
 
@@ -48,6 +48,15 @@ describe("config from env", () => {
 });
 
 describe("ecsDefaults", () => {
+  const region = process.env.AWS_REGION;
+  beforeAll(() => {
+    process.env.AWS_REGION = "eu-west-1";
+  });
+  afterAll(() => {
+    if (region === undefined) delete process.env.AWS_REGION;
+    else process.env.AWS_REGION = region;
+  });
+
   test("flags win over [ecs]; a strategy, network and roles are made from them", () => {
     const config = fromEnv({ REGENT__ECS__CLUSTER: "from-env", REGENT__ECS__SUBNETS: "subnet-env" });
     expect(
@@ -58,6 +67,7 @@ describe("ecsDefaults", () => {
         securityGroup: ["sg-1"],
         assignPublicIp: true,
         taskRoleArn: "arn:aws:iam::123456789012:role/flow",
+        logGroup: "/regent/flows",
       }),
     ).toEqual({
       cluster: "flows",
@@ -69,6 +79,14 @@ describe("ecsDefaults", () => {
         awsvpcConfiguration: { subnets: ["subnet-env"], securityGroups: ["sg-1"], assignPublicIp: "ENABLED" },
       },
       taskRoleArn: "arn:aws:iam::123456789012:role/flow",
+      logConfiguration: {
+        logDriver: "awslogs",
+        options: {
+          "awslogs-group": "/regent/flows",
+          "awslogs-region": "eu-west-1",
+          "awslogs-stream-prefix": "flow",
+        },
+      },
     });
   });
 

@@ -98,6 +98,8 @@ export const ConfigSchema = z.strictObject({
       execution_role_arn: z.string().min(1).optional(),
       /** A JSON file whose object is merged into every RunTask input. */
       run_task_kwargs: z.string().min(1).optional(),
+      /** A CloudWatch log group flows' containers log to (awslogs driver), for runs that configure none. */
+      log_group: z.string().min(1).optional(),
       /** The image for runs whose run config and storage name none. */
       image: z.string().min(1).optional(),
     })

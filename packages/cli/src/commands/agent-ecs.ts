@@ -13,6 +13,7 @@ export interface EcsAgentFlags extends AgentFlags {
   taskRoleArn?: string;
   executionRoleArn?: string;
   runTaskKwargs?: string;
+  logGroup?: string;
   image?: string;
 }
 
@@ -46,6 +47,10 @@ export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<
   const cluster = flags.cluster ?? ecs.cluster;
   const taskRoleArn = flags.taskRoleArn ?? ecs.task_role_arn;
   const executionRoleArn = flags.executionRoleArn ?? ecs.execution_role_arn;
+  const logGroup = flags.logGroup ?? ecs.log_group;
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (logGroup && !region)
+    throw new InvalidUsageError("--log-group needs the AWS region the group is in: set AWS_REGION");
   return {
     ...(cluster ? { cluster } : {}),
     ...(launchType ? { launchType } : {}),
@@ -66,6 +71,18 @@ export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<
     ...(taskRoleArn ? { taskRoleArn } : {}),
     ...(executionRoleArn ? { executionRoleArn } : {}),
     ...(runTaskKwargs ? { runTaskKwargs } : {}),
+    ...(logGroup
+      ? {
+          logConfiguration: {
+            logDriver: "awslogs",
+            options: {
+              "awslogs-group": logGroup,
+              "awslogs-region": region!,
+              "awslogs-stream-prefix": "flow",
+            },
+          },
+        }
+      : {}),
   };
 }
 
