@@ -44,6 +44,7 @@ export type { FlowRunResult, RunFlowOptions, TaskRunRecord } from "./internal/ru
 export type { TaskRunner } from "./internal/runner.js";
 export { memoryReporter, multiReporter } from "./reporters.js";
 export { type CacheEntry, localResults, type ResultStorage } from "./results.js";
+export { type S3ResultsOptions, s3Results } from "./results-s3.js";
 export { type PauseOptions, type PriorTaskRun, pause } from "./resume.js";
 export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
