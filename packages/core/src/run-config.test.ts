@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { ZodError } from "zod";
 import {
+  checkRegisteredRunConfig,
   checkRunConfigOverride,
   DockerRunConfigSchema,
   dockerRun,
@@ -343,5 +344,28 @@ describe("parseCapacityProvider", () => {
   });
   test.for(["", "FARGATE:x", "FARGATE:1:2:3", "a b", "FARGATE:-1"])("%j is refused", (text) => {
     expect(() => parseCapacityProvider(text)).toThrow(/a capacity provider is NAME\[:WEIGHT\[:BASE\]\]/);
+  });
+});
+
+describe("checkRegisteredRunConfig", () => {
+  test.for([
+    null,
+    undefined,
+    { env: { A: "1" } },
+    { type: "ecs", cpu: 512, memory: 1024 },
+    { type: "docker", memory: 64 },
+  ])("%j is registered", (config) => {
+    expect(() => checkRegisteredRunConfig(config)).not.toThrow();
+  });
+  test.for([
+    [
+      { type: "ecs", cpu: 512, memory: 8192 },
+      /invalid run_config: memory: Fargate has no task size with cpu 512 and memory 8192 MiB/,
+    ],
+    [{ type: "docker", volumes: ["/data"] }, /invalid run_config: volumes.0: a volume is/],
+    [{ type: "nope" }, /invalid run_config: type/],
+    [[1], /run_config must be an object/],
+  ] as const)("%j is refused", ([config, why]) => {
+    expect(() => checkRegisteredRunConfig(config)).toThrow(why);
   });
 });

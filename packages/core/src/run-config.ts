@@ -221,3 +221,21 @@ export function checkRunConfigOverride(base: unknown, override: unknown): RunCon
     throw new InvalidConfigError(`invalid run_config: ${issues.join("; ")}`, { issues });
   }
 }
+
+/**
+ * A flow version's run config as registered: one with a `type` must be a valid run config of that type
+ * (a Fargate size Fargate has, a volume with a container path…); one without is a partial config any
+ * agent fills in. Throws InvalidConfigError naming each bad field.
+ */
+export function checkRegisteredRunConfig(runConfig: unknown): void {
+  if (runConfig == null) return;
+  if (typeof runConfig !== "object" || Array.isArray(runConfig))
+    throw new InvalidConfigError('run_config must be an object, e.g. { "type": "docker", "memory": 1024 }');
+  if (!("type" in runConfig)) return;
+  const parsed = RunConfigSchema.safeParse(runConfig);
+  if (parsed.success) return;
+  const issues = parsed.error.issues.map(
+    (i) => `${i.path.map(String).join(".") || "run_config"}: ${i.message}`,
+  );
+  throw new InvalidConfigError(`invalid run_config: ${issues.join("; ")}`, { issues });
+}

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   agentCanTakeRun,
+  checkRegisteredRunConfig,
   checkRunConfigOverride,
   checkSchedule,
   decideTransition,
@@ -348,6 +349,7 @@ export class Store {
    */
   async registerFlow(input: RegisterFlowInput): Promise<{ flow: Row<"flow">; created: boolean }> {
     const name = input.name.trim();
+    checkRegisteredRunConfig(input.runConfig);
     if (!name) throw new InvalidUsageError("a flow needs a name");
     const schedule = input.schedule ? await this.checkFlowSchedule(name, input) : null;
     const concurrency = input.concurrency ? checkFlowConcurrency(name, input) : null;
