@@ -265,7 +265,7 @@ describe("ecs agent", () => {
     expect(stub.violations).toEqual([]);
   });
 
-  test("refuses before calling AWS: a Fargate run without subnets, a run without an image; and no credentials are named", async ({
+  test("refuses before calling AWS: a Fargate run without subnets, a run without an image or an execution role it needs; and no credentials are named", async ({
     h,
   }) => {
     const flowId = await h.seedFlow("no-subnets", {
@@ -279,6 +279,19 @@ describe("ecs agent", () => {
     const noImage = await h.seedFlow("no-image", { run_config: { type: "ecs" }, max_restarts: 0 });
     const second = await h.createRun(noImage);
     expect((await h.waitForState(second.id, "Failed", 30_000)).state_message).toMatch(/names no image/);
+    const noRole = await h.seedFlow("no-role", {
+      run_config: {
+        type: "ecs",
+        image: IMAGE,
+        networkConfiguration: SUBNETS,
+        logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/regent/flows" } },
+      },
+      max_restarts: 0,
+    });
+    const third = await h.createRun(noRole);
+    expect((await h.waitForState(third.id, "Failed", 30_000)).state_message).toMatch(
+      /the task needs an execution role to write its logs to CloudWatch \(awslogs\) and pull its image from ECR: set ecsRun\(\{ executionRoleArn \}\), or start the agent with --execution-role-arn/,
+    );
     expect(stub.requests).toEqual([]);
 
     await expect(

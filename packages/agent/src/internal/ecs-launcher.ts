@@ -215,6 +215,15 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
         throw new InvalidConfigError(
           "a Fargate task needs subnets: set ecsRun({ networkConfiguration: { awsvpcConfiguration: { subnets: [...] } } }), or start the agent with --subnet",
         );
+      const needsExecutionRole = [
+        config.repositoryCredentials && "pull with repository credentials",
+        config.logConfiguration?.logDriver === "awslogs" && "write its logs to CloudWatch (awslogs)",
+        image && /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\//.test(image) && "pull its image from ECR",
+      ].filter(Boolean);
+      if (!config.taskDefinitionArn && !config.executionRoleArn && needsExecutionRole.length)
+        throw new InvalidConfigError(
+          `the task needs an execution role to ${needsExecutionRole.join(" and ")}: set ecsRun({ executionRoleArn }), or start the agent with --execution-role-arn`,
+        );
       const runEnv: Record<string, string> = { ...options.env, ...config.env };
       for (const key of AGENT_KEYS) delete runEnv[key];
       const env = {
