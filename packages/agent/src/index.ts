@@ -5,4 +5,9 @@ export {
   startDockerAgent,
 } from "./docker-agent.js";
 export { type EcsAgent, type EcsAgentOptions, startEcsAgent } from "./ecs-agent.js";
+export {
+  type KubernetesAgent,
+  type KubernetesAgentOptions,
+  startKubernetesAgent,
+} from "./kubernetes-agent.js";
 export { type LocalAgent, type LocalAgentOptions, startLocalAgent } from "./local-agent.js";

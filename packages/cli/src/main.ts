@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { InvalidUsageError, RegentError } from "@regent/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { EcsAgentFlags } from "./commands/agent-ecs.js";
+import type { KubernetesAgentFlags } from "./commands/agent-kubernetes.js";
 import type { RegisterOptions } from "./commands/register.js";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
@@ -478,6 +479,27 @@ export function buildProgram(): Command {
         process.exitCode = await agentDockerStart(await config({ api_key: options.key }), options);
       },
     );
+
+  agent
+    .command("kubernetes")
+    .description("The Kubernetes agent: each run as a Job (EKS and EKS on Fargate included)")
+    .command("start")
+    .description("Start a Kubernetes agent (in-cluster config in a pod, else $KUBECONFIG or ~/.kube/config)")
+    .option("-l, --label <label>", "take runs with this label (repeatable)", collect, [])
+    .option("--name <name>", "agent name (default: kubernetes-<host>)")
+    .option("--max-concurrent <n>", "runs at once (default 4)", (v) => Number(v))
+    .option("--accept-unlabeled", "also take runs without labels")
+    .option("--namespace <namespace>", "the namespace of runs whose run config names none (default: default)")
+    .option("--job-template <file>", "a Job (YAML or JSON) every run's Job is made from")
+    .option("--service-account-name <name>", "the service account flow pods run as")
+    .option("--image-pull-secrets <name>", "a secret to pull images with (repeatable)", collect, [])
+    .option("--disable-job-deletion", "leave finished Jobs for their TTL (10 minutes) to look at")
+    .option("--image <image>", "the image for runs whose run config and storage name none")
+    .option("--key <key>", "API key (when the server requires one)")
+    .action(async (options: KubernetesAgentFlags & { key?: string }) => {
+      const { agentKubernetesStart } = await import("./commands/agent-kubernetes.js");
+      process.exitCode = await agentKubernetesStart(await config({ api_key: options.key }), options);
+    });
 
   agent
     .command("ecs")

@@ -7,6 +7,8 @@ import {
   dockerRun,
   EcsRunConfigSchema,
   ecsRun,
+  KubernetesRunConfigSchema,
+  kubernetesRun,
   type LocalRunConfig,
   LocalRunConfigSchema,
   localRun,
@@ -367,5 +369,51 @@ describe("checkRegisteredRunConfig", () => {
     [[1], /run_config must be an object/],
   ] as const)("%j is refused", ([config, why]) => {
     expect(() => checkRegisteredRunConfig(config)).toThrow(why);
+  });
+});
+
+describe("kubernetesRun", () => {
+  test("everything, as Kubernetes writes it", () => {
+    const config = {
+      image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/flows/etl:3",
+      env: { A: "1" },
+      cpuRequest: "500m",
+      cpuLimit: "2",
+      memoryRequest: "512Mi",
+      memoryLimit: "1.5Gi",
+      namespace: "flows",
+      serviceAccountName: "regent-flow",
+      imagePullSecrets: ["registry"],
+      imagePullPolicy: "IfNotPresent" as const,
+      jobTemplate: { spec: { activeDeadlineSeconds: 3600 } },
+      labels: ["k8s"],
+    };
+    expect(kubernetesRun(config)).toEqual({ type: "kubernetes", ...config });
+  });
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    [
+      "a memory in MB words",
+      { memoryLimit: "1 GB" },
+      /memoryLimit is a Kubernetes quantity, e.g. \\"512Mi\\"/,
+    ],
+    ["a cpu in vCPUs words", { cpuRequest: "half" }, /cpuRequest is a Kubernetes quantity/],
+    ["a namespace with capitals", { namespace: "Flows" }, /a namespace name/],
+    ["an unknown pull policy", { imagePullPolicy: "Sometimes" }, /imagePullPolicy/],
+    ["docker's memory in MiB", { memory: 512 }, /memory/],
+  ];
+  test.for(bad)("%s is refused", ([, options, why]) => {
+    const parsed = KubernetesRunConfigSchema.safeParse({ type: "kubernetes", ...options });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toMatch(why);
+  });
+  test("a run may change resources and the image, not the namespace, service account or template", () => {
+    const base = { type: "kubernetes", memoryLimit: "1Gi", namespace: "flows" };
+    expect(checkRunConfigOverride(base, { memoryLimit: "4Gi", cpuLimit: "2" })).toMatchObject({
+      memoryLimit: "4Gi",
+    });
+    for (const field of ["namespace", "serviceAccountName", "jobTemplate"])
+      expect(() => checkRunConfigOverride(base, { [field]: "x" })).toThrow(
+        new RegExp(`run_config.${field} is set with the flow's run config`),
+      );
   });
 });

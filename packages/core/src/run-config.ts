@@ -144,11 +144,53 @@ export function usesFargate(config: Pick<EcsRunConfig, "launchType" | "capacityP
   return config.launchType === undefined || config.launchType === "FARGATE";
 }
 
-/** Discriminated by `type`; kubernetes joins with its issue. */
+/** A Kubernetes resource quantity: `500m`, `2`, `1.5`, `512Mi`, `1Gi`, `1e3`. */
+const QUANTITY = /^([+-]?[0-9.]+)([eE][-+]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const quantity = (what: string) =>
+  z
+    .string()
+    .regex(
+      QUANTITY,
+      `${what} is a Kubernetes quantity, e.g. ${what.startsWith("cpu") ? '"500m" or "2"' : '"512Mi" or "2Gi"'}`,
+    );
+/** A DNS-1123 label: a namespace, a service account, a secret's name. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Runs a flow as a Kubernetes Job (one pod, restartPolicy Never), started by the Kubernetes agent.
+ * Resources are Kubernetes quantity strings (`"500m"`, `"1Gi"`); `jobTemplate` is a batch/v1 Job the
+ * agent's fields go over (its first container runs the flow).
+ */
+export const KubernetesRunConfigSchema = z.strictObject({
+  type: z.literal("kubernetes"),
+  image: z.string().min(1).optional(),
+  env: EnvSchema.optional(),
+  cpuRequest: quantity("cpuRequest").optional(),
+  cpuLimit: quantity("cpuLimit").optional(),
+  memoryRequest: quantity("memoryRequest").optional(),
+  memoryLimit: quantity("memoryLimit").optional(),
+  namespace: z
+    .string()
+    .max(63)
+    .regex(DNS_LABEL, "a namespace name: lowercase letters, digits and -")
+    .optional(),
+  serviceAccountName: z
+    .string()
+    .max(253)
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "a service account name")
+    .optional(),
+  imagePullSecrets: z.array(z.string().max(253).min(1)).optional(),
+  imagePullPolicy: z.enum(["Always", "IfNotPresent", "Never"]).optional(),
+  jobTemplate: z.record(z.string(), z.unknown()).optional(),
+  labels: LabelsSchema,
+});
+export type KubernetesRunConfig = z.infer<typeof KubernetesRunConfigSchema>;
+
 export const RunConfigSchema = z.discriminatedUnion("type", [
   LocalRunConfigSchema,
   DockerRunConfigSchema,
   EcsRunConfigSchema,
+  KubernetesRunConfigSchema,
 ]);
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
@@ -160,6 +202,9 @@ export const dockerRun = (options: Omit<DockerRunConfig, "type"> = {}): DockerRu
 
 export const ecsRun = (options: Omit<EcsRunConfig, "type"> = {}): EcsRunConfig =>
   EcsRunConfigSchema.parse({ ...options, type: "ecs" });
+
+export const kubernetesRun = (options: Omit<KubernetesRunConfig, "type"> = {}): KubernetesRunConfig =>
+  KubernetesRunConfigSchema.parse({ ...options, type: "kubernetes" });
 
 /**
  * Per-run overrides merged over a flow version's default run config: scalar fields replace, `env` merges
@@ -178,7 +223,8 @@ export function mergeRunConfig(base: RunConfig, override: Partial<RunConfig> | u
  * Fields a run's own override may not set, only the flow's registered run config: a run's creator (a
  * user key, or a run's token starting a child run) could otherwise mount the agent's files into a
  * container (`volumes: ["/:/host"]`), or give a task another IAM role, network, task definition or
- * RunTask input than the flow was registered with.
+ * RunTask input, or a Job another namespace, service account or template, than the flow was registered
+ * with.
  */
 export const NOT_PER_RUN: readonly string[] = [
   "volumes",
@@ -190,6 +236,9 @@ export const NOT_PER_RUN: readonly string[] = [
   "repositoryCredentials",
   "logConfiguration",
   "runTaskKwargs",
+  "namespace",
+  "serviceAccountName",
+  "jobTemplate",
 ];
 
 /** InvalidConfigError naming the first field of NOT_PER_RUN that `override` sets. */

@@ -14,6 +14,8 @@ export {
   type FlowConcurrency,
   InvalidParametersError,
   interval,
+  type KubernetesRunConfig,
+  kubernetesRun,
   type LocalRunConfig,
   localRun,
   localStorage,
