@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { regentTest as test } from "@regent/testkit";
 import { describe, expect } from "vitest";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../src/config.js";
 
 // deploy/docker-compose.yml cannot be brought up here (its PostgreSQL image would be pulled from the
@@ -44,6 +44,51 @@ describe("deploy/docker-compose.yml", () => {
         .map(([k, v]) => [k, v.replace(/\$\{[^}]*\}/g, k.endsWith("SECRETS_KEY") ? "A".repeat(44) : "x")]),
     );
     expect(Object.keys(env).length).toBeGreaterThan(0);
+    expect(() => loadConfig({ file: "/nonexistent/config.toml", env })).not.toThrow();
+  });
+});
+
+// deploy/kubernetes/: the Regent containers of its Deployments, checked the same way (their schema is
+// checked in the agent's tests).
+const kubernetesContainers = ["server.yaml", "agent.yaml"].flatMap((file) =>
+  parseAllDocuments(readFileSync(new URL(`deploy/kubernetes/${file}`, root), "utf8"))
+    .map(
+      (d) => d.toJS() as { kind: string; spec?: { template?: { spec?: { containers?: K8sContainer[] } } } },
+    )
+    .filter((m) => m.kind === "Deployment")
+    .flatMap((m) => m.spec?.template?.spec?.containers ?? [])
+    .map((c) => [`${file}: ${c.name}`, c] as const),
+);
+
+interface K8sContainer {
+  name: string;
+  image: string;
+  command: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+}
+
+describe("deploy/kubernetes", () => {
+  test("runs the server and the Kubernetes agent from this version's runtime image", () => {
+    expect(kubernetesContainers.map(([name]) => name)).toEqual(["server.yaml: server", "agent.yaml: agent"]);
+    for (const [, c] of kubernetesContainers)
+      expect(c.image).toMatch(new RegExp(`/regent/runtime:${version}$`));
+  });
+
+  test.for(kubernetesContainers)("%s: its command and flags exist", async ([, c], { cli }) => {
+    const args = c.command.slice(1);
+    const words = args.filter((a, i) => !a.startsWith("-") && !args[i - 1]?.startsWith("--"));
+    const help = await cli([...words, "--help"]);
+    expect(help.code, help.stderr).toBe(0);
+    for (const flag of args.filter((a) => a.startsWith("--"))) expect(help.stdout).toContain(flag);
+  });
+
+  test.for(kubernetesContainers)("%s: its Regent environment is valid configuration", ([, c]) => {
+    const env = Object.fromEntries(
+      (c.env ?? [])
+        .filter((e) => e.name.startsWith("REGENT__"))
+        // Values from secrets: any value of the right shape stands in.
+        .map((e) => [e.name, e.value ?? (e.name.endsWith("SECRETS_KEY") ? "A".repeat(44) : "x")]),
+    );
     expect(() => loadConfig({ file: "/nonexistent/config.toml", env })).not.toThrow();
   });
 });
