@@ -54,11 +54,11 @@ afterAll(async () => {
 const runs = async () =>
   (await graphqlData(api, `{ flow_run(order_by: [{ created: asc }]) { parameters labels name } }`)).flow_run;
 
-function renderForm(schema: unknown = SCHEMA) {
+function renderForm(schema: unknown = SCHEMA, runConfig: unknown = { type: "local" }, id = flowId) {
   const queryClient = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
   return render(
     <QueryClientProvider client={queryClient}>
-      <QuickRun flowId={flowId} parametersSchema={schema} runConfig={{ type: "local" }} labels={["prod"]} />
+      <QuickRun flowId={id} parametersSchema={schema} runConfig={runConfig} labels={["prod"]} />
     </QueryClientProvider>,
   );
 }
@@ -119,5 +119,56 @@ describe("QuickRun", () => {
     await waitFor(() => expect(input("rows").getAttribute("aria-invalid")).toBe("true"), { timeout: 10_000 });
     expect(input("rows").closest(".field")?.textContent).toMatch(/100/);
     expect(await runs()).toHaveLength(1); // only the one before
+  });
+
+  test("a flow on Fargate Spot: CPU and memory fields in its units, sizes Fargate lacks refused inline, a valid one sent", async () => {
+    const ecs = {
+      type: "ecs",
+      cpu: 512,
+      memory: 1024,
+      capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT" }],
+    };
+    const { create_project } = await graphqlData(
+      api,
+      `mutation { create_project(input: { name: "ecs" }) { id } }`,
+    );
+    const { register_flow } = await graphqlData(
+      api,
+      `mutation($input: register_flow_input!) { register_flow(input: $input) { id } }`,
+      { input: { project_id: create_project.id, name: "on-spot", run_config: ecs, content_hash: "spot" } },
+    );
+    renderForm({ type: "object", properties: {} }, ecs, register_flow.id);
+    const cpu = screen.getByLabelText(/^CPU \(units/) as HTMLSelectElement;
+    expect([...cpu.options].map((o) => o.value)).toEqual([
+      "",
+      "256",
+      "512",
+      "1024",
+      "2048",
+      "4096",
+      "8192",
+      "16384",
+    ]);
+    fireEvent.change(cpu, { target: { value: "1024" } });
+    expect(screen.getByText(/Fargate with 1024 CPU units: 2048–8192 MiB/)).toBeTruthy();
+    const memory = screen.getByLabelText(/^Memory \(MiB\)/) as HTMLInputElement;
+    expect(memory.placeholder).toBe("the flow's: 1024");
+    fireEvent.change(memory, { target: { value: "1024" } });
+    const before = (await runs()).length;
+    fireEvent.click(screen.getByRole("button", { name: "Run" }));
+    await screen.findByText(/Fargate has no task size with cpu 1024 and memory 1024 MiB/);
+    expect(await runs()).toHaveLength(before);
+
+    fireEvent.change(memory, { target: { value: "4096" } });
+    fireEvent.click(screen.getByRole("button", { name: "Run" }));
+    const created = async () =>
+      (
+        await graphqlData(
+          api,
+          `{ flow_run(where: { flow_id: { _eq: "${register_flow.id}" } }) { run_config } }`,
+        )
+      ).flow_run;
+    await waitFor(async () => expect(await created()).toHaveLength(1), { timeout: 10_000 });
+    expect(await created()).toEqual([{ run_config: { cpu: 1024, memory: 4096 } }]);
   });
 });

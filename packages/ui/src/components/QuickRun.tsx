@@ -5,6 +5,7 @@ import { type FormEvent, useMemo, useState } from "react";
 import { useLocation } from "wouter";
 import { client, errorMessage } from "../api.js";
 import { issuesByField, type ParamField, paramFields, parseParams } from "../param-form.js";
+import { sizeFields, sizeOverrides } from "../run-size.js";
 
 const CreateRun = graphql(`
   mutation UiCreateRun($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }
@@ -17,15 +18,23 @@ interface Props {
   labels: unknown;
 }
 
-/** The run config overrides as typed (a JSON object), checked by merging them over the flow's own. */
-function checkRunConfig(text: string, base: unknown): { value?: Record<string, unknown>; error?: string } {
-  if (!text.trim()) return {};
-  let value: unknown;
+/**
+ * The run config overrides as typed (a JSON object) with the size fields over them, checked by merging
+ * them over the flow's own.
+ */
+function checkRunConfig(
+  text: string,
+  sizes: Record<string, unknown>,
+  base: unknown,
+): { value?: Record<string, unknown>; error?: string } {
+  if (!text.trim() && Object.keys(sizes).length === 0) return {};
+  let value: unknown = {};
   try {
-    value = JSON.parse(text);
+    if (text.trim()) value = JSON.parse(text);
   } catch (error) {
     return { error: `not valid JSON: ${(error as Error).message}` };
   }
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) value = { ...value, ...sizes };
   try {
     checkRunConfigOverride(base, value);
   } catch (error) {
@@ -101,6 +110,8 @@ export function QuickRun({ flowId, parametersSchema, runConfig, labels }: Props)
   const [name, setName] = useState("");
   const [labelText, setLabelText] = useState("");
   const [configText, setConfigText] = useState("");
+  const [sizeTexts, setSizeTexts] = useState<Record<string, string>>({});
+  const sizes = sizeFields(runConfig, sizeTexts.cpu);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [, navigate] = useLocation();
   const run = useMutation({
@@ -114,7 +125,7 @@ export function QuickRun({ flowId, parametersSchema, runConfig, labels }: Props)
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const parsed = parseParams(fields, texts);
-    const config = checkRunConfig(configText, runConfig);
+    const config = checkRunConfig(configText, sizeOverrides(sizes, sizeTexts), runConfig);
     const found = { ...parsed.errors, ...(config.error ? { "run config": config.error } : {}) };
     setErrors(found);
     if (Object.keys(found).length > 0) return;
@@ -163,6 +174,35 @@ export function QuickRun({ flowId, parametersSchema, runConfig, labels }: Props)
           </label>
           <input id="run-labels" value={labelText} onChange={(e) => setLabelText(e.target.value)} />
         </div>
+        {sizes.map((f) => (
+          <div className="field" key={f.key}>
+            <label htmlFor={`size-${f.key}`}>{f.label}</label>
+            {f.options ? (
+              <select
+                id={`size-${f.key}`}
+                value={sizeTexts[f.key] ?? ""}
+                onChange={(e) => setSizeTexts((t) => ({ ...t, [f.key]: e.target.value }))}
+              >
+                <option value="">{f.current ? `the flow's (${f.current})` : "the flow's"}</option>
+                {f.options.map((o) => (
+                  <option key={o} value={String(o)}>
+                    {o}
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <input
+                id={`size-${f.key}`}
+                type={f.kind === "number" ? "number" : "text"}
+                step="any"
+                placeholder={f.current ? `the flow's: ${f.current}` : "the flow's"}
+                value={sizeTexts[f.key] ?? ""}
+                onChange={(e) => setSizeTexts((t) => ({ ...t, [f.key]: e.target.value }))}
+              />
+            )}
+            {f.hint ? <div className="muted small">{f.hint}</div> : null}
+          </div>
+        ))}
         <div className={`field ${errors["run config"] ? "field-error" : ""}`}>
           <label htmlFor="run-config">Run config overrides (JSON, merged over the flow's)</label>
           <textarea
