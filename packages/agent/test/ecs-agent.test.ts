@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { type EcsStub, startEcsStub } from "@regent/testkit/ecs-stub";
 import { afterEach, describe, expect } from "vitest";
@@ -87,8 +89,11 @@ describe("ecs agent", () => {
 
     expect(stub.violations).toEqual([]);
     const [definition] = [...stub.taskDefinitions.values()];
+    const { flow_by_pk } = await h.ok(`query($id: uuid!) { flow_by_pk(id: $id) { version_group_id } }`, {
+      id: flowId,
+    });
     expect(definition).toEqual({
-      family: `regent-${flowId}`,
+      family: `regent-${flow_by_pk.version_group_id}`,
       networkMode: "awsvpc",
       requiresCompatibilities: ["FARGATE"],
       cpu: "512",
@@ -146,6 +151,17 @@ describe("ecs agent", () => {
     await h.waitForState(again.id, "Success", 30_000);
     expect(stub.taskDefinitions.size).toBe(1);
     expect(stub.tasks[1]!.input).toMatchObject({ overrides: { cpu: "512", memory: "1024" } });
+
+    // A new version of the flow: a new revision of the family, and the one it replaces is deregistered.
+    const v2 = await h.seedFlow("on-ecs", {
+      content_hash: "on-ecs-2",
+      run_config: { type: "ecs", image: IMAGE, cpu: 1024, memory: 2048, taskRoleArn: TASK_ROLE },
+    });
+    const third = await h.createRun(v2);
+    await h.waitForState(third.id, "Success", 30_000);
+    const arns = [...stub.taskDefinitions.keys()];
+    expect(arns.map((a) => a.split(":").at(-1))).toEqual(["1", "2"]);
+    expect(stub.deregistered).toEqual([arns[0]]);
   });
 
   test("a Fargate Spot interruption is an infrastructure failure: Lazarus runs it again on on-demand FARGATE, and says why", async ({
@@ -239,8 +255,9 @@ describe("ecs agent", () => {
     expect(stub.violations).toEqual([]);
   });
 
-  test("throttling is retried by the SDK; a given task definition ARN is used as it is, its container named by it", async ({
+  test("throttling is retried by the SDK; a given task definition ARN is used as it is; a template file is the base", async ({
     h,
+    tmp,
   }) => {
     const flowId = await h.seedFlow("throttled", {
       run_config: { type: "ecs", image: IMAGE, cpu: 256, memory: 512 },
@@ -262,6 +279,28 @@ describe("ecs agent", () => {
       taskDefinition: arn,
       overrides: { containerOverrides: [{ name: "flow" }] },
     });
+
+    // A template in a YAML file on the agent's machine: the flow's fields go over it.
+    const file = join(tmp, "task.yaml");
+    writeFileSync(
+      file,
+      "family: etl-template\nephemeralStorage: { sizeInGiB: 50 }\ncontainerDefinitions:\n  - name: main\n  - name: sidecar\n    image: busybox\n    essential: false\n",
+    );
+    const templated = await h.seedFlow("templated", {
+      run_config: { type: "ecs", image: IMAGE, cpu: 256, memory: 512, taskDefinitionPath: file },
+    });
+    const fourth = await h.createRun(templated);
+    await h.waitForState(fourth.id, "Success", 30_000);
+    const made = [...stub.taskDefinitions.values()].at(-1)!;
+    expect(made).toMatchObject({
+      family: "etl-template",
+      ephemeralStorage: { sizeInGiB: 50 },
+      containerDefinitions: [
+        { name: "main", image: IMAGE, essential: true, command: ["regent", "execute", "flow-run"] },
+        { name: "sidecar", image: "busybox", essential: false },
+      ],
+    });
+    expect(stub.tasks.at(-1)!.input).toMatchObject({ overrides: { containerOverrides: [{ name: "main" }] } });
     expect(stub.violations).toEqual([]);
   });
 

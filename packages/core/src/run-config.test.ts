@@ -301,7 +301,16 @@ describe("ecsRun", () => {
       { launchType: "FARGATE", capacityProviderStrategy: [{ capacityProvider: "FARGATE" }] },
       /launchType or capacityProviderStrategy, not both/,
     ],
-    ["a template and an ARN", { taskDefinition: {}, taskDefinitionArn: "arn:x" }, /not both/],
+    [
+      "a template and an ARN",
+      { taskDefinition: {}, taskDefinitionArn: "arn:x" },
+      /give one of taskDefinition/,
+    ],
+    [
+      "a template file and an ARN",
+      { taskDefinitionPath: "/t.yaml", taskDefinitionArn: "arn:x" },
+      /give one of/,
+    ],
     ["a role that is not an ARN", { taskRoleArn: "regent-flow" }, /an IAM role ARN/],
     ["no subnets", { networkConfiguration: { awsvpcConfiguration: { subnets: [] } } }, /subnets/],
     ["an unknown launch type", { launchType: "SPOT" }, /launchType/],

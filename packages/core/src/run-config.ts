@@ -66,6 +66,8 @@ export const EcsRunConfigSchema = z
     memory: z.number().int().min(128).max(1_000_000).optional(),
     taskDefinition: z.record(z.string(), z.unknown()).optional(),
     taskDefinitionArn: z.string().min(1).optional(),
+    /** A task definition template in a YAML or JSON file on the agent's machine, as `taskDefinition`. */
+    taskDefinitionPath: z.string().min(1).optional(),
     taskRoleArn: z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, "an IAM role ARN: arn:aws:iam::123456789012:role/NAME")
@@ -103,10 +105,13 @@ export const EcsRunConfigSchema = z
     labels: LabelsSchema,
   })
   .superRefine((config, ctx) => {
-    if (config.taskDefinition && config.taskDefinitionArn)
+    if (
+      [config.taskDefinition, config.taskDefinitionArn, config.taskDefinitionPath].filter(Boolean).length > 1
+    )
       ctx.addIssue({
         code: "custom",
-        message: "give taskDefinition (a template) or taskDefinitionArn, not both",
+        message:
+          "give one of taskDefinition (a template), taskDefinitionPath (a template in a file) or taskDefinitionArn",
       });
     if (config.launchType && config.capacityProviderStrategy)
       ctx.addIssue({
@@ -232,6 +237,7 @@ export const NOT_PER_RUN: readonly string[] = [
   "executionRoleArn",
   "taskDefinition",
   "taskDefinitionArn",
+  "taskDefinitionPath",
   "networkConfiguration",
   "repositoryCredentials",
   "logConfiguration",

@@ -24,6 +24,8 @@ export interface StubTask {
 export interface EcsStub extends AwsStub {
   readonly tasks: StubTask[];
   readonly taskDefinitions: Map<string, Record<string, unknown>>;
+  /** ARNs of the task definitions deregistered. */
+  readonly deregistered: string[];
   /** What the next RunTask does: start a task (default), fail to pull, answer with a failure, or throttle once. */
   nextRunTask: "start" | "cannot-pull" | "failure" | "throttle-once";
   /** Stops a running task as a Spot reclaim does (its process gets SIGTERM). */
@@ -42,6 +44,7 @@ export interface EcsStubOptions {
 export async function startEcsStub(options: EcsStubOptions): Promise<EcsStub> {
   const tasks: StubTask[] = [];
   const taskDefinitions = new Map<string, Record<string, unknown>>();
+  const deregistered: string[] = [];
   const revisions = new Map<string, number>();
   let stub: EcsStub;
 
@@ -74,6 +77,13 @@ export async function startEcsStub(options: EcsStubOptions): Promise<EcsStub> {
           taskDefinition: { ...definition, taskDefinitionArn: arn, revision, status: "ACTIVE" },
           tags,
         };
+      },
+      DeregisterTaskDefinition(input) {
+        const arn = String(input.taskDefinition);
+        if (!taskDefinitions.has(arn))
+          throw new AwsStubError("ClientException", "The specified task definition does not exist.");
+        deregistered.push(arn);
+        return { taskDefinition: { taskDefinitionArn: arn, status: "INACTIVE" } };
       },
       DescribeTaskDefinition(input) {
         const found = taskDefinitions.get(String(input.taskDefinition));
@@ -158,6 +168,7 @@ export async function startEcsStub(options: EcsStubOptions): Promise<EcsStub> {
   stub = Object.assign(aws, {
     tasks,
     taskDefinitions,
+    deregistered,
     nextRunTask: "start" as EcsStub["nextRunTask"],
     interrupt(task: StubTask) {
       task.stopCode = "SpotInterruption";

@@ -291,6 +291,7 @@ export class AgentLoop {
           version: r.version,
           restartCount: r.restart_count,
           flowId: r.flow_id,
+          flowVersionGroupId: r.flow?.version_group_id ?? undefined,
           runConfig: r.run_config,
           flowRunConfig: r.flow?.run_config ?? null,
           flowStorage: r.flow?.storage ?? null,

@@ -21,7 +21,7 @@ export const ClaimFlowRuns = graphql(`
   mutation ClaimFlowRuns($id: uuid!, $limit: Int!, $lastSchedule: Boolean!) {
     claim_flow_runs(input: { agent_id: $id, limit: $limit }) {
       flow_runs {
-        id name version restart_count flow_id run_config flow { run_config storage }
+        id name version restart_count flow_id run_config flow { run_config storage version_group_id }
         states(where: { state: { _eq: "Scheduled" } }, order_by: [{ version: desc }], limit: 1) @include(if: $lastSchedule) { data }
       }
       tokens { flow_run_id token }

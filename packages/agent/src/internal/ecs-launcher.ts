@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import {
+  DeregisterTaskDefinitionCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
@@ -11,6 +13,7 @@ import {
   type Task,
 } from "@aws-sdk/client-ecs";
 import { type EcsRunConfig, InvalidConfigError, usesFargate } from "@regent/core";
+import { parse } from "yaml";
 import { AGENT_KEYS, storageImage } from "./flow-image.js";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
 import { runConfigFor } from "./run-config.js";
@@ -91,6 +94,19 @@ export function stoppedOutcome(task: Task, memoryMiB: number | undefined): Launc
   };
 }
 
+/** A task definition template from a YAML or JSON file; an error naming the file when it cannot be one. */
+async function templateFile(path: string): Promise<Record<string, unknown>> {
+  let parsed: unknown;
+  try {
+    parsed = parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new InvalidConfigError(`taskDefinitionPath ${path}: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new InvalidConfigError(`taskDefinitionPath ${path}: not a task definition (a YAML or JSON object)`);
+  return parsed as Record<string, unknown>;
+}
+
 /**
  * The capacity-provider strategy for an attempt after a Fargate Spot interruption, under `on-demand`
  * fallback: the strategy without its FARGATE_SPOT providers (FARGATE when nothing is left).
@@ -113,6 +129,8 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
   const { ecs } = options;
   /** Task definitions registered by this agent, by the hash of their input: each is registered once. */
   const registered = new Map<string, Promise<string>>();
+  /** The revision this agent registered last in each family, and the hash of its input. */
+  const newest = new Map<string, { key: string; arn: string }>();
   const containerNames = new Map<string, Promise<string>>();
 
   const withDefaults = (config: EcsRunConfig): EcsRunConfig => {
@@ -124,14 +142,18 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
   };
 
   const taskDefinitionFor = async (run: ClaimedRun, flowConfig: EcsRunConfig, image: string) => {
-    const template = (flowConfig.taskDefinition ?? {}) as Partial<RegisterTaskDefinitionCommandInput>;
+    const template = (flowConfig.taskDefinition ??
+      (flowConfig.taskDefinitionPath
+        ? await templateFile(flowConfig.taskDefinitionPath)
+        : {})) as Partial<RegisterTaskDefinitionCommandInput>;
     const fargate = usesFargate(flowConfig);
     const containers = template.containerDefinitions?.length
       ? template.containerDefinitions
       : [{ name: FLOW_CONTAINER }];
     const input: RegisterTaskDefinitionCommandInput = {
       ...template,
-      family: template.family ?? `regent-${run.flowId}`,
+      // One family per flow (its versions are its revisions), so the revision a new version replaces can go.
+      family: template.family ?? `regent-${run.flowVersionGroupId ?? run.flowId}`,
       ...(fargate ? { networkMode: "awsvpc", requiresCompatibilities: ["FARGATE"] } : {}),
       ...(flowConfig.cpu ? { cpu: String(flowConfig.cpu) } : {}),
       ...(flowConfig.memory ? { memory: String(flowConfig.memory) } : {}),
@@ -162,6 +184,18 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
         const made = taskDefinition?.taskDefinitionArn;
         if (!made) throw new Error("RegisterTaskDefinition returned no taskDefinitionArn");
         options.log(`registered task definition ${made}`);
+        // The revision it replaces was this agent's and no new run will use it: deregistered (tasks
+        // still running on it go on; ECS keeps INACTIVE definitions for them).
+        const older = newest.get(input.family!);
+        newest.set(input.family!, { key, arn: made });
+        if (older && older.arn !== made) {
+          registered.delete(older.key);
+          await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: older.arn })).then(
+            () => options.log(`deregistered task definition ${older.arn}, replaced by ${made}`),
+            (error: Error) =>
+              options.log(`could not deregister task definition ${older.arn}: ${error.message}`),
+          );
+        }
         return made;
       })();
       registered.set(key, arn);

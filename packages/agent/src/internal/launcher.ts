@@ -6,6 +6,8 @@ export interface ClaimedRun {
   readonly version: number;
   /** The flow version it runs. */
   readonly flowId: string;
+  /** The flow's versions together (its newest is what `version_group_id` runs). */
+  readonly flowVersionGroupId: string | undefined;
   /** How many times the run was started again (restart, resume) before this claim. */
   readonly restartCount: number;
   /** The run's own run config (an override), if it was created with one. */
