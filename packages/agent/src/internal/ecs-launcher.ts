@@ -129,8 +129,10 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
   const { ecs } = options;
   /** Task definitions registered by this agent, by the hash of their input: each is registered once. */
   const registered = new Map<string, Promise<string>>();
-  /** The revision this agent registered last in each family, and the hash of its input. */
-  const newest = new Map<string, { key: string; arn: string }>();
+  /** The revision this agent registered last in each family: the hash of its input, and its flow version. */
+  const newest = new Map<string, { key: string; arn: string; flowId: string }>();
+  /** Task definitions a RunTask of this agent is about to use (they must not be deregistered meanwhile). */
+  const inUse = new Map<string, number>();
   const containerNames = new Map<string, Promise<string>>();
 
   const withDefaults = (config: EcsRunConfig): EcsRunConfig => {
@@ -184,11 +186,12 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
         const made = taskDefinition?.taskDefinitionArn;
         if (!made) throw new Error("RegisterTaskDefinition returned no taskDefinitionArn");
         options.log(`registered task definition ${made}`);
-        // The revision it replaces was this agent's and no new run will use it: deregistered (tasks
-        // still running on it go on; ECS keeps INACTIVE definitions for them).
+        // The revision it replaces, made by this agent for an earlier version of the flow, is stale:
+        // deregistered, unless a RunTask is about to use it (tasks still running on it go on; ECS keeps
+        // INACTIVE definitions for them). Revisions of the same version (a run's own image) are kept.
         const older = newest.get(input.family!);
-        newest.set(input.family!, { key, arn: made });
-        if (older && older.arn !== made) {
+        newest.set(input.family!, { key, arn: made, flowId: run.flowId });
+        if (older && older.arn !== made && older.flowId !== run.flowId && !inUse.get(older.arn)) {
           registered.delete(older.key);
           await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: older.arn })).then(
             () => options.log(`deregistered task definition ${older.arn}, replaced by ${made}`),
@@ -306,7 +309,10 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
             ],
             ...(config.runTaskKwargs as Partial<RunTaskCommandInput> | undefined),
           };
-          const { tasks, failures } = await ecs.send(new RunTaskCommand(input));
+          inUse.set(definition.arn, (inUse.get(definition.arn) ?? 0) + 1);
+          const { tasks, failures } = await ecs
+            .send(new RunTaskCommand(input))
+            .finally(() => inUse.set(definition.arn, (inUse.get(definition.arn) ?? 1) - 1));
           taskArn = tasks?.[0]?.taskArn;
           if (!taskArn) {
             const why = failures?.map((f) => `${f.reason ?? "no reason"}${f.detail ? ` (${f.detail})` : ""}`);
