@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { regentTest as test } from "@regent/testkit";
+import { type RegentFixtures, regentTest as test } from "@regent/testkit";
 import { describe, expect } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../src/config.js";
@@ -17,6 +17,15 @@ const compose = parse(readFileSync(new URL("deploy/docker-compose.yml", root), "
 const { version } = JSON.parse(readFileSync(new URL("packages/cli/package.json", root), "utf8")) as {
   version: string;
 };
+/** `regent …` as a deployment runs it: each subcommand answers `--help`, which names each flag given. */
+async function expectCommandExists(cli: RegentFixtures["cli"], command: readonly string[]): Promise<void> {
+  const args = command.slice(1);
+  const words = args.filter((a, i) => !a.startsWith("-") && !args[i - 1]?.startsWith("--"));
+  const help = await cli([...words, "--help"]);
+  expect(help.code, help.stderr).toBe(0);
+  for (const flag of args.filter((a) => a.startsWith("--"))) expect(help.stdout).toContain(flag);
+}
+
 const regentServices = Object.entries(compose.services).filter(([, s]) => s.command?.[0] === "regent");
 
 describe("deploy/docker-compose.yml", () => {
@@ -29,11 +38,7 @@ describe("deploy/docker-compose.yml", () => {
   });
 
   test.for(regentServices)("%s: its command and flags exist", async ([, service], { cli }) => {
-    const args = service.command!.slice(1);
-    const words = args.filter((a, i) => !a.startsWith("-") && !args[i - 1]?.startsWith("--"));
-    const help = await cli([...words, "--help"]);
-    expect(help.code, help.stderr).toBe(0);
-    for (const flag of args.filter((a) => a.startsWith("--"))) expect(help.stdout).toContain(flag);
+    await expectCommandExists(cli, service.command!);
   });
 
   test.for(regentServices)("%s: its Regent environment is valid configuration", ([, service]) => {
@@ -75,11 +80,7 @@ describe("deploy/kubernetes", () => {
   });
 
   test.for(kubernetesContainers)("%s: its command and flags exist", async ([, c], { cli }) => {
-    const args = c.command.slice(1);
-    const words = args.filter((a, i) => !a.startsWith("-") && !args[i - 1]?.startsWith("--"));
-    const help = await cli([...words, "--help"]);
-    expect(help.code, help.stderr).toBe(0);
-    for (const flag of args.filter((a) => a.startsWith("--"))) expect(help.stdout).toContain(flag);
+    await expectCommandExists(cli, c.command);
   });
 
   test.for(kubernetesContainers)("%s: its Regent environment is valid configuration", ([, c]) => {

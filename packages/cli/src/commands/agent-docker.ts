@@ -1,7 +1,7 @@
 import { startDockerAgent } from "@regent/agent";
 import type { Config } from "@regent/core";
 import { registryAuth } from "../registry-auth.js";
-import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
+import { type AgentFlags, agentSettings, runUntilSignalled } from "./agent-start.js";
 
 /**
  * `regent agent docker start`: a Docker agent that runs each claimed flow run in a container (the run
@@ -12,22 +12,15 @@ export async function agentDockerStart(
   config: Config,
   options: AgentFlags & { image?: string; network?: string; keepContainers?: boolean; registryAuth?: string },
 ): Promise<number> {
-  const { name, labels, maxConcurrent, log, banner } = agentSettings(config, options, "docker");
+  const { options: common, log, banner } = agentSettings(config, options, "docker");
   return runUntilSignalled(
     () =>
       startDockerAgent({
-        apiUrl: config.api,
-        apiKey: config.api_key,
-        name,
-        labels,
-        acceptUnlabeled: options.acceptUnlabeled ?? false,
-        maxConcurrent,
+        ...common,
         image: options.image,
         network: options.network,
         removeContainers: !options.keepContainers,
         registryAuth: registryAuth(config, { dockerConfig: options.registryAuth }),
-        stopTimeoutMs: STOP_TIMEOUT_MS,
-        log,
       }),
     (agent) => banner("Regent Docker agent", agent, `, network ${options.network ?? "host"}`),
     log,

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { startEcsAgent } from "@regent/agent";
 import { type Config, type EcsRunConfig, InvalidUsageError, parseCapacityProvider } from "@regent/core";
-import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
+import { type AgentFlags, agentSettings, runUntilSignalled } from "./agent-start.js";
 
 export interface EcsAgentFlags extends AgentFlags {
   cluster?: string;
@@ -92,7 +92,7 @@ export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<
  * tasks) and exits 0. AWS region and credentials come from the environment, as the AWS SDK reads them.
  */
 export async function agentEcsStart(config: Config, flags: EcsAgentFlags): Promise<number> {
-  const { name, labels, maxConcurrent, log, banner } = agentSettings(config, flags, "ecs");
+  const { options: common, log, banner } = agentSettings(config, flags, "ecs");
   const defaults = ecsDefaults(config, flags);
   const how = defaults.capacityProviderStrategy
     ? defaults.capacityProviderStrategy.map((p) => p.capacityProvider).join("+")
@@ -100,16 +100,9 @@ export async function agentEcsStart(config: Config, flags: EcsAgentFlags): Promi
   return runUntilSignalled(
     () =>
       startEcsAgent({
-        apiUrl: config.api,
-        apiKey: config.api_key,
-        name,
-        labels,
-        acceptUnlabeled: flags.acceptUnlabeled ?? false,
-        maxConcurrent,
+        ...common,
         defaults,
         image: flags.image ?? config.ecs.image,
-        stopTimeoutMs: STOP_TIMEOUT_MS,
-        log,
       }),
     (agent) => banner("Regent ECS agent", agent, `, cluster ${defaults.cluster ?? "default"}, ${how}`),
     log,

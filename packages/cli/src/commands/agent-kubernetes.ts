@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { startKubernetesAgent } from "@regent/agent";
 import { type Config, InvalidUsageError, KubernetesRunConfigSchema } from "@regent/core";
 import { parse } from "yaml";
-import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
+import { type AgentFlags, agentSettings, runUntilSignalled } from "./agent-start.js";
 
 export interface KubernetesAgentFlags extends AgentFlags {
   namespace?: string;
@@ -48,22 +48,15 @@ export function kubernetesDefaults(flags: KubernetesAgentFlags) {
  * Deployment), else `$KUBECONFIG` / `~/.kube/config`'s current context.
  */
 export async function agentKubernetesStart(config: Config, flags: KubernetesAgentFlags): Promise<number> {
-  const { name, labels, maxConcurrent, log, banner } = agentSettings(config, flags, "kubernetes");
+  const { options: common, log, banner } = agentSettings(config, flags, "kubernetes");
   const defaults = kubernetesDefaults(flags);
   return runUntilSignalled(
     () =>
       startKubernetesAgent({
-        apiUrl: config.api,
-        apiKey: config.api_key,
-        name,
-        labels,
-        acceptUnlabeled: flags.acceptUnlabeled ?? false,
-        maxConcurrent,
+        ...common,
         defaults,
         image: flags.image,
         keepJobs: flags.disableJobDeletion ?? false,
-        stopTimeoutMs: STOP_TIMEOUT_MS,
-        log,
       }),
     (agent) => banner("Regent Kubernetes agent", agent, `, namespace ${defaults.namespace ?? "default"}`),
     log,

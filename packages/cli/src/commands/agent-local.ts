@@ -1,7 +1,7 @@
 import { startLocalAgent } from "@regent/agent";
 import type { Config } from "@regent/core";
 import { REGENT_BIN } from "../bin-path.js";
-import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } from "./agent-start.js";
+import { type AgentFlags, agentSettings, runUntilSignalled } from "./agent-start.js";
 
 /**
  * `regent agent local start`: a local agent that runs each claimed flow run as
@@ -10,20 +10,13 @@ import { type AgentFlags, agentSettings, runUntilSignalled, STOP_TIMEOUT_MS } fr
  */
 export async function agentLocalStart(config: Config, options: AgentFlags): Promise<number> {
   const prestarted = config.agent.prestarted;
-  const { name, labels, maxConcurrent, log, banner } = agentSettings(config, options, "local");
+  const { options: common, log, banner } = agentSettings(config, options, "local");
   return runUntilSignalled(
     () =>
       startLocalAgent({
-        apiUrl: config.api,
-        apiKey: config.api_key,
-        name,
-        labels,
-        acceptUnlabeled: options.acceptUnlabeled ?? false,
-        maxConcurrent,
+        ...common,
         executorCommand: [process.execPath, REGENT_BIN, "execute", "flow-run"],
         prestarted,
-        stopTimeoutMs: STOP_TIMEOUT_MS,
-        log,
       }),
     (agent) =>
       banner(

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Agent } from "@regent/agent";
+import type { Agent, AgentOptions } from "@regent/agent";
 import { type Config, InvalidUsageError } from "@regent/core";
 import { stylerFor } from "../style.js";
 
@@ -22,11 +22,23 @@ export function agentSettings(config: Config, flags: AgentFlags, kind: string) {
     throw new InvalidUsageError("--max-concurrent takes a whole number from 1 to 1000");
   const labels = flags.label.length > 0 ? flags.label : config.agent.labels;
   const name = flags.name ?? config.agent.name ?? `${kind}-${hostname()}`;
+  const log = (line: string) => process.stdout.write(`${line}\n`);
   return {
     name,
     labels,
     maxConcurrent,
-    log: (line: string) => process.stdout.write(`${line}\n`),
+    log,
+    /** What every kind of agent is started with (its own options go beside these). */
+    options: {
+      apiUrl: config.api,
+      apiKey: config.api_key,
+      name,
+      labels,
+      acceptUnlabeled: flags.acceptUnlabeled ?? false,
+      maxConcurrent,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      log,
+    } satisfies AgentOptions,
     /** The line said once the agent is up: `<title> <name> (<id>) on <api>: waiting for …<extra>`. */
     banner: (title: string, agent: Agent, extra: string) =>
       `${stylerFor(process.stdout)("green", title)} ${name} (${agent.id}) on ${config.api}: waiting for flow runs${
