@@ -2,6 +2,7 @@ import { dockerConfigAuth, type RegistryAuth } from "@regent/storage";
 import Dockerode from "dockerode";
 import { type Agent, type AgentOptions, agentLog, startAgent } from "./agent-options.js";
 import { dockerLauncher } from "./internal/docker-launcher.js";
+import { RUNTIME_COMMAND } from "./internal/run-launch.js";
 
 export interface DockerAgentOptions extends AgentOptions {
   /** The Docker engine (default: DOCKER_HOST, else /var/run/docker.sock). */
@@ -36,7 +37,7 @@ export async function startDockerAgent(options: DockerAgentOptions): Promise<Doc
       docker,
       apiUrl: options.apiUrl,
       apiKey: options.apiKey,
-      command: options.command ?? ["regent", "execute", "flow-run"],
+      command: options.command ?? RUNTIME_COMMAND,
       defaultImage: options.image,
       network: options.network ?? "host",
       registryAuth: options.registryAuth ?? dockerConfigAuth(),

@@ -1,6 +1,7 @@
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import { type EcsRunConfig, InvalidConfigError } from "@regent/core";
 import { type Agent, type AgentOptions, agentLog, startAgent } from "./agent-options.js";
+import { RUNTIME_COMMAND } from "./internal/run-launch.js";
 
 export interface EcsAgentOptions extends AgentOptions {
   /**
@@ -44,7 +45,7 @@ export async function startEcsAgent(options: EcsAgentOptions): Promise<EcsAgent>
     ecsLauncher({
       ecs,
       apiUrl: options.apiUrl,
-      command: options.command ?? ["regent", "execute", "flow-run"],
+      command: options.command ?? RUNTIME_COMMAND,
       defaults: options.defaults ?? {},
       defaultImage: options.image,
       env: options.env ?? {},

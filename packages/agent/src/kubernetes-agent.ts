@@ -1,6 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { KubernetesRunConfig } from "@regent/core";
 import { type Agent, type AgentOptions, agentLog, startAgent } from "./agent-options.js";
+import { RUNTIME_COMMAND } from "./internal/run-launch.js";
 
 export interface KubernetesAgentOptions extends AgentOptions {
   /** The cluster: default the in-cluster service account when running in a pod, else `$KUBECONFIG` / `~/.kube/config`. */
@@ -22,10 +23,9 @@ export type KubernetesAgent = Agent;
  * Job. The Kubernetes client is loaded only here, so other agents do without it.
  */
 export async function startKubernetesAgent(options: KubernetesAgentOptions): Promise<KubernetesAgent> {
-  const { kubernetesLauncher } = await import("./internal/kubernetes-launcher.js");
+  const { KubeConfig, kubernetesLauncher } = await import("./internal/kubernetes-launcher.js");
   let kubeConfig = options.kubeConfig;
   if (!kubeConfig) {
-    const { KubeConfig } = await import("./internal/kube-config.js");
     kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
   }
@@ -34,7 +34,7 @@ export async function startKubernetesAgent(options: KubernetesAgentOptions): Pro
     kubernetesLauncher({
       kubeConfig,
       apiUrl: options.apiUrl,
-      command: options.command ?? ["regent", "execute", "flow-run"],
+      command: options.command ?? RUNTIME_COMMAND,
       defaults: options.defaults ?? {},
       defaultImage: options.image,
       env: options.env ?? {},

@@ -1,11 +1,10 @@
 import { PassThrough } from "node:stream";
-import { InvalidConfigError } from "@regent/core";
 import { authConfigFor, followProgress, type RegistryAuth } from "@regent/storage";
 import type Dockerode from "dockerode";
-import { AGENT_KEYS, storageImage } from "./flow-image.js";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome, OutputLine } from "./launcher.js";
 import { eachLine } from "./lines.js";
 import { runConfigFor } from "./run-config.js";
+import { noImage, runEnvironment, runImage } from "./run-launch.js";
 
 export interface DockerLauncherOptions {
   readonly docker: Dockerode;
@@ -65,20 +64,9 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
     },
     launch(run: ClaimedRun): Launched {
       const config = runConfigFor("docker", run.runConfig, run.flowRunConfig);
-      const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
-      if (!image)
-        throw new InvalidConfigError(
-          "the run config names no image and the flow has no Docker storage: set dockerRun({ image }) or dockerStorage(…) (or start the agent with --image)",
-        );
-      const runEnv: Record<string, string> = { ...options.env, ...config.env };
-      for (const key of AGENT_KEYS) delete runEnv[key];
-      const key = run.token; // the run's own token, never the agent's key
-      const env = {
-        ...runEnv,
-        REGENT__API: options.apiUrl,
-        REGENT__FLOW_RUN_ID: run.id,
-        ...(key ? { REGENT__API_KEY: key } : {}),
-      };
+      const image = runImage(config.image, run, options.defaultImage);
+      if (!image) throw noImage("dockerRun");
+      const env = runEnvironment(run, options.apiUrl, options.env, config.env);
       const label = `[${run.name}] `;
       let container: Dockerode.Container | undefined;
       let started = false;

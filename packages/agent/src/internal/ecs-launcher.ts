@@ -14,9 +14,9 @@ import {
 } from "@aws-sdk/client-ecs";
 import { type EcsRunConfig, InvalidConfigError, usesFargate } from "@regent/core";
 import { parse } from "yaml";
-import { AGENT_KEYS, storageImage } from "./flow-image.js";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
 import { runConfigFor } from "./run-config.js";
+import { noImage, runEnvironment, runImage, withAgentDefaults } from "./run-launch.js";
 
 /** An ECS client as the AWS SDK configures one from the environment, retrying throttling and 5xx up to 5 times. */
 export const ecsClientFromEnv = (): ECSClient => new ECSClient({ maxAttempts: 5 });
@@ -42,9 +42,6 @@ export interface EcsLauncherOptions {
   readonly startedBy: string;
   readonly log: (line: string) => void;
 }
-
-const defined = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** A task's stop, in the words an infrastructure failure is reported with. */
 export function stoppedOutcome(task: Task, memoryMiB: number | undefined): LaunchOutcome {
@@ -136,7 +133,7 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
   const containerNames = new Map<string, Promise<string>>();
 
   const withDefaults = (config: EcsRunConfig): EcsRunConfig => {
-    const merged = { ...options.defaults, ...defined(config) } as EcsRunConfig;
+    const merged = withAgentDefaults(options.defaults, config);
     // A run config's strategy replaces the agent's launch type, and the other way round.
     if (config.capacityProviderStrategy) delete merged.launchType;
     if (config.launchType) delete merged.capacityProviderStrategy;
@@ -243,11 +240,8 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
           `[${run.name}] its last attempt was stopped by a Spot interruption: this one runs on ${config.capacityProviderStrategy.map((p) => p.capacityProvider).join("+")} (spotFallback "on-demand")`,
         );
       }
-      const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
-      if (!image && !config.taskDefinitionArn)
-        throw new InvalidConfigError(
-          "the run config names no image and the flow has no Docker storage: set ecsRun({ image }) or dockerStorage(…), or a taskDefinitionArn (or start the agent with --image)",
-        );
+      const image = runImage(config.image, run, options.defaultImage);
+      if (!image && !config.taskDefinitionArn) throw noImage("ecsRun", ", or a taskDefinitionArn");
       if (usesFargate(config) && !config.networkConfiguration?.awsvpcConfiguration.subnets.length)
         throw new InvalidConfigError(
           "a Fargate task needs subnets: set ecsRun({ networkConfiguration: { awsvpcConfiguration: { subnets: [...] } } }), or start the agent with --subnet",
@@ -261,14 +255,7 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
         throw new InvalidConfigError(
           `the task needs an execution role to ${needsExecutionRole.join(" and ")}: set ecsRun({ executionRoleArn }), or start the agent with --execution-role-arn`,
         );
-      const runEnv: Record<string, string> = { ...options.env, ...config.env };
-      for (const key of AGENT_KEYS) delete runEnv[key];
-      const env = {
-        ...runEnv,
-        REGENT__API: options.apiUrl,
-        REGENT__FLOW_RUN_ID: run.id,
-        ...(run.token ? { REGENT__API_KEY: run.token } : {}),
-      };
+      const env = runEnvironment(run, options.apiUrl, options.env, config.env);
       let taskArn: string | undefined;
       let stopAsked: boolean | undefined;
       const cluster = config.cluster;

@@ -1,9 +1,12 @@
-import { BatchV1Api, CoreV1Api, type KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
-import { InvalidConfigError, type KubernetesRunConfig } from "@regent/core";
-import { AGENT_KEYS, storageImage } from "./flow-image.js";
+import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import type { KubernetesRunConfig } from "@regent/core";
 import { EXECUTION_LABEL, jobManifest, jobName, RUN_LABEL } from "./kubernetes-job.js";
 import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
 import { runConfigFor } from "./run-config.js";
+import { noImage, runEnvironment, runImage, withAgentDefaults } from "./run-launch.js";
+
+// The agent loads this module on demand, and KubeConfig with it (see kubernetes-agent.ts).
+export { KubeConfig };
 
 export interface KubernetesLauncherOptions {
   readonly kubeConfig: KubeConfig;
@@ -23,9 +26,6 @@ export interface KubernetesLauncherOptions {
 /** Waiting reasons of a container that will not start without a change (a pull that keeps failing…). */
 const STUCK = new Set(["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError"]);
 const TTL_SECONDS = 600;
-
-const defined = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** How a Job's pod (or the Job) ended, in the words an infrastructure failure is reported with; undefined while it runs. */
 export function podOutcome(
@@ -95,28 +95,18 @@ export function kubernetesLauncher(options: KubernetesLauncherOptions): Launcher
     type: "kubernetes",
     noun: "Kubernetes job",
     launch(run: ClaimedRun): Launched {
-      const config = {
-        ...options.defaults,
-        ...defined(runConfigFor("kubernetes", run.runConfig, run.flowRunConfig)),
-      } as KubernetesRunConfig;
-      const image = config.image ?? storageImage(run.flowStorage) ?? options.defaultImage;
-      if (!image)
-        throw new InvalidConfigError(
-          "the run config names no image and the flow has no Docker storage: set kubernetesRun({ image }) or dockerStorage(…) (or start the agent with --image)",
-        );
+      const config = withAgentDefaults(
+        options.defaults,
+        runConfigFor("kubernetes", run.runConfig, run.flowRunConfig),
+      );
+      const image = runImage(config.image, run, options.defaultImage);
+      if (!image) throw noImage("kubernetesRun");
       const namespace = config.namespace ?? "default";
-      const runEnv: Record<string, string> = { ...options.env, ...config.env };
-      for (const key of AGENT_KEYS) delete runEnv[key];
       const manifest = jobManifest(run, config, {
         namespace,
         image,
         command: options.command,
-        env: {
-          ...runEnv,
-          REGENT__API: options.apiUrl,
-          REGENT__FLOW_RUN_ID: run.id,
-          ...(run.token ? { REGENT__API_KEY: run.token } : {}),
-        },
+        env: runEnvironment(run, options.apiUrl, options.env, config.env),
         ttlSecondsAfterFinished: TTL_SECONDS,
       });
       const name = jobName(run);

@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { type ExecutorAssignment, needsFreshProcess } from "@regent/core";
 import { ExecutorPool } from "./executor-pool.js";
 import { spawnExecutor } from "./executor-process.js";
-import { AGENT_KEYS } from "./flow-image.js";
 import type { ClaimedRun, Launched, Launcher } from "./launcher.js";
 import { localRunConfig } from "./run-config.js";
+import { withoutAgentKeys } from "./run-launch.js";
 
 export interface LocalLauncherOptions {
   readonly apiUrl: string;
@@ -55,8 +55,7 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
     noun: "flow-run process",
     launch(run: ClaimedRun): Launched {
       const config = localRunConfig(run.runConfig, run.flowRunConfig);
-      const runEnv: Record<string, string> = { ...config.env };
-      for (const key of AGENT_KEYS) delete runEnv[key];
+      const runEnv = withoutAgentKeys(config.env);
       const cwd = config.workingDir;
       const runKey = keyFor(run);
       const label = `[${run.name}] `;
