@@ -29,30 +29,40 @@ function walk(tree: Tree, prefix: string[] = []): Array<[string[], unknown]> {
   );
 }
 
-/** Env text → a value of the key's type: numbers and booleans as JSON, lists as JSON or comma-separated. */
-/** Settings whose env value is a list (`a,b` or JSON), a number, or a boolean; the rest are strings. */
-const LIST_KEYS = new Set([
-  "agent.labels",
-  "server.cors_origins",
-  "ecs.capacity_providers",
-  "ecs.subnets",
-  "ecs.security_groups",
-]);
-const NUMBER_KEYS = new Set(["server.port", "agent.prestarted", "server.rate_limit"]);
-const BOOLEAN_KEYS = new Set(["server.insecure_no_auth", "ecs.assign_public_ip"]);
+/** The kind of value the setting at `path` takes (`array`, `number`, `boolean`, `string`…), from ConfigSchema. */
+function settingKind(path: readonly string[]): string | undefined {
+  type Node = { def?: { type: string; innerType?: Node }; shape?: Record<string, Node> } | undefined;
+  const unwrap = (node: Node): Node => {
+    let n = node;
+    while (n?.def && ["optional", "default", "prefault", "nullable"].includes(n.def.type))
+      n = n.def.innerType;
+    return n;
+  };
+  let node = unwrap(ConfigSchema as unknown as Node);
+  for (const key of path) node = unwrap(node?.def?.type === "object" ? node.shape?.[key] : undefined);
+  return node?.def?.type;
+}
 
+/**
+ * Env text → a value of the setting's type (read from ConfigSchema): lists as JSON or comma-separated,
+ * whole numbers and booleans as such; the rest, and text that is not of its type, as given (the schema
+ * then says what is wrong).
+ */
 function readEnvValue(path: readonly string[], text: string): unknown {
-  const key = path.join(".");
-  if (LIST_KEYS.has(key)) {
-    if (text.trim().startsWith("[")) return JSON.parse(text);
-    return text
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
+  switch (settingKind(path)) {
+    case "array":
+      if (text.trim().startsWith("[")) return JSON.parse(text);
+      return text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+    case "number":
+      return /^\d+$/.test(text.trim()) ? Number(text) : text;
+    case "boolean":
+      return text.trim() === "true" ? true : text.trim() === "false" ? false : text;
+    default:
+      return text;
   }
-  if (NUMBER_KEYS.has(key)) return /^\d+$/.test(text.trim()) ? Number(text) : text;
-  if (BOOLEAN_KEYS.has(key)) return text.trim() === "true" ? true : text.trim() === "false" ? false : text;
-  return text;
 }
 
 /** The config file as a tree; {} when there is none. */

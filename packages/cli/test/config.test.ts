@@ -31,6 +31,13 @@ describe("config from env", () => {
       true,
     ],
     [{ REGENT__SERVER__PORT: "4300" }, (c: ReturnType<typeof fromEnv>) => c.server.port, 4300],
+    // Read as the schema types it: every number, boolean and list setting, not a list kept by hand.
+    [{ REGENT__SERVER__MAX_RESTARTS: "5" }, (c: ReturnType<typeof fromEnv>) => c.server.max_restarts, 5],
+    [
+      { REGENT__SERVER__CORS_ORIGINS: "https://a.example,https://b.example" },
+      (c: ReturnType<typeof fromEnv>) => c.server.cors_origins,
+      ["https://a.example", "https://b.example"],
+    ],
     [
       { REGENT__DOCKER__RUNTIME_IMAGE: "r:5000/regent/runtime:1" },
       (c: ReturnType<typeof fromEnv>) => c.docker.runtime_image,
