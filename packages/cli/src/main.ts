@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { InvalidUsageError, RegentError } from "@regent/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import type { EcsAgentFlags } from "./commands/agent-ecs.js";
@@ -6,10 +5,7 @@ import type { KubernetesAgentFlags } from "./commands/agent-kubernetes.js";
 import type { RegisterOptions } from "./commands/register.js";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
-
-const VERSION = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+import { VERSION } from "./version.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 

@@ -99,6 +99,9 @@ export const s3Storage = (options: Omit<S3Storage, "type">): S3Storage =>
 /** Where the flow's bundle sits in a Docker storage image; its native packages are in `node_modules/` below. */
 export const DOCKER_FLOW_DIR = "/opt/regent/flow";
 
+/** The registry's host (`host[:port]`), what credentials are kept by: `registryUrl` without its path. */
+export const dockerRegistryHost = (storage: DockerStorage): string => storage.registryUrl.split("/")[0]!;
+
 /** `registryUrl/imageName`, the repository an image of this storage is pushed to. */
 export const dockerRepository = (storage: DockerStorage): string =>
   `${storage.registryUrl}/${storage.imageName}`;

@@ -6,6 +6,7 @@ import {
   DOCKER_FLOW_DIR,
   DockerImageError,
   type DockerStorage,
+  dockerRegistryHost,
   dockerRepository,
   InvalidConfigError,
 } from "@regent/core";
@@ -52,7 +53,7 @@ export async function buildFlowImage(options: BuildFlowImageOptions): Promise<Fl
   const say = options.progress ?? (() => undefined);
   const repository = dockerRepository(storage);
   const baseImage = storage.baseImage ?? options.defaultBaseImage;
-  const host = storage.registryUrl.split("/")[0]!;
+  const host = dockerRegistryHost(storage);
   const auth = options.registryAuth[host];
   const authconfig: AuthConfig = { ...auth, serveraddress: host };
 

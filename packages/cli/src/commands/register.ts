@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { graphql, RegentClient } from "@regent/client";
 import {
   type Config,
   checkSchedule,
+  dockerRegistryHost,
   FlowNotFoundError,
   InvalidConfigError,
   InvalidUsageError,
@@ -29,11 +29,9 @@ import { projectCacheDir } from "../load-flow.js";
 import { registryAuth } from "../registry-auth.js";
 import { readStdin } from "../stdin.js";
 import { stylerFor } from "../style.js";
+import { VERSION } from "../version.js";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
-const VERSION = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
 /** The base of Docker storage images that name none (`[docker] runtime_image` overrides it). */
 export const DEFAULT_RUNTIME_IMAGE = `regent/runtime:${VERSION}`;
 
@@ -180,7 +178,7 @@ export async function register(config: Config, target: string, options: Register
         flowDir: dirname(resolve(f.file)),
         defaultBaseImage: config.docker.runtime_image ?? DEFAULT_RUNTIME_IMAGE,
         registryAuth: docker.given
-          ? { ...docker.auths, [f.storage.registryUrl.split("/")[0]!]: docker.given }
+          ? { ...docker.auths, [dockerRegistryHost(f.storage)]: docker.given }
           : docker.auths,
         progress: (line) => progress(paint("gray", `    ${line}`)),
       });
