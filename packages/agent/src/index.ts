@@ -1,5 +1,10 @@
 export type { Agent, AgentOptions } from "./agent-options.js";
 export {
+  type ClusterRunInfo,
+  type ClusterWorkerLaunchersOptions,
+  clusterWorkerLaunchers,
+} from "./cluster-workers.js";
+export {
   type DockerAgent,
   type DockerAgentOptions,
   startDockerAgent,

@@ -48,12 +48,7 @@ describe("deploy/kubernetes", () => {
   );
 
   test("the agent's Role allows what the launcher calls, in its namespace only, and nothing more", () => {
-    const role = manifests.find((m) => m.manifest.kind === "Role")!.manifest as unknown as {
-      rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
-    };
-    const allowed = role.rules.flatMap((r) =>
-      r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)),
-    );
+    const allowed = allowedBy("regent-agent");
     // createNamespacedJob, readNamespacedJobStatus, deleteNamespacedJob, listNamespacedPod.
     expect(allowed).toEqual(
       expect.arrayContaining(["jobs:create", "jobs/status:get", "jobs:delete", "pods:list"]),
@@ -62,4 +57,17 @@ describe("deploy/kubernetes", () => {
     expect(allowed.some((a) => a.startsWith("secrets") || a.startsWith("pods:create"))).toBe(false);
     expect(manifests.some((m) => m.manifest.kind === "ClusterRole")).toBe(false);
   });
+
+  test("the Role of flows with cluster workers allows exactly what starting and watching worker Jobs calls", () => {
+    expect(allowedBy("regent-flow-cluster").sort()).toEqual(
+      ["jobs:create", "jobs:delete", "jobs/status:get", "pods:list"].sort(),
+    );
+  });
 });
+
+/** What a Role of deploy/kubernetes allows, as `resource:verb`. */
+function allowedBy(name: string): string[] {
+  const role = manifests.find((m) => m.manifest.kind === "Role" && m.manifest.metadata.name === name)!
+    .manifest as unknown as { rules: Array<{ resources: string[]; verbs: string[] }> };
+  return role.rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+}

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import type { EcsAgentFlags } from "./commands/agent-ecs.js";
 import type { KubernetesAgentFlags } from "./commands/agent-kubernetes.js";
 import type { RegisterOptions } from "./commands/register.js";
+import type { WorkerFlags } from "./commands/worker.js";
 import { EXIT, exitCodeFor } from "./exit.js";
 import { stylerFor } from "./style.js";
 import { VERSION } from "./version.js";
@@ -550,6 +551,23 @@ export function buildProgram(): Command {
         stdin: options.stdin === true,
         preload: options.preload,
       });
+    });
+
+  program
+    .command("worker")
+    .description("(started by clusterTaskRunner) take and run the queued task runs of one flow run")
+    .option("--flow-run <id>", "the flow run (default: REGENT__FLOW_RUN_ID)")
+    .option("--worker-id <id>", "this worker's name in the run's logs (default: host-pid)")
+    .option("--concurrency <n>", "task runs executed at once", "1")
+    .option(
+      "--heartbeat-timeout <duration>",
+      "silence after which the server gives this worker's task runs to another",
+      "30s",
+    )
+    .option("--idle-exit <duration>", "end after being idle this long (default: stay until the run ends)")
+    .action(async (options: WorkerFlags) => {
+      const { runWorker } = await import("./commands/worker.js");
+      process.exitCode = await runWorker(await config(), options);
     });
 
   return program;

@@ -26,6 +26,7 @@ const password = process.env.REGENT_TEST_REGISTRY_PASSWORD ?? "";
 const RUNTIME = "regent/runtime:test";
 const REPOSITORY = `${registry}/regent-test/in-container`;
 const fixture = new URL("./fixtures/docker/in-container.ts", import.meta.url).pathname;
+const clusterFixture = new URL("./fixtures/docker-cluster/wide-docker.ts", import.meta.url).pathname;
 const repo = new URL("../../../", import.meta.url).pathname;
 const docker = new Dockerode();
 const dbFor = useServerDatabases();
@@ -189,3 +190,40 @@ test("regent register with wrong registry credentials fails with the registry's 
   const { flow } = await graphqlData(api, `{ flow { id } }`);
   expect(flow).toEqual([]);
 }, 120_000);
+
+test("clusterTaskRunner with dockerRun infra: workers are containers of the runtime image, removed when the run ends", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await startServer(await dbFor("sqlite", tmp));
+  expect((await cli(["project", "create", "demo", "--api", api])).code).toBe(0);
+  const registered = await cli(["register", clusterFixture, "--project", "demo", "--api", api]);
+  expect(registered.code, registered.stderr).toBe(0);
+  const agent = startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const run = await cli(["run", "--name", "wide-docker", "--project", "demo", "--watch", "--api", api]);
+  expect(run.code, run.stdout + run.stderr + agent.output()).toBe(0);
+  const { flow_run } = await graphqlData(
+    api,
+    `{ flow_run(where: { flow: { name: { _eq: "wide-docker" } } }) { id state states(order_by: [{ version: desc }], limit: 1) { data } } }`,
+  );
+  const result = flow_run[0].states[0].data.result as {
+    wrong: number;
+    workers: string[];
+    outside: number;
+    flowInContainer: boolean;
+  };
+  // Every item right, each run by one of the two workers, in a container (the flow itself is not).
+  expect(result).toEqual({
+    wrong: 0,
+    workers: [expect.stringMatching(/-w1$/), expect.stringMatching(/-w2$/)],
+    outside: 0,
+    flowInContainer: false,
+  });
+  expect(agent.output()).toMatch(/ [0-9a-f]{8}-w1\] /);
+  // The worker containers are gone: removed once they ended.
+  const left = await docker.listContainers({
+    all: true,
+    filters: { label: [`io.regent.flow-run-id=${flow_run[0].id}`] },
+  });
+  expect(left).toEqual([]);
+}, 180_000);

@@ -13,6 +13,7 @@ import { startServerWithFlows, useServerDatabases } from "./helpers.js";
 
 const dbFor = useServerDatabases();
 const fixture = new URL("./fixtures/ecs/on-fargate.ts", import.meta.url).pathname;
+const clusterFixture = new URL("./fixtures/ecs-cluster/wide-ecs.ts", import.meta.url).pathname;
 let stub: EcsStub | undefined;
 afterEach(async () => {
   await stub?.close();
@@ -88,6 +89,68 @@ test("an ECS agent runs a flow on Fargate Spot with a per-run size; a size Farga
   );
   const { flow_run } = await graphqlData(api, `{ flow_run { id } }`);
   expect(flow_run).toHaveLength(1);
+}, 120_000);
+
+test("a wide flow fans out over ECS worker tasks its own task starts, with its agent's cluster and network", async ({
+  cli,
+  tmp,
+}) => {
+  // Each task runs its command as the built CLI: the task definition's (`regent execute flow-run`) or its
+  // override's (`regent worker …`). The flow's task reaches the ECS API as its task role would: the same
+  // endpoint and credentials, known once the stub listens (its tasks read `env` when they start).
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  stub = await startEcsStub({
+    command: (overridden) => [
+      process.execPath,
+      REGENT_BIN,
+      ...(overridden ?? ["regent", "execute", "flow-run"]).slice(1),
+    ],
+    env,
+  });
+  Object.assign(env, awsEnv(stub.url));
+  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), clusterFixture);
+  const agent = startRegentProcess(
+    [
+      ...["agent", "ecs", "start", "--label", "ecs", "--cluster", "flows"],
+      ...["--capacity-provider", "FARGATE_SPOT", "--subnet", "subnet-0a1b", "--security-group", "sg-0c2d"],
+      ...["--api", api],
+    ],
+    awsEnv(stub.url),
+  );
+  await agent.waitFor(/Regent ECS agent .*: waiting for flow runs labelled ecs/);
+  const run = await cli(["run", "--name", "wide-ecs", "--project", "demo", "--watch", "--api", api]);
+  expect(run.code, run.stdout + run.stderr + agent.output()).toBe(0);
+  const { flow_run } = await graphqlData(
+    api,
+    `{ flow_run(where: { flow: { name: { _eq: "wide-ecs" } } }) { id state states(order_by: [{ version: desc }], limit: 1) { data } } }`,
+  );
+  const result = flow_run[0].states[0].data.result as { wrong: number; pids: number[]; flowPid: number };
+  expect(result.wrong).toBe(0);
+  expect(result.pids).toHaveLength(2);
+  expect(result.pids).not.toContain(result.flowPid);
+  expect(stub.violations).toEqual([]);
+
+  const id = flow_run[0].id as string;
+  const workers = stub.tasks.filter((t) =>
+    (t.input.tags as Array<{ key: string }>).some((tag) => tag.key === "regent:worker-id"),
+  );
+  expect(workers).toHaveLength(2);
+  for (const task of workers) {
+    expect(task.input).toMatchObject({
+      cluster: "flows",
+      capacityProviderStrategy: [{ capacityProvider: "FARGATE_SPOT" }],
+      networkConfiguration: {
+        awsvpcConfiguration: { subnets: ["subnet-0a1b"], securityGroups: ["sg-0c2d"] },
+      },
+      overrides: { cpu: "1024", memory: "2048" },
+      startedBy: `regent-workers-${id}`,
+    });
+    const override = (task.input.overrides as { containerOverrides: Array<{ command: string[] }> })
+      .containerOverrides[0]!;
+    expect(override.command.slice(0, 4)).toEqual(["regent", "worker", "--flow-run", id]);
+    // Stopped once the run ended.
+    expect(task.lastStatus).toBe("STOPPED");
+  }
 }, 120_000);
 
 test("regent agent ecs start without AWS credentials names where it looked", async ({ cli }) => {

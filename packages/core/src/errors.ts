@@ -112,7 +112,7 @@ export const ERROR_CODES = {
   TASK_NOT_FOUND: {
     fault: "user",
     retriable: false,
-    summary: "a worker could not find a task by name in the flow module",
+    summary: "a pool or cluster worker could not find a task by name in the flow module",
   },
   TASK_FAILED: { fault: "user", retriable: true, summary: "a task raised an error" },
   EXECUTION_SUPERSEDED: {
@@ -152,7 +152,7 @@ export const ERROR_CODES = {
   WORKER_CRASHED: {
     fault: "infrastructure",
     retriable: true,
-    summary: "a pool worker exited while running a task",
+    summary: "a pool or cluster worker ended while running a task (or cluster workers kept ending)",
   },
 } as const satisfies Record<string, { fault: Fault; retriable: boolean; summary: string }>;
 

@@ -32,6 +32,11 @@ export {
   s3Storage,
   type Trigger,
 } from "@regent/core";
+export {
+  type ClusterWorkerOptions,
+  type ClusterWorkerResult,
+  runClusterWorker,
+} from "./cluster-worker.js";
 export type { FlowContext, TaskContext } from "./context.js";
 export { type Flow, type FlowOptions, flow, isFlow } from "./flow.js";
 export {
@@ -43,11 +48,19 @@ export {
 export { TaskFuture, Unmapped, unmapped } from "./future.js";
 export type { StateHooks, TaskHookContext } from "./hooks.js";
 export type { FlowRunResult, RunFlowOptions, TaskRunRecord } from "./internal/run-flow.js";
-export type { TaskRunner } from "./internal/runner.js";
+export type { TaskRunner, TaskRunnerEnvironment } from "./internal/runner.js";
 export { memoryReporter, multiReporter } from "./reporters.js";
 export { type CacheEntry, localResults, type ResultStorage } from "./results.js";
 export { type S3ResultsOptions, s3Results } from "./results-s3.js";
 export { type PauseOptions, type PriorTaskRun, pause } from "./resume.js";
+export {
+  type ClusterTaskRunner,
+  type ClusterTaskRunnerOptions,
+  type ClusterWorker,
+  type ClusterWorkerLauncher,
+  type ClusterWorkerLaunchers,
+  clusterTaskRunner,
+} from "./runners/cluster.js";
 export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
 export { maskRevealed } from "./secrets.js";

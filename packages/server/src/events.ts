@@ -20,6 +20,14 @@ export interface LogEvent {
   readonly timestamp: string;
 }
 
+/** A change of a run's task queue (cluster task runner): its workers and its flow's process wake. */
+export interface TaskQueueEvent {
+  /** `enqueued`: jobs were added; `done`: results were accepted. */
+  readonly kind: "enqueued" | "done";
+  /** Jobs added, or results accepted. */
+  readonly count: number;
+}
+
 /** A run an agent may now claim: the agent's labels decide whether it wakes. */
 export interface ClaimableEvent {
   readonly flow_run_id: string;
@@ -31,6 +39,8 @@ interface Topics {
   /** The flow run's own states only (not its task runs'): what an executor listens to. */
   "flow_run:flow_state": [flowRunId: string, event: StateEvent];
   "flow_run:log": [flowRunId: string, event: LogEvent];
+  /** The run's task queue got jobs or results (committed). */
+  "flow_run:task_queue": [flowRunId: string, event: TaskQueueEvent];
   claimable: [event: ClaimableEvent];
   /** A schedule was registered or turned on: the scheduler plans at once instead of at its next loop. */
   "schedules:changed": [];

@@ -101,3 +101,58 @@ export async function seedFlow(api: Api, overrides: Record<string, unknown> = {}
     versionGroupId: register_flow.version_group_id as string,
   };
 }
+
+/**
+ * A GraphQL subscription over SSE (with `key` as its bearer token); `next(n)` waits for the next n events
+ * (bounded by a timeout). An event is `{ data }`, or `{ errors }` when the subscription was refused.
+ */
+export async function subscribe(url: string, query: string, variables: unknown, key?: string) {
+  const controller = new AbortController();
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "text/event-stream",
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+    signal: controller.signal,
+  });
+  if (!/text\/event-stream/.test(res.headers.get("content-type") ?? ""))
+    throw new Error(
+      `not an event stream (${res.status} ${res.headers.get("content-type")}): ${await res.text()}`,
+    );
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const events: any[] = [];
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let i = buffer.indexOf("\n\n");
+        while (i >= 0) {
+          const chunk = buffer.slice(0, i);
+          buffer = buffer.slice(i + 2);
+          for (const line of chunk.split("\n"))
+            if (line.startsWith("data:") && line.length > 6) events.push(JSON.parse(line.slice(5)));
+          i = buffer.indexOf("\n\n");
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return {
+    async next(n: number, timeoutMs = 5000) {
+      const until = Date.now() + timeoutMs;
+      while (events.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      return events.splice(0, n);
+    },
+    async close() {
+      controller.abort();
+      await pump;
+    },
+  };
+}

@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0014-agent-key).
+-- The schema of a freshly migrated Regent database on PostgreSQL (migrations up to 0015-task-queue).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -218,6 +218,26 @@ CREATE TABLE server_key (
   created timestamp with time zone NOT NULL
 );
 ALTER TABLE server_key ADD CONSTRAINT server_key_pkey PRIMARY KEY (name);
+
+CREATE TABLE task_queue (
+  id uuid NOT NULL,
+  flow_run_id uuid NOT NULL,
+  task_run_id uuid NOT NULL,
+  attempt integer NOT NULL,
+  task_name text NOT NULL,
+  task_ordinal integer NOT NULL,
+  input text NOT NULL,
+  status text DEFAULT 'queued'::text NOT NULL,
+  worker_id text,
+  deliveries integer DEFAULT 0 NOT NULL,
+  heartbeat timestamp with time zone,
+  result text,
+  created timestamp with time zone NOT NULL,
+  finished timestamp with time zone
+);
+ALTER TABLE task_queue ADD CONSTRAINT task_queue_flow_run_id_fkey FOREIGN KEY (flow_run_id) REFERENCES flow_run(id) ON DELETE CASCADE;
+ALTER TABLE task_queue ADD CONSTRAINT task_queue_pkey PRIMARY KEY (id);
+CREATE INDEX task_queue_run_status ON public.task_queue USING btree (flow_run_id, status, id);
 
 CREATE TABLE task_run (
   id uuid NOT NULL,

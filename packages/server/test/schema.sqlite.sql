@@ -1,4 +1,4 @@
--- The schema of a freshly migrated Regent database on SQLite (migrations up to 0014-agent-key).
+-- The schema of a freshly migrated Regent database on SQLite (migrations up to 0015-task-queue).
 -- Written by packages/server/test/schema-drift.test.ts, which fails when a migrated database differs;
 -- do not edit. Regenerate after adding a migration (see MIGRATIONS.md):
 --   UPDATE_SCHEMA_DUMPS=1 npx vitest run packages/server/test/schema-drift.test.ts
@@ -179,6 +179,23 @@ CREATE TABLE "server_key" (
   "created" text not null
 );
 
+CREATE TABLE "task_queue" (
+  "id" text primary key,
+  "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
+  "task_run_id" text not null,
+  "attempt" integer not null,
+  "task_name" text not null,
+  "task_ordinal" integer not null,
+  "input" text not null,
+  "status" text default 'queued' not null,
+  "worker_id" text,
+  "deliveries" integer default 0 not null,
+  "heartbeat" text,
+  "result" text,
+  "created" text not null,
+  "finished" text
+);
+
 CREATE TABLE "task_run" (
   "id" text primary key,
   "flow_run_id" text not null references "flow_run" ("id") on delete cascade,
@@ -241,6 +258,8 @@ CREATE INDEX "log_flow_run" on "log" ("flow_run_id", "seq");
 CREATE INDEX "notification_due" on "notification" ("status", "next_attempt");
 
 CREATE INDEX "notification_flow_run" on "notification" ("flow_run_id");
+
+CREATE INDEX "task_queue_run_status" on "task_queue" ("flow_run_id", "status", "id");
 
 CREATE INDEX "task_run_flow_run" on "task_run" ("flow_run_id");
 

@@ -1,51 +1,6 @@
 import { BACKENDS } from "@regent/testkit";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { type Api, seedFlow, startApi } from "./helpers.js";
-
-/** A GraphQL subscription over SSE; `next(n)` waits for the next n events (bounded by a timeout). */
-async function subscribe(url: string, query: string, variables: unknown) {
-  const controller = new AbortController();
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "text/event-stream" },
-    body: JSON.stringify({ query, variables }),
-    signal: controller.signal,
-  });
-  expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  const events: any[] = [];
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
-        let i = buffer.indexOf("\n\n");
-        while (i >= 0) {
-          const chunk = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          for (const line of chunk.split("\n"))
-            if (line.startsWith("data:") && line.length > 6) events.push(JSON.parse(line.slice(5)));
-          i = buffer.indexOf("\n\n");
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return {
-    async next(n: number, timeoutMs = 5000) {
-      const until = Date.now() + timeoutMs;
-      while (events.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      return events.splice(0, n);
-    },
-    async close() {
-      controller.abort();
-      await pump;
-    },
-  };
-}
+import { type Api, seedFlow, startApi, subscribe } from "./helpers.js";
 
 for (const backend of BACKENDS) {
   describe(`subscriptions over SSE on ${backend}`, () => {

@@ -35,8 +35,11 @@ export interface EcsStub extends AwsStub {
 const ARN = "arn:aws:ecs:us-east-1:123456789012";
 
 export interface EcsStubOptions {
-  /** What a task runs, as a process here: e.g. `[process.execPath, "…/bin/regent.js", "execute", "flow-run"]`. */
-  readonly command: readonly string[];
+  /**
+   * What a task runs, as a process here: e.g. `[process.execPath, "…/bin/regent.js", "execute", "flow-run"]`;
+   * or, given the command its container override sets (undefined: the task definition's), what to run.
+   */
+  readonly command: readonly string[] | ((overridden: readonly string[] | undefined) => readonly string[]);
   /** Environment for those processes, under the task's own. */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -104,7 +107,10 @@ export async function startEcsStub(options: EcsStubOptions): Promise<EcsStub> {
             failures: [{ reason: "RESOURCE:MEMORY", detail: "no capacity in the cluster" }],
           };
         const overrides = input.overrides as {
-          containerOverrides?: Array<{ environment?: Array<{ name: string; value: string }> }>;
+          containerOverrides?: Array<{
+            command?: string[];
+            environment?: Array<{ name: string; value: string }>;
+          }>;
         };
         const env = Object.fromEntries(
           (overrides?.containerOverrides?.[0]?.environment ?? []).map((e) => [e.name, e.value]),
@@ -125,7 +131,10 @@ export async function startEcsStub(options: EcsStubOptions): Promise<EcsStub> {
             "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref registry.example.com/etl:3: not found";
           return { tasks: [described(task)], failures: [] };
         }
-        const [file, ...args] = options.command;
+        const [file, ...args] =
+          typeof options.command === "function"
+            ? options.command(overrides?.containerOverrides?.[0]?.command)
+            : options.command;
         const child = spawn(file!, args, {
           env: { ...process.env, ...options.env, ...env },
           stdio: "ignore",

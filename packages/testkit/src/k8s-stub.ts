@@ -49,8 +49,11 @@ export interface K8sStub {
 }
 
 export interface K8sStubOptions {
-  /** What a pod runs, as a process here (an executor). */
-  readonly command: readonly string[];
+  /**
+   * What a pod runs, as a process here (an executor); or, given its container's command, what to run for
+   * it (e.g. `regent …` as the built CLI).
+   */
+  readonly command: readonly string[] | ((containerCommand: readonly string[]) => readonly string[]);
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -179,7 +182,11 @@ export async function startK8sStub(options: K8sStubOptions): Promise<K8sStub> {
         };
       else if (mode === "unschedulable") pod.unschedulable = "0/3 nodes are available: 3 Insufficient cpu.";
       else {
-        const [file, ...args] = options.command;
+        const container = (
+          job.manifest as { spec?: { template?: { spec?: { containers?: Array<{ command?: string[] }> } } } }
+        ).spec?.template?.spec?.containers?.[0];
+        const [file, ...args] =
+          typeof options.command === "function" ? options.command(container?.command ?? []) : options.command;
         const child = spawn(file!, args, {
           env: { ...process.env, ...options.env, ...env },
           stdio: "ignore",
@@ -214,11 +221,16 @@ export async function startK8sStub(options: K8sStubOptions): Promise<K8sStub> {
       const wanted = (url.searchParams.get("labelSelector") ?? "")
         .split(",")
         .filter(Boolean)
-        .map((kv) => kv.split("=") as [string, string]);
+        .map((kv) => kv.split("=") as [string, string | undefined]);
       const items = jobs
         .filter((j) => !j.deleted && j.namespace === podsPath[1])
         .map((j) => j.pod)
-        .filter((p) => wanted.every(([k, v]) => p.labels[k] === v))
+        // `key=value`, or `!key`: no such label.
+        .filter((p) =>
+          wanted.every(([k, v]) =>
+            v === undefined && k.startsWith("!") ? !(k.slice(1) in p.labels) : p.labels[k] === v,
+          ),
+        )
         .map(podJson);
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify({ apiVersion: "v1", kind: "PodList", metadata: {}, items }));

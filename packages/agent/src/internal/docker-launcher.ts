@@ -1,10 +1,10 @@
 import { PassThrough } from "node:stream";
 import { authConfigFor, followProgress, type RegistryAuth } from "@regent/storage";
 import type Dockerode from "dockerode";
-import type { ClaimedRun, Launched, Launcher, LaunchOutcome, OutputLine } from "./launcher.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome, OutputLine, WorkerLaunch } from "./launcher.js";
 import { eachLine } from "./lines.js";
 import { runConfigFor } from "./run-config.js";
-import { noImage, runEnvironment, runImage } from "./run-launch.js";
+import { noImage, runEnvironment, runImage, WORKER_COMMAND } from "./run-launch.js";
 
 export interface DockerLauncherOptions {
   readonly docker: Dockerode;
@@ -62,12 +62,12 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
         return engineDown(error);
       }
     },
-    launch(run: ClaimedRun): Launched {
+    launch(run: ClaimedRun, worker?: WorkerLaunch): Launched {
       const config = runConfigFor("docker", run.runConfig, run.flowRunConfig);
       const image = runImage(config.image, run, options.defaultImage);
       if (!image) throw noImage("dockerRun");
       const env = runEnvironment(run, options.apiUrl, options.env, config.env);
-      const label = `[${run.name}] `;
+      const label = worker ? `[${run.name} ${worker.id}] ` : `[${run.name}] `;
       let container: Dockerode.Container | undefined;
       let started = false;
       const tail: OutputLine[] = [];
@@ -78,9 +78,13 @@ export function dockerLauncher(options: DockerLauncherOptions): Launcher {
           await pullIfMissing(image);
           container = await docker.createContainer({
             Image: image,
-            Cmd: [...options.command],
+            Cmd: worker ? [...WORKER_COMMAND, ...worker.args] : [...options.command],
             Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            Labels: { "io.regent.flow-run-id": run.id, "io.regent.flow-id": run.flowId },
+            Labels: {
+              "io.regent.flow-run-id": run.id,
+              "io.regent.flow-id": run.flowId,
+              ...(worker ? { "io.regent.worker-id": worker.id } : {}),
+            },
             HostConfig: {
               NetworkMode: config.network ?? options.network,
               ...(config.memory ? { Memory: config.memory * MIB, MemorySwap: config.memory * MIB } : {}),

@@ -14,9 +14,9 @@ import {
 } from "@aws-sdk/client-ecs";
 import { type EcsRunConfig, InvalidConfigError, usesFargate } from "@regent/core";
 import { parse } from "yaml";
-import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome, WorkerLaunch } from "./launcher.js";
 import { runConfigFor } from "./run-config.js";
-import { noImage, runEnvironment, runImage, withAgentDefaults } from "./run-launch.js";
+import { noImage, runEnvironment, runImage, WORKER_COMMAND, withAgentDefaults } from "./run-launch.js";
 
 /** An ECS client as the AWS SDK configures one from the environment, retrying throttling and 5xx up to 5 times. */
 export const ecsClientFromEnv = (): ECSClient => new ECSClient({ maxAttempts: 5 });
@@ -226,7 +226,8 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
     type: "ecs",
     noun: "ECS task",
     wantsLastSchedule: true,
-    launch(run: ClaimedRun): Launched {
+    launch(run: ClaimedRun, worker?: WorkerLaunch): Launched {
+      const label = worker ? `[${run.name} ${worker.id}]` : `[${run.name}]`;
       const flowConfig = withDefaults(runConfigFor("ecs", null, run.flowRunConfig));
       const config = withDefaults(runConfigFor("ecs", run.runConfig, run.flowRunConfig));
       const afterSpot = run.lastSchedule?.stopCode === "SpotInterruption";
@@ -237,7 +238,7 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
       if (fallback && config.capacityProviderStrategy) {
         config.capacityProviderStrategy = onDemandStrategy(config.capacityProviderStrategy);
         options.log(
-          `[${run.name}] its last attempt was stopped by a Spot interruption: this one runs on ${config.capacityProviderStrategy.map((p) => p.capacityProvider).join("+")} (spotFallback "on-demand")`,
+          `${label} its last attempt was stopped by a Spot interruption: this one runs on ${config.capacityProviderStrategy.map((p) => p.capacityProvider).join("+")} (spotFallback "on-demand")`,
         );
       }
       const image = runImage(config.image, run, options.defaultImage);
@@ -286,12 +287,14 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
                 {
                   name: definition.container,
                   environment: Object.entries(env).map(([name, value]) => ({ name, value })),
+                  ...(worker ? { command: [...WORKER_COMMAND, ...worker.args] } : {}),
                 },
               ],
             },
             tags: [
               { key: "regent:flow-run-id", value: run.id },
               { key: "regent:flow-id", value: run.flowId },
+              ...(worker ? [{ key: "regent:worker-id", value: worker.id }] : []),
               ...(fallback ? [{ key: "regent:spot-fallback", value: "on-demand" }] : []),
             ],
             ...(config.runTaskKwargs as Partial<RunTaskCommandInput> | undefined),
@@ -305,7 +308,7 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
             const why = failures?.map((f) => `${f.reason ?? "no reason"}${f.detail ? ` (${f.detail})` : ""}`);
             throw new Error(`RunTask started no task: ${why?.join("; ") || "no failure given"}`);
           }
-          options.log(`[${run.name}] started ECS task ${taskArn}`);
+          options.log(`${label} started ECS task ${taskArn}`);
           if (stopAsked !== undefined) void stopTask("the run was stopped before its task started");
           let lastStatus: string | undefined;
           let describeError: string | undefined;
@@ -327,16 +330,14 @@ export function ecsLauncher(options: EcsLauncherOptions): Launcher {
               // The SDK has retried already; the task is still followed at the next poll.
               if ((error as Error).message !== describeError) {
                 describeError = (error as Error).message;
-                options.log(
-                  `[${run.name}] reading ECS task ${taskArn} failed: ${describeError}; trying again`,
-                );
+                options.log(`${label} reading ECS task ${taskArn} failed: ${describeError}; trying again`);
               }
               continue;
             }
             if (!task) continue;
             if (task.lastStatus !== lastStatus) {
               lastStatus = task.lastStatus;
-              options.log(`[${run.name}] ECS task ${taskArn}: ${lastStatus}`);
+              options.log(`${label} ECS task ${taskArn}: ${lastStatus}`);
             }
             if (task.lastStatus === "STOPPED") return stoppedOutcome(task, config.memory);
           }

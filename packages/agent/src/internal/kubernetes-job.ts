@@ -5,6 +5,8 @@ import type { ClaimedRun } from "./launcher.js";
 export const RUN_LABEL = "regent.io/flow-run-id";
 export const FLOW_LABEL = "regent.io/flow-id";
 export const EXECUTION_LABEL = "regent.io/execution";
+/** On the Jobs and pods of a run's cluster workers (not on its executor's): which worker. */
+export const WORKER_LABEL = "regent.io/worker-id";
 
 type Obj = Record<string, unknown>;
 const obj = (value: unknown): Obj =>
@@ -17,11 +19,17 @@ export interface JobOptions {
   readonly env: Readonly<Record<string, string>>;
   /** Seconds a finished Job is kept before Kubernetes deletes it (the agent deletes it sooner unless told not to). */
   readonly ttlSecondsAfterFinished: number;
+  /** For one of the run's cluster workers: its id (the Job is named and labelled after it). */
+  readonly workerId?: string | undefined;
 }
 
 /** The Job's name: the run and its execution (a restarted run gets a new Job), within 63 characters. */
-export const jobName = (run: Pick<ClaimedRun, "id" | "restartCount">): string =>
-  `regent-${run.id}-${run.restartCount}`.slice(0, 63);
+export const jobName = (run: Pick<ClaimedRun, "id" | "restartCount">, workerId?: string): string =>
+  `regent-${run.id}-${run.restartCount}${workerId ? `-${workerId.split("-").pop()}` : ""}`.slice(0, 63);
+
+/** The label selector of the pods of a run's execution: its executor's, or one worker's. */
+export const podSelector = (run: Pick<ClaimedRun, "id" | "restartCount">, workerId?: string): string =>
+  `${RUN_LABEL}=${run.id},${EXECUTION_LABEL}=${run.restartCount},${workerId ? `${WORKER_LABEL}=${workerId}` : `!${WORKER_LABEL}`}`;
 
 /**
  * The batch/v1 Job that runs one execution of a flow run: one pod, `restartPolicy: Never`, no retries
@@ -41,6 +49,7 @@ export function jobManifest(run: ClaimedRun, config: KubernetesRunConfig, option
     [RUN_LABEL]: run.id,
     [FLOW_LABEL]: run.flowId,
     [EXECUTION_LABEL]: String(run.restartCount),
+    ...(options.workerId ? { [WORKER_LABEL]: options.workerId } : {}),
   };
   const quantities = (cpu: string | undefined, memory: string | undefined) =>
     cpu || memory ? { ...(cpu ? { cpu } : {}), ...(memory ? { memory } : {}) } : undefined;
@@ -49,7 +58,7 @@ export function jobManifest(run: ClaimedRun, config: KubernetesRunConfig, option
   const resources = obj(first.resources);
   const container: Obj = {
     ...first,
-    name: typeof first.name === "string" ? first.name : "flow",
+    name: typeof first.name === "string" ? first.name : options.workerId ? "worker" : "flow",
     image: options.image,
     command: [...options.command],
     env: [
@@ -73,7 +82,7 @@ export function jobManifest(run: ClaimedRun, config: KubernetesRunConfig, option
     kind: "Job",
     metadata: {
       ...obj(template.metadata),
-      name: jobName(run),
+      name: jobName(run, options.workerId),
       namespace: options.namespace,
       labels: { ...obj(obj(template.metadata).labels), ...labels },
     },

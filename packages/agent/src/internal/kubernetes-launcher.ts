@@ -1,9 +1,9 @@
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import type { KubernetesRunConfig } from "@regent/core";
-import { EXECUTION_LABEL, jobManifest, jobName, RUN_LABEL } from "./kubernetes-job.js";
-import type { ClaimedRun, Launched, Launcher, LaunchOutcome } from "./launcher.js";
+import { jobManifest, jobName, podSelector } from "./kubernetes-job.js";
+import type { ClaimedRun, Launched, Launcher, LaunchOutcome, WorkerLaunch } from "./launcher.js";
 import { runConfigFor } from "./run-config.js";
-import { noImage, runEnvironment, runImage, withAgentDefaults } from "./run-launch.js";
+import { noImage, runEnvironment, runImage, WORKER_COMMAND, withAgentDefaults } from "./run-launch.js";
 
 // The agent loads this module on demand, and KubeConfig with it (see kubernetes-agent.ts).
 export { KubeConfig };
@@ -94,7 +94,7 @@ export function kubernetesLauncher(options: KubernetesLauncherOptions): Launcher
   return {
     type: "kubernetes",
     noun: "Kubernetes job",
-    launch(run: ClaimedRun): Launched {
+    launch(run: ClaimedRun, worker?: WorkerLaunch): Launched {
       const config = withAgentDefaults(
         options.defaults,
         runConfigFor("kubernetes", run.runConfig, run.flowRunConfig),
@@ -105,11 +105,13 @@ export function kubernetesLauncher(options: KubernetesLauncherOptions): Launcher
       const manifest = jobManifest(run, config, {
         namespace,
         image,
-        command: options.command,
+        command: worker ? [...WORKER_COMMAND, ...worker.args] : options.command,
         env: runEnvironment(run, options.apiUrl, options.env, config.env),
         ttlSecondsAfterFinished: TTL_SECONDS,
+        workerId: worker?.id,
       });
-      const name = jobName(run);
+      const name = jobName(run, worker?.id);
+      const label = worker ? `[${run.name} ${worker.id}]` : `[${run.name}]`;
       let created = false;
       let stopAsked: boolean | undefined;
       const deleteJob = (force: boolean) =>
@@ -130,9 +132,9 @@ export function kubernetesLauncher(options: KubernetesLauncherOptions): Launcher
         try {
           await batch.createNamespacedJob({ namespace, body: manifest as V1Job });
           created = true;
-          options.log(`[${run.name}] created job ${namespace}/${name}`);
+          options.log(`${label} created job ${namespace}/${name}`);
           if (stopAsked !== undefined) void deleteJob(stopAsked);
-          const selector = `${RUN_LABEL}=${run.id},${EXECUTION_LABEL}=${run.restartCount}`;
+          const selector = podSelector(run, worker?.id);
           let said: string | undefined;
           for (;;) {
             await new Promise((r) => setTimeout(r, options.pollMs));
@@ -152,7 +154,7 @@ export function kubernetesLauncher(options: KubernetesLauncherOptions): Launcher
             if (outcome) return outcome;
             const waiting = unscheduled(pod);
             if (waiting && waiting !== said)
-              options.log(`[${run.name}] job ${namespace}/${name} is pending: ${waiting}`);
+              options.log(`${label} job ${namespace}/${name} is pending: ${waiting}`);
             said = waiting;
           }
         } catch (error) {

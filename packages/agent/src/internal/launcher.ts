@@ -28,6 +28,15 @@ export interface ClaimedRun {
   readonly token: string | undefined;
 }
 
+/**
+ * One of a run's cluster workers (`regent worker` with `args`), launched like the run itself — its
+ * image, environment, token and limits — by launchers that support it (local, docker).
+ */
+export interface WorkerLaunch {
+  readonly id: string;
+  readonly args: readonly string[];
+}
+
 /** How a launched run ended, as its infrastructure saw it (not the run's state: the agent reads that). */
 export type LaunchOutcome =
   | {
@@ -70,7 +79,7 @@ export interface Launcher {
    * Starts the run. Throws InvalidConfigError (a user fault) when its run config cannot be launched by
    * this kind of agent; failures of the infrastructure come back through `ended` instead.
    */
-  launch(run: ClaimedRun): Launched;
+  launch(run: ClaimedRun, worker?: WorkerLaunch): Launched;
   /**
    * Why it cannot take runs now (its engine does not answer), or undefined when it can. The agent claims
    * nothing while there is a reason, and asks again at its next poll: a run is not claimed only to fail.

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
-import { type ExecutorAssignment, needsFreshProcess } from "@regent/core";
+import { type ExecutorAssignment, InvalidConfigError, needsFreshProcess } from "@regent/core";
 import { ExecutorPool } from "./executor-pool.js";
 import { spawnExecutor } from "./executor-process.js";
-import type { ClaimedRun, Launched, Launcher } from "./launcher.js";
+import type { ClaimedRun, Launched, Launcher, WorkerLaunch } from "./launcher.js";
 import { localRunConfig } from "./run-config.js";
 import { withoutAgentKeys } from "./run-launch.js";
 
@@ -10,6 +10,8 @@ export interface LocalLauncherOptions {
   readonly apiUrl: string;
   readonly apiKey: string | undefined;
   readonly executorCommand: readonly [string, ...string[]];
+  /** What runs a cluster worker (then its arguments): `regent worker`. None: this launcher starts no workers. */
+  readonly workerCommand?: readonly [string, ...string[]];
   readonly env: Readonly<Record<string, string>>;
   /** Executors kept started ahead of runs (`executorCommand` + `--stdin`); 0 for none. */
   readonly poolSize: number;
@@ -53,12 +55,34 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
   return {
     type: "local",
     noun: "flow-run process",
-    launch(run: ClaimedRun): Launched {
+    launch(run: ClaimedRun, worker?: WorkerLaunch): Launched {
       const config = localRunConfig(run.runConfig, run.flowRunConfig);
       const runEnv = withoutAgentKeys(config.env);
       const cwd = config.workingDir;
       const runKey = keyFor(run);
-      const label = `[${run.name}] `;
+      const label = worker ? `[${run.name} ${worker.id}] ` : `[${run.name}] `;
+      const processEnv = {
+        ...withoutKey({ ...process.env, ...options.env }),
+        ...runEnv,
+        ...agentEnv,
+        REGENT__FLOW_RUN_ID: run.id,
+        ...(runKey ? { REGENT__API_KEY: runKey } : {}),
+      };
+      if (worker) {
+        if (!options.workerCommand) throw new InvalidConfigError("this launcher starts no cluster workers");
+        const [program, ...programArgs] = options.workerCommand;
+        return launched(
+          spawnExecutor({
+            command: program,
+            args: [...programArgs, ...worker.args],
+            env: processEnv,
+            cwd,
+            stdin: false,
+            label,
+            log: options.log,
+          }),
+        );
+      }
 
       // An executor that loaded the flow did so in the flow's run config: fit for runs that add nothing to it.
       const own = (run.runConfig ?? {}) as { env?: Record<string, unknown>; workingDir?: unknown };
@@ -83,13 +107,7 @@ export function localLauncher(options: LocalLauncherOptions): Launcher {
         spawnExecutor({
           command,
           args,
-          env: {
-            ...withoutKey({ ...process.env, ...options.env }),
-            ...runEnv,
-            ...agentEnv,
-            REGENT__FLOW_RUN_ID: run.id,
-            ...(runKey ? { REGENT__API_KEY: runKey } : {}),
-          },
+          env: processEnv,
           cwd,
           stdin: false,
           label,

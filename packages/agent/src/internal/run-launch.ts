@@ -6,6 +6,9 @@ import type { ClaimedRun } from "./launcher.js";
 /** What a container of the runtime image runs for a flow run. */
 export const RUNTIME_COMMAND: readonly string[] = ["regent", "execute", "flow-run"];
 
+/** What a container of the runtime image runs for one of a run's cluster workers (then its arguments). */
+export const WORKER_COMMAND: readonly string[] = ["regent", "worker"];
+
 /** Set by the agent for every run; a run config cannot point the run at another run or server. */
 export const AGENT_KEYS = ["REGENT__API", "REGENT__API_KEY", "REGENT__FLOW_RUN_ID"] as const;
 

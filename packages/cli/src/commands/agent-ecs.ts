@@ -86,6 +86,39 @@ export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<
   };
 }
 
+/** The `[ecs]` settings alone as run defaults (in a flow's task: those its agent gave it). */
+export const ecsConfigDefaults = (config: Config) =>
+  ecsDefaults(config, { label: [], capacityProvider: [], subnet: [], securityGroup: [] });
+
+/**
+ * The agent's ECS settings (its flags over `[ecs]`) as the `REGENT__ECS__…` variables of the runs it
+ * launches: a flow whose cluster workers are ECS tasks starts them with the same cluster, capacity,
+ * network, roles and logs as its own task (the executor reads them back with ecsDefaults).
+ */
+export function ecsSettingsEnv(config: Config, flags: EcsAgentFlags): Record<string, string> {
+  const ecs = config.ecs;
+  const list = (given: string[], configured: string[] | undefined) =>
+    given.length ? given : (configured ?? []);
+  const settings: Record<string, string | boolean | string[] | undefined> = {
+    CLUSTER: flags.cluster ?? ecs.cluster,
+    LAUNCH_TYPE: flags.launchType ?? ecs.launch_type,
+    CAPACITY_PROVIDERS: list(flags.capacityProvider, ecs.capacity_providers),
+    SUBNETS: list(flags.subnet, ecs.subnets),
+    SECURITY_GROUPS: list(flags.securityGroup, ecs.security_groups),
+    ASSIGN_PUBLIC_IP: flags.assignPublicIp ?? ecs.assign_public_ip,
+    TASK_ROLE_ARN: flags.taskRoleArn ?? ecs.task_role_arn,
+    EXECUTION_ROLE_ARN: flags.executionRoleArn ?? ecs.execution_role_arn,
+    LOG_GROUP: flags.logGroup ?? ecs.log_group,
+    IMAGE: flags.image ?? ecs.image,
+  };
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(settings)) {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    env[`REGENT__ECS__${key}`] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+  }
+  return env;
+}
+
 /**
  * `regent agent ecs start`: an ECS agent that runs each claimed flow run as an ECS task (Fargate, Fargate
  * Spot, EC2), until SIGINT or SIGTERM; then it waits for the runs under way (up to 30 s, then stops their
@@ -103,6 +136,7 @@ export async function agentEcsStart(config: Config, flags: EcsAgentFlags): Promi
         ...common,
         defaults,
         image: flags.image ?? config.ecs.image,
+        env: ecsSettingsEnv(config, flags),
       }),
     (agent) => banner("Regent ECS agent", agent, `, cluster ${defaults.cluster ?? "default"}, ${how}`),
     log,

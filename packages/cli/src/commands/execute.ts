@@ -8,20 +8,30 @@ import {
   isFinal,
   LocalRunConfigSchema,
   needsFreshProcess,
+  type ParamsSchema,
   RegentError,
   type RunStateType,
   S3StorageSchema,
   serializeError,
 } from "@regent/core";
-import { isFlow, maskRevealed, type PriorTaskRun, serverReporter, serverTaskAdmission } from "@regent/sdk";
+import {
+  type ClusterTaskRunner,
+  type Flow,
+  isFlow,
+  maskRevealed,
+  type PriorTaskRun,
+  serverReporter,
+  serverTaskAdmission,
+} from "@regent/sdk";
 import { loadBundleByHash, loadImageBundle, localFolderStore, s3Store } from "@regent/storage";
+import { REGENT_BIN } from "../bin-path.js";
 import { watchRun } from "./run-watch.js";
 
 const SDK_URL = import.meta.resolve("@regent/sdk");
 
 const LoadRun = graphql(`
   query LoadRun($id: uuid!) {
-    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version restart_count timeout_ms flow { name storage } }
+    flow_run_by_pk(id: $id) { id name parameters scheduled_start_time state version restart_count timeout_ms run_config flow { id version_group_id name storage run_config } }
   }
 `);
 const Bundle = graphql(`
@@ -50,7 +60,7 @@ const PriorTaskRuns = graphql(`
   }
 `);
 
-interface StoredFlow {
+export interface StoredFlow {
   type?: string;
   /** Docker storage: the image the flow was pushed as. */
   image?: string;
@@ -115,7 +125,7 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
       throw new InvalidUsageError(
         "regent execute flow-run needs REGENT__FLOW_RUN_ID in its environment (agents set it), or --stdin",
       );
-    return executeRun(client, flowRunId);
+    return executeRun(client, { apiUrl: config.api, apiKey: config.api_key, config }, flowRunId);
   }
   // The agent's pre-started executors hold no key while they wait (on a server that asks for keys they are
   // not told to preload); the run's own token comes with the run.
@@ -142,7 +152,8 @@ export async function executeFlowRun(config: Config, options: ExecuteOptions = {
   if (assignment.api_key) process.env.REGENT__API_KEY = assignment.api_key;
   // Everything done for the run is done with its own token.
   const client = new RegentClient({ apiUrl: config.api, apiKey: assignment.api_key ?? config.api_key });
-  return executeRun(client, assignment.flow_run_id, () => {
+  const access = { apiUrl: config.api, apiKey: assignment.api_key ?? config.api_key, config };
+  return executeRun(client, access, assignment.flow_run_id, () => {
     // As a process started for the run would have them: the run config's environment and folder.
     Object.assign(process.env, assignment.env);
     if (assignment.working_dir) process.chdir(assignment.working_dir);
@@ -217,7 +228,74 @@ function firstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
   });
 }
 
-async function executeRun(client: RegentClient, flowRunId: string, prepare?: () => void): Promise<number> {
+/**
+ * The flow a run executes, loaded from its storage (the bundle fetched once per machine and kept), or
+ * what stops it loading, in words for the run's Failed state.
+ */
+export async function flowOfRun(
+  client: RegentClient,
+  flowName: string | undefined,
+  storage: StoredFlow,
+): Promise<
+  | { readonly flow: Flow<ParamsSchema | undefined, unknown> }
+  | { readonly problem: string; readonly error?: unknown }
+> {
+  const hash = storage.bundle?.hash;
+  if (!hash) return { problem: `flow ${flowName} has no bundle in its storage record; register it again` };
+  const where =
+    storage.type === "docker" ? `the image ${storage.image}` : `${storage.type ?? "database"} storage`;
+  let readError: unknown;
+  const fetchBundle = bundleFetcher(client, storage);
+  const fetchCode = async (): Promise<string | undefined> => {
+    try {
+      return await fetchBundle();
+    } catch (error) {
+      readError = error;
+      throw error;
+    }
+  };
+  let flow: unknown;
+  try {
+    const mod =
+      storage.type === "docker"
+        ? await loadImageBundle(hash)
+        : await loadBundleByHash(hash, fetchCode, BUNDLE_DIR);
+    if (!mod)
+      return {
+        problem:
+          storage.type === "docker"
+            ? `the flow's bundle ${hash} is not in this container: flow ${flowName} has Docker storage, so it runs in its image ${storage.image}; give it a label only Docker agents have`
+            : `the flow's bundle ${hash} is missing from ${where}`,
+      };
+    flow = mod.default;
+  } catch (error) {
+    if (readError !== undefined)
+      return {
+        problem: `the flow's bundle ${hash} could not be read from ${where}: ${(error as Error).message}`,
+        error,
+      };
+    return { problem: `the flow's code failed while loading: ${(error as Error).message}`, error };
+  }
+  if (!isFlow(flow)) return { problem: "the flow's bundle has no flow as its default export" };
+  return { flow };
+}
+
+/**
+ * The API as this executor reaches it, the key it uses there (the run's token), and its config: what
+ * its cluster workers are started with.
+ */
+interface ApiAccess {
+  readonly apiUrl: string;
+  readonly apiKey: string | undefined;
+  readonly config: Config;
+}
+
+async function executeRun(
+  client: RegentClient,
+  access: ApiAccess,
+  flowRunId: string,
+  prepare?: () => void,
+): Promise<number> {
   const { flow_run_by_pk: run } = await client.request(LoadRun, { id: flowRunId });
   if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${flowRunId} at ${client.url}`);
   // What the agent shows of this process's output: secrets the run read are masked there too.
@@ -250,40 +328,9 @@ async function executeRun(client: RegentClient, flowRunId: string, prepare?: () 
       return failBeforeStart(`the run's environment could not be set up: ${(error as Error).message}`, error);
     }
   }
-  const where =
-    storage.type === "docker" ? `the image ${storage.image}` : `${storage.type ?? "database"} storage`;
-  let readError: unknown;
-  const fetchBundle = bundleFetcher(client, storage);
-  const fetchCode = async (): Promise<string | undefined> => {
-    try {
-      return await fetchBundle();
-    } catch (error) {
-      readError = error;
-      throw error;
-    }
-  };
-  let flow: unknown;
-  try {
-    const mod =
-      storage.type === "docker"
-        ? await loadImageBundle(hash)
-        : await loadBundleByHash(hash, fetchCode, BUNDLE_DIR);
-    if (!mod)
-      return failBeforeStart(
-        storage.type === "docker"
-          ? `the flow's bundle ${hash} is not in this container: flow ${run.flow?.name} has Docker storage, so it runs in its image ${storage.image}; give it a label only Docker agents have`
-          : `the flow's bundle ${hash} is missing from ${where}`,
-      );
-    flow = mod.default;
-  } catch (error) {
-    if (readError !== undefined)
-      return failBeforeStart(
-        `the flow's bundle ${hash} could not be read from ${where}: ${(error as Error).message}`,
-        error,
-      );
-    return failBeforeStart(`the flow's code failed while loading: ${(error as Error).message}`, error);
-  }
-  if (!isFlow(flow)) return failBeforeStart("the flow's bundle has no flow as its default export");
+  const loaded = await flowOfRun(client, run.flow?.name, storage);
+  if ("problem" in loaded) return failBeforeStart(loaded.problem, loaded.error);
+  const { flow } = loaded;
 
   // A restarted or resumed run goes on from its earlier execution's task runs.
   const previous = run.restart_count > 0 ? await priorTaskRuns(client, run.id) : [];
@@ -295,6 +342,30 @@ async function executeRun(client: RegentClient, flowRunId: string, prepare?: () 
     onWarning: (w) => log(`warning: ${w}`),
     knownTaskRuns: new Map(previous.map((p) => [p.id, p.version])),
   });
+  // The launchers (and Docker's client) are loaded only for flows that fan out to cluster workers.
+  const runner = flow.options.taskRunner as ClusterTaskRunner | undefined;
+  const { ecsConfigDefaults } = runner?.kind === "cluster" ? await import("./agent-ecs.js") : {};
+  const workers =
+    runner?.kind === "cluster"
+      ? await (await import("@regent/agent")).clusterWorkerLaunchers({
+          run: {
+            id: run.id,
+            name: run.name,
+            flowId: run.flow?.id ?? "",
+            flowVersionGroupId: run.flow?.version_group_id ?? undefined,
+            restartCount: run.restart_count,
+            runConfig: run.run_config,
+            flowRunConfig: run.flow?.run_config,
+            flowStorage: run.flow?.storage,
+          },
+          apiUrl: access.apiUrl,
+          token: access.apiKey,
+          regentCommand: [process.execPath, REGENT_BIN],
+          infraType: runner.infra?.type,
+          ecsDefaults: () => ecsConfigDefaults!(access.config),
+          log,
+        })
+      : undefined;
   const watch = watchRun(client, { id: run.id, execution: run.restart_count }, (line) =>
     log(`flow run ${run.name}: ${line}`),
   );
@@ -307,6 +378,7 @@ async function executeRun(client: RegentClient, flowRunId: string, prepare?: () 
       scheduledStartTime: new Date(run.scheduled_start_time),
       admission: serverTaskAdmission({ client, onWarning: (w) => log(`warning: ${w}`) }),
       server: { client, flowRunId: run.id },
+      ...(workers ? { workers } : {}),
       ...(run.restart_count > 0 ? { previous } : {}),
       ...(run.timeout_ms !== null ? { timeout: run.timeout_ms } : {}),
     });

@@ -40,3 +40,16 @@ export function captureConsole(): () => void {
     }
   };
 }
+
+/**
+ * For a worker process or thread, for good: console output goes to `sink` (which takes it when it runs
+ * inside a task, returning true), otherwise to the console as usual.
+ */
+export function redirectConsole(sink: (level: LogLevel, args: unknown[]) => boolean): void {
+  for (const method of Object.keys(METHODS) as Method[]) {
+    const original = (console[method] as (...args: unknown[]) => void).bind(console);
+    console[method] = (...args: unknown[]) => {
+      if (!sink(METHODS[method], args)) original(...args);
+    };
+  }
+}

@@ -12,6 +12,7 @@ import {
 import type { TaskContext } from "../context.js";
 import { maskDeep, maskRevealed, resolveSecret } from "../secrets.js";
 import type { Logger, LogLevel } from "../types.js";
+import { redirectConsole } from "./console-capture.js";
 import type { FromWorker, ToWorker } from "./pool-protocol.js";
 import { findTask } from "./registry.js";
 
@@ -49,26 +50,11 @@ function logFor(id: number): Logger {
 }
 
 // Console output of the running task becomes its log, as in the flow's own thread.
-for (const [method, level] of [
-  ["log", "info"],
-  ["info", "info"],
-  ["warn", "warn"],
-  ["error", "error"],
-  ["debug", "debug"],
-] as const) {
-  const original = console[method].bind(console);
-  console[method] = (...args: unknown[]) => {
-    if (currentId === undefined) original(...args);
-    else
-      post({
-        type: "log",
-        id: currentId,
-        level,
-        message: maskRevealed(format(...args)),
-        timestamp: Date.now(),
-      });
-  };
-}
+redirectConsole((level, args) => {
+  if (currentId === undefined) return false;
+  post({ type: "log", id: currentId, level, message: maskRevealed(format(...args)), timestamp: Date.now() });
+  return true;
+});
 
 async function run(msg: Extract<ToWorker, { type: "run" }>): Promise<void> {
   const controller = new AbortController();

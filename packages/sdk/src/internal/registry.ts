@@ -40,3 +40,15 @@ export function callerModuleUrl(fn: (...args: never[]) => unknown): string | und
     Error.prepareStackTrace = original;
   }
 }
+
+/**
+ * A task by name and definition order in whichever module defined it: what a cluster worker looks up,
+ * having imported only the flow's bundle (whose path differs from the flow process's).
+ */
+export function findTaskByName(name: string, ordinal: number): unknown {
+  for (const names of byModule.values()) {
+    const task = names.get(name)?.[ordinal];
+    if (task) return task;
+  }
+  return undefined;
+}

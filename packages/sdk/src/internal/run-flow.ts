@@ -14,6 +14,7 @@ import { resultData, type ServerLink } from "../flow-runs.js";
 import { callHooks, hasHooks, type StateHooks } from "../hooks.js";
 import { memoryResults, type ResultStorage } from "../results.js";
 import type { PriorTaskRun } from "../resume.js";
+import type { ClusterWorkerLaunchers } from "../runners/cluster.js";
 import { concurrentTaskRunner } from "../runners/concurrent.js";
 import { maskingReporter, resolveSecret } from "../secrets.js";
 import type { TaskAdmission } from "../task-admission.js";
@@ -39,6 +40,8 @@ export interface RunFlowOptions {
   server?: ServerLink;
   /** Holds task runs back under the server's tag limits (executors set it; none locally). */
   admission?: TaskAdmission;
+  /** Starts the workers of `clusterTaskRunner` (executors set it; without it the runner uses threads). */
+  workers?: ClusterWorkerLaunchers;
   /** This run's maximum duration, over the flow's `timeout`. */
   timeout?: Duration;
   /**
@@ -176,6 +179,8 @@ export async function runFlow<R>(
 
   const runner = (options.taskRunner ?? flow.options.taskRunner ?? concurrentTaskRunner()).start({
     reporter,
+    server: options.server,
+    workers: options.workers,
   });
   const results = options.resultStorage ?? flow.options.resultStorage;
   const resume: EngineResume = options.subflowResume ?? {

@@ -1,3 +1,5 @@
+import type { ServerLink } from "../flow-runs.js";
+import type { ClusterWorkerLaunchers } from "../runners/cluster.js";
 import type { EngineReporter } from "../types.js";
 import type { TaskContextImpl, TaskDefinition } from "./engine.js";
 
@@ -15,5 +17,14 @@ export interface TaskRunnerInstance {
 /** A kind of task runner, chosen per flow (`flow({ taskRunner })`); started once per flow run. */
 export interface TaskRunner {
   readonly kind: string;
-  start(env: { readonly reporter: EngineReporter }): TaskRunnerInstance;
+  start(env: TaskRunnerEnvironment): TaskRunnerInstance;
+}
+
+/** What a runner is started with for one flow run. */
+export interface TaskRunnerEnvironment {
+  readonly reporter: EngineReporter;
+  /** The server the run reports to, when an executor runs it. */
+  readonly server?: ServerLink | undefined;
+  /** Starts cluster workers where the run's infrastructure says (executors give it). */
+  readonly workers?: ClusterWorkerLaunchers | undefined;
 }

@@ -240,6 +240,30 @@ export interface ServerKeyTable {
   created: Ts;
 }
 
+/**
+ * A job of a flow run's task queue (the cluster task runner): one execution of a task run, claimed by
+ * the run's workers. `input` and `result` are JSON text the server never reads.
+ */
+export interface TaskQueueTable {
+  /** Client-generated: enqueueing a batch again inserts nothing twice. */
+  id: string;
+  flow_run_id: string;
+  task_run_id: string;
+  attempt: number;
+  task_name: Text;
+  task_ordinal: number;
+  input: Text;
+  /** `queued`, `running` (claimed by `worker_id`) or `done` (`result` set). */
+  status: ColumnType<string, string | undefined, string>;
+  worker_id: TextNull;
+  /** Times the job was handed to a worker (more than 1: its worker's heartbeat went stale). */
+  deliveries: ColumnType<number, number | undefined, number>;
+  heartbeat: TsNull;
+  result: TextNull;
+  created: Ts;
+  finished: TsNull;
+}
+
 export interface Database {
   project: ProjectTable;
   flow: FlowTable;
@@ -258,6 +282,7 @@ export interface Database {
   api_key: ApiKeyTable;
   server_key: ServerKeyTable;
   secret: SecretTable;
+  task_queue: TaskQueueTable;
 }
 
 export type Dialect = "sqlite" | "postgres";

@@ -15,6 +15,7 @@ import * as m0011 from "./migrations/0011-flow-run-by-flow.js";
 import * as m0012 from "./migrations/0012-server-key.js";
 import * as m0013 from "./migrations/0013-secrets.js";
 import * as m0014 from "./migrations/0014-agent-key.js";
+import * as m0015 from "./migrations/0015-task-queue.js";
 
 type Step = { up(db: Parameters<Migration["up"]>[0], dialect: Dialect): Promise<void> };
 
@@ -34,6 +35,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Step]> = [
   ["0012-server-key", m0012],
   ["0013-secrets", m0013],
   ["0014-agent-key", m0014],
+  ["0015-task-queue", m0015],
 ];
 
 export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

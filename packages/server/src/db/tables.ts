@@ -195,6 +195,22 @@ export const TABLES = {
     created: "timestamp",
     updated: "timestamp",
   },
+  task_queue: {
+    id: "uuid",
+    flow_run_id: "uuid",
+    task_run_id: "uuid",
+    attempt: "int",
+    task_name: "text",
+    task_ordinal: "int",
+    input: "text",
+    status: "text",
+    worker_id: "text",
+    deliveries: "int",
+    heartbeat: "timestamp",
+    result: "text",
+    created: "timestamp",
+    finished: "timestamp",
+  },
 } as const satisfies Record<string, Record<string, ColumnKind>>;
 
 export type TableName = keyof typeof TABLES;
@@ -266,4 +282,5 @@ export const RELATIONS: Record<TableName, Record<string, Relation>> = {
   api_key: {},
   server_key: {},
   secret: {},
+  task_queue: { flow_run: { table: "flow_run", from: "flow_run_id", to: "id", kind: "object" } },
 };

@@ -65,6 +65,13 @@ export const FIELD_ACCESS: {
     flow_run_heartbeat: "run",
     acquire_task_slots: "run",
     release_task_slots: "run",
+    // The cluster task runner: a run's process and its workers, with the run's token.
+    enqueue_task_jobs: "run",
+    claim_task_jobs: "run",
+    complete_task_jobs: "run",
+    task_worker_heartbeat: "run",
+    take_task_results: "run",
+    clear_task_jobs: "run",
 
     register_agent: "agent",
     agent_heartbeat: "agent",
@@ -76,6 +83,7 @@ export const FIELD_ACCESS: {
     flow_run_states: "read",
     flow_run_logs: "read",
     claimable_flow_runs: "agent",
+    task_queue_events: "run",
   },
 };
 
@@ -115,8 +123,14 @@ export const RUN_TOKEN_FIELDS: {
     "flow_run_heartbeat",
     "acquire_task_slots",
     "release_task_slots",
+    "enqueue_task_jobs",
+    "claim_task_jobs",
+    "complete_task_jobs",
+    "task_worker_heartbeat",
+    "take_task_results",
+    "clear_task_jobs",
   ]),
-  subscription: new Set(["flow_run_states", "flow_run_logs"]),
+  subscription: new Set(["flow_run_states", "flow_run_logs", "task_queue_events"]),
 };
 
 /** The access a root field needs (see FIELD_ACCESS). */

@@ -127,12 +127,13 @@ function comparisonExp(scalar: (typeof SCALAR)[ColumnKind]): InputRef {
   return ref;
 }
 
-// Not through the generic reads: bundles (read by hash only, `flow_bundle(hash)`), task slots (the
-// executors' business), notification secrets (never read back), keys, and flows' secrets (`secrets`
-// lists their names; only runs read values).
+// Not through the generic reads: bundles (read by hash only, `flow_bundle(hash)`), task slots and the
+// task queue (the executors' business: task-queue.ts), notification secrets (never read back), keys, and
+// flows' secrets (`secrets` lists their names; only runs read values).
 const HIDDEN: ReadonlySet<TableName> = new Set([
   "flow_bundle",
   "task_slot",
+  "task_queue",
   "notification_secret",
   "api_key",
   "server_key",

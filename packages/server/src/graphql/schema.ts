@@ -7,6 +7,7 @@ import "./mutations.js";
 import "./api-keys.js";
 import "./secrets.js";
 import "./subscriptions.js";
+import "./task-queue.js";
 
 builder.queryType({});
 

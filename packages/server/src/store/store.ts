@@ -45,6 +45,7 @@ import { newRunRows } from "./run-rows.js";
 import { RunTokens } from "./run-tokens.js";
 import { removeUpcomingAutoRuns, Scheduling } from "./scheduling.js";
 import { SecretStore } from "./secrets.js";
+import { TaskQueueStore } from "./task-queue.js";
 
 export type Clock = () => Date;
 
@@ -259,6 +260,13 @@ export class Store {
   get secrets(): SecretStore {
     this.secretStore ??= new SecretStore(this.database, this.clock, this.settings.secretsKey);
     return this.secretStore;
+  }
+
+  private taskQueueStore: TaskQueueStore | undefined;
+  /** Flow runs' task queues (the cluster task runner): jobs enqueued, claimed by workers, completed, taken. */
+  get taskQueue(): TaskQueueStore {
+    this.taskQueueStore ??= new TaskQueueStore(this.database, this.clock, this.events);
+    return this.taskQueueStore;
   }
 
   private runTokenStore: RunTokens | undefined;
