@@ -10,8 +10,8 @@
 //   as the SDK's cluster worker does); when a claim comes back empty it waits for `task_queue_events`
 //   (Server-Sent Events) or POLL_MS, whichever is first; it heartbeats every HEARTBEAT_MS.
 // - remaining: the jobs of the run still queued or running, counted in the server's database with SQL (a
-//   probe, as the peers' counts are; `take_task_results` would also delete the results, which no peer's
-//   count does).
+//   probe, as the peers' counts are; `take_task_results` answers with results, to be acknowledged, which no
+//   peer's count does).
 //
 // It is measured only when the server has the queue (`claim_task_jobs` in packages/server/schema.graphql)
 // and the CLI is built; otherwise the table says why it was skipped.

@@ -5,7 +5,7 @@ import {
   type RunConfig,
   RunConfigSchema,
 } from "@regent/core";
-import type { ClusterWorkerLauncher, ClusterWorkerLaunchers } from "@regent/sdk";
+import type { ClusterWorkerEnd, ClusterWorkerLauncher, ClusterWorkerLaunchers } from "@regent/sdk";
 import { dockerConfigAuth } from "@regent/storage";
 import Dockerode from "dockerode";
 import { dockerLauncher } from "./internal/docker-launcher.js";
@@ -124,10 +124,12 @@ const withoutType = (config: unknown): Partial<RunConfig> => {
 };
 
 /** How a worker ended, with its last line of output when it failed (what `regent worker` said was wrong). */
-function describe(outcome: LaunchOutcome): string {
-  if (outcome.kind === "not-started") return `could not be started: ${outcome.error.message}`;
-  const last = outcome.exitCode === 0 ? undefined : outcome.output?.at(-1)?.line;
-  return last ? `${outcome.description} (its last line: ${last})` : outcome.description;
+function describe(outcome: LaunchOutcome): ClusterWorkerEnd {
+  if (outcome.kind === "not-started")
+    return { how: `could not be started: ${outcome.error.message}`, clean: false };
+  const clean = outcome.exitCode === 0;
+  const last = clean ? undefined : outcome.output?.at(-1)?.line;
+  return { how: last ? `${outcome.description} (its last line: ${last})` : outcome.description, clean };
 }
 
 interface LauncherModules {

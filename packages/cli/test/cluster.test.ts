@@ -156,6 +156,67 @@ test("a worker SIGKILLed mid-map: its task runs go to the others after its heart
   expect(log.map((l: { message: string }) => l.message).join("\n")).toMatch(/SIGKILL/);
 }, 180_000);
 
+test("a worker told to stop (SIGTERM) gives its task runs back to the queue; none fails for it", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const dir = join(tmp, "terminated");
+  await startRun(cli, api, "wide", { n: 300, dir, pauseMs: 40 });
+  const victim = await until("4 workers to be busy", async () => {
+    try {
+      const byPid = executions(dir);
+      return byPid.size === 4 && [...byPid.values()].every((items) => items.length >= 3)
+        ? [...byPid.keys()][1]
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  process.kill(victim!, "SIGTERM");
+  const run = await until(
+    "the run to end",
+    async () => {
+      const r = await lastRun(api, "wide");
+      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
+    },
+    120_000,
+  );
+  expect(run.state, run.state_message ?? "").toBe("Success");
+  expect(run.states[0]!.data!.result).toMatchObject({ count: 300, wrong: 0 });
+  await until("the stopped worker to end", async () => (alive(victim!) ? undefined : true), 20_000);
+  const { task_run_aggregate } = await graphqlData(
+    api,
+    `query($id: uuid!) { task_run_aggregate(where: { flow_run_id: { _eq: $id }, state: { _neq: "Success" }, map_index: { _gte: 0 } }) { aggregate { count } } }`,
+    { id: run.id },
+  );
+  expect(task_run_aggregate.aggregate.count).toBe(0);
+}, 180_000);
+
+test("CPU-bound task runs that hold a worker's thread past the heartbeat timeout are not run twice", async ({
+  cli,
+  tmp,
+}) => {
+  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const dir = join(tmp, "spin");
+  await startRun(cli, api, "spin", { dir });
+  const run = await until(
+    "the run to end",
+    async () => {
+      const r = await lastRun(api, "spin");
+      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
+    },
+    90_000,
+  );
+  expect(run.state, run.state_message ?? "").toBe("Success");
+  expect(run.states[0]!.data!.result).toEqual([0, 1]);
+  // Each item ran once: the heartbeat (a thread of its own) went on while the task held the worker.
+  const ran = [...executions(dir).values()].flat().sort();
+  expect(ran).toEqual([0, 1]);
+}, 120_000);
+
 test("cancelling a run stops all its workers, even while their tasks ignore the signal", async ({
   cli,
   tmp,

@@ -219,7 +219,7 @@ test("clusterTaskRunner with dockerRun infra: workers are containers of the runt
     outside: 0,
     flowInContainer: false,
   });
-  expect(agent.output()).toMatch(/ [0-9a-f]{8}-w1\] /);
+  expect(agent.output()).toMatch(/ [0-9a-f]{8}-[0-9a-f]{4}-w1\] /);
   // The worker containers are gone: removed once they ended.
   const left = await docker.listContainers({
     all: true,

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { graphql, type RegentClient, type ResultOf } from "@regent/client";
+import { Worker } from "node:worker_threads";
+import { graphql, RegentClient, type ResultOf } from "@regent/client";
 import {
   CancelledError,
   RegentError,
@@ -11,12 +12,14 @@ import type { TaskContext } from "./context.js";
 import { abortableSleep } from "./internal/abortable-sleep.js";
 import { decodePayload, encodeOutcome, type JobOutcome } from "./internal/cluster-codec.js";
 import { redirectConsole } from "./internal/console-capture.js";
+import type { FromHeartbeat, HeartbeatSettings, ToHeartbeat } from "./internal/heartbeat-thread.js";
 import { RunLogger } from "./internal/logger.js";
 import { findTaskByName } from "./internal/registry.js";
 import { wakeUps } from "./internal/wake-ups.js";
+import { workerEntry } from "./internal/worker-entry.js";
 import { TaskQueueEvents } from "./runners/cluster.js";
 import { maskingReporter, resolveSecret } from "./secrets.js";
-import { RETRYABLE, serverReporter } from "./server-reporter.js";
+import { retryable, serverReporter } from "./server-reporter.js";
 
 const ClaimTaskJobs = graphql(`
   mutation ClaimTaskJobs($flowRunId: uuid!, $workerId: String!, $limit: Int!, $staleAfterMs: Int!) {
@@ -41,14 +44,16 @@ const CompleteAndClaim = graphql(`
     }
   }
 `);
-const WorkerHeartbeat = graphql(`
-  mutation WorkerHeartbeat($flowRunId: uuid!, $workerId: String!) {
-    task_worker_heartbeat(input: { flow_run_id: $flowRunId, worker_id: $workerId }) { jobs stop }
+const ReleaseTaskJobs = graphql(`
+  mutation ReleaseTaskJobs($flowRunId: uuid!, $workerId: String!, $ids: [uuid!]!) {
+    release_task_jobs(input: { flow_run_id: $flowRunId, worker_id: $workerId, ids: $ids })
   }
 `);
 
 export interface ClusterWorkerOptions {
-  readonly client: RegentClient;
+  /** The server (`REGENT__API`) and the run's token (`REGENT__API_KEY`). */
+  readonly apiUrl: string;
+  readonly apiKey: string | undefined;
   readonly flowRunId: string;
   readonly workerId: string;
   /** Task runs executed at once (default 1). */
@@ -57,7 +62,10 @@ export interface ClusterWorkerOptions {
   readonly heartbeatTimeoutMs?: number;
   /** End after being idle this long; undefined: stay until the run ends. */
   readonly idleExitMs?: number | undefined;
-  /** Aborted: take nothing more, finish what runs, report, and end. */
+  /**
+   * Aborted (SIGTERM: a Spot reclaim, a drained node): take nothing more, give the task runs it holds back
+   * to the queue for other workers, report those that finish within a grace period, and end.
+   */
   readonly signal?: AbortSignal;
   /** Lines about the worker itself (not the tasks': those go to the run's logs). */
   readonly log?: (line: string) => void;
@@ -110,7 +118,8 @@ function captureConsole(): void {
  * ends (or is cancelled), when idle past `idleExitMs`, or when `signal` aborts.
  */
 export async function runClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorkerResult> {
-  const { client, flowRunId, workerId } = options;
+  const { flowRunId, workerId } = options;
+  const client = new RegentClient({ apiUrl: options.apiUrl, apiKey: options.apiKey });
   const concurrency = options.concurrency ?? 1;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
   const say = options.log ?? (() => {});
@@ -124,25 +133,55 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
   const wakeSignal = new AbortController();
   const wake = wakeUps(client, TaskQueueEvents, { flowRunId }, wakeSignal.signal);
   const running = new Map<string, AbortController>();
+  /** Jobs claimed ahead of a free slot (the prefetch). */
+  const buffered: ClaimedJob[] = [];
+  /** Jobs given back to the queue as this worker stopped. */
+  const givenBack = new Set<string>();
   const stopping = new AbortController();
   let reason = "asked to stop";
   let stoppedAt = 0;
-  const stop = (why: string) => {
+  /** Stopped otherwise than by the run's end: what it holds goes back to the queue, failures are not reported. */
+  let givingBack = false;
+  const stop = (why: string, giveBack: boolean) => {
     if (stopping.signal.aborted) return;
     reason = why;
     stoppedAt = Date.now();
+    givingBack = giveBack;
     // Running tasks see ctx.signal abort; what ignores it is left behind after STOP_GRACE_MS.
     const cause = new CancelledError(`worker ${workerId} stopped: ${why}`);
     stopping.abort(cause);
     for (const c of running.values()) c.abort(cause);
     wake.kick();
   };
-  options.signal?.addEventListener("abort", () => stop("asked to stop"), { once: true });
-  if (options.signal?.aborted) stop("asked to stop");
+  options.signal?.addEventListener("abort", () => stop("asked to stop", true), { once: true });
+
+  // The heartbeat, in a thread of its own; told which jobs this worker holds.
+  const heartbeat = new Worker(workerEntry("heartbeat-thread"), {
+    workerData: {
+      apiUrl: options.apiUrl,
+      apiKey: options.apiKey,
+      flowRunId,
+      workerId,
+      everyMs: Math.max(100, Math.floor(heartbeatTimeoutMs / 3)),
+    } satisfies HeartbeatSettings,
+  });
+  heartbeat.unref();
+  let heartbeatFailure: string | undefined;
+  heartbeat.on("message", (message: FromHeartbeat) => {
+    if (message.type === "run-over") stop("the flow run ended", false);
+    else if (message.message !== heartbeatFailure) {
+      heartbeatFailure = message.message;
+      say(`worker ${workerId}: heartbeat failed: ${message.message}`);
+    }
+  });
+  heartbeat.on("error", (error) => say(`worker ${workerId}: the heartbeat thread failed: ${error.message}`));
+  const held = () => [...running.keys(), ...buffered.map((j) => j.id)];
+  const tell = (message: ToHeartbeat) => {
+    if (message.ids.length > 0) heartbeat.postMessage(message);
+  };
+  if (options.signal?.aborted) stop("asked to stop", true);
 
   let completions: Array<{ id: string; result: string }> = [];
-  /** Jobs claimed ahead of a free slot (the prefetch). */
-  const buffered: ClaimedJob[] = [];
   /** How long task runs take here (moving average, ms): short ones are claimed ahead, in batches. */
   let taskMs: number | undefined;
   /** How long a claim takes (moving average, ms). */
@@ -155,6 +194,7 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
           Math.max(1, Math.ceil((2 * roundTripMs * concurrency) / Math.max(taskMs, 0.01))),
         );
   let ran = 0;
+  let idleSince = Date.now();
 
   const execute = async (job: ClaimedJob): Promise<void> => {
     const controller = new AbortController();
@@ -176,11 +216,6 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
         | undefined;
       if (!task) throw new TaskNotFoundError(job.task_name, "the flow's module as this worker loaded it");
       const logger = new RunLogger(reporter, flowRunId, payload.taskRunId);
-      let timer: NodeJS.Timeout | undefined;
-      if (payload.timeoutMs !== undefined) {
-        const ms = payload.timeoutMs;
-        timer = setTimeout(() => controller.abort(new TaskTimeoutError(job.task_name, ms)), ms);
-      }
       const ctx: TaskContext = {
         taskRunId: payload.taskRunId,
         flowRunId,
@@ -194,9 +229,9 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
       };
       const started = performance.now();
       try {
-        outcome = { ok: true, value: await current.run(logger, () => task.fn(payload.input, ctx)) };
+        const call = Promise.resolve().then(() => current.run(logger, () => task.fn(payload.input, ctx)));
+        outcome = { ok: true, value: await withTimeout(call, payload.timeoutMs, job.task_name, controller) };
       } finally {
-        clearTimeout(timer);
         const ms = performance.now() - started;
         taskMs = taskMs === undefined ? ms : taskMs * 0.8 + ms * 0.2;
       }
@@ -205,7 +240,10 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
     }
     running.delete(job.id);
     ran++;
-    completions.push({ id: job.id, result: encodeOutcome(taskName, outcome, taskMs) });
+    idleSince = Date.now();
+    // Given back to the queue: a result is still the first (it wins), a failure (the stop's abort) is not.
+    if (!givingBack || outcome.ok)
+      completions.push({ id: job.id, result: encodeOutcome(taskName, outcome, taskMs) });
     startBuffered();
     wake.kick();
   };
@@ -216,34 +254,21 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
       void execute(buffered.shift()!);
   }
 
+  /** Retries while the server cannot answer (it may be restarting); once stopping, for STOP_GRACE_MS. */
   const request = async <T>(call: () => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await call();
       } catch (error) {
-        const code = (error as { code?: string }).code ?? "";
-        if (!RETRYABLE.has(code) || attempt >= 10) throw error;
-        say(`worker ${workerId}: ${(error as Error).message}; trying again`);
-        await abortableSleep(Math.min(5_000, 100 * 2 ** attempt));
+        const late = stopping.signal.aborted && Date.now() - stoppedAt > STOP_GRACE_MS;
+        if (!retryable(error) || late) throw error;
+        if (attempt === 1 || attempt % 10 === 0)
+          say(`worker ${workerId}: ${(error as Error).message}; trying again`);
+        await abortableSleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
       }
     }
   };
 
-  const heartbeats = (async () => {
-    const every = Math.max(100, Math.floor(heartbeatTimeoutMs / 3));
-    while (!stopping.signal.aborted) {
-      await abortableSleep(every, stopping.signal).catch(() => undefined);
-      if (stopping.signal.aborted) return;
-      try {
-        const { task_worker_heartbeat } = await client.request(WorkerHeartbeat, { flowRunId, workerId });
-        if (task_worker_heartbeat.stop) stop("the flow run ended");
-      } catch (error) {
-        say(`worker ${workerId}: heartbeat failed: ${(error as Error).message}`);
-      }
-    }
-  })();
-
-  let idleSince = Date.now();
   let lastClaimEmpty = false;
   try {
     for (;;) {
@@ -255,9 +280,10 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
         if (want <= 0 || lastClaimEmpty) {
           const idle = running.size === 0 && buffered.length === 0;
           if (idle && options.idleExitMs !== undefined && Date.now() - idleSince >= options.idleExitMs) {
-            stop(`idle for ${Math.round(options.idleExitMs / 1000)} s`);
+            stop(`idle for ${Math.round(options.idleExitMs / 1000)} s`, false);
             break;
           }
+          if (stopping.signal.aborted && givingBack && buffered.length + running.size > 0) await giveBack();
           await wake.next(stopping.signal.aborted ? 500 : undefined);
           lastClaimEmpty = false;
           continue;
@@ -276,16 +302,50 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
         await request(() => client.request(CompleteTaskJobs, { flowRunId, workerId, results }));
       else claimed = (await request(() => client.request(ClaimTaskJobs, { ...vars, limit }))).claim_task_jobs;
       roundTripMs = roundTripMs * 0.8 + (performance.now() - sent) * 0.2;
+      // Before any of them starts (a task may hold this thread): the heartbeat keeps what is held alive.
+      tell({ type: "hold", ids: claimed.map((j) => j.id) });
+      tell({ type: "drop", ids: results.map((r) => r.id) });
       if (limit > 0) lastClaimEmpty = claimed.length === 0;
       buffered.push(...claimed);
-      if (claimed.length > 0 || running.size > 0) idleSince = Date.now();
+      if (buffered.length > 0 || running.size > 0) idleSince = Date.now();
     }
   } finally {
     for (const c of running.values()) c.abort(new CancelledError(`worker ${workerId} stopped: ${reason}`));
     wakeSignal.abort();
-    stop(reason);
-    await heartbeats;
+    stop(reason, givingBack);
+    if (givingBack) await giveBack().catch(() => undefined);
+    await heartbeat.terminate();
     await reporter.flush?.();
   }
   return { ran, reason };
+
+  /** What this worker holds goes back to the queue (once; its running tasks' results still count). */
+  async function giveBack(): Promise<void> {
+    const ids = held().filter((id) => !givenBack.has(id));
+    buffered.length = 0;
+    if (ids.length === 0) return;
+    for (const id of ids) givenBack.add(id);
+    const released = await request(() => client.request(ReleaseTaskJobs, { flowRunId, workerId, ids }));
+    tell({ type: "drop", ids });
+    say(`worker ${workerId}: gave ${released.release_task_jobs} task runs back to the queue`);
+  }
+}
+
+/** The task's value, or TaskTimeoutError once `timeoutMs` passed since it started (ctx.signal aborts then). */
+function withTimeout<T>(
+  call: Promise<T>,
+  timeoutMs: number | undefined,
+  taskName: string,
+  controller: AbortController,
+): Promise<T> {
+  if (timeoutMs === undefined) return call;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new TaskTimeoutError(taskName, timeoutMs);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
 }

@@ -57,6 +57,7 @@ export {
   type ClusterTaskRunner,
   type ClusterTaskRunnerOptions,
   type ClusterWorker,
+  type ClusterWorkerEnd,
   type ClusterWorkerLauncher,
   type ClusterWorkerLaunchers,
   clusterTaskRunner,
@@ -64,7 +65,7 @@ export {
 export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
 export { maskRevealed } from "./secrets.js";
-export { type ServerReporterOptions, serverReporter } from "./server-reporter.js";
+export { retryable, type ServerReporterOptions, serverReporter } from "./server-reporter.js";
 export { FailSignal, fail, NonRetriableError, RetryAfterError, SkipSignal, skip } from "./signals.js";
 export { type MapInput, type Task, type TaskInput, type TaskOptions, task } from "./task.js";
 export {

@@ -48,6 +48,16 @@ export interface ServerReporterOptions {
 export const RETRYABLE = new Set(["SERVER_UNREACHABLE", "DATABASE_UNAVAILABLE", "API_ERROR"]);
 
 /**
+ * Whether a request may succeed if sent again: a server that could not answer, not one that refused the
+ * request itself (a query it does not know — an older server — is an API_ERROR too, but final).
+ */
+export function retryable(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? "";
+  if (!RETRYABLE.has(code)) return false;
+  return (error as { apiCode?: string }).apiCode !== "GRAPHQL_VALIDATION_FAILED";
+}
+
+/**
  * Reports a run's engine events to the server in batches — one HTTP request carries task-run creations,
  * task-run states, log lines and flow-run states, in that order — never one round trip per task. A task
  * run created in the batch under way carries the states it enters before the batch goes (a short task's

@@ -79,7 +79,8 @@ function inProcessWorkers(client: RegentClient, flowRunId: string) {
       const flag = (name: string) => args[args.indexOf(name) + 1];
       const idle = flag("--idle-exit");
       const ended = runClusterWorker({
-        client,
+        apiUrl: client.url,
+        apiKey: undefined,
         flowRunId,
         workerId,
         concurrency: Number(flag("--concurrency")),
@@ -87,8 +88,8 @@ function inProcessWorkers(client: RegentClient, flowRunId: string) {
         idleExitMs: idle ? Number.parseInt(idle, 10) : undefined,
         signal: stop.signal,
       }).then(
-        (r) => `ended: ${r.reason}`,
-        (e: unknown) => `failed: ${(e as Error).message}`,
+        (r) => ({ how: `ended: ${r.reason}`, clean: true }),
+        (e: unknown) => ({ how: `failed: ${(e as Error).message}`, clean: false }),
       );
       return { ref: workerId, ended, stop: () => stop.abort() };
     },
@@ -231,7 +232,8 @@ for (const backend of BACKENDS) {
           kind: "dying",
           start: () => {
             starts++;
-            return { ref: `pid ${starts}`, ended: Promise.resolve("exited with code 1"), stop: () => {} };
+            const ended = Promise.resolve({ how: "exited with code 1", clean: false });
+            return { ref: `pid ${starts}`, ended, stop: () => {} };
           },
         });
         const one = flow({ name: "cluster-dying" }, async () => square(3));

@@ -22,9 +22,9 @@ export interface LogEvent {
 
 /** A change of a run's task queue (cluster task runner): its workers and its flow's process wake. */
 export interface TaskQueueEvent {
-  /** `enqueued`: jobs were added; `done`: results were accepted. */
+  /** `enqueued`: jobs were added (or given back by a worker); `done`: results were accepted. */
   readonly kind: "enqueued" | "done";
-  /** Jobs added, or results accepted. */
+  /** Jobs added or given back, or results accepted. */
   readonly count: number;
 }
 

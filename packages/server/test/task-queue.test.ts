@@ -6,7 +6,7 @@ import { openDatabase, type RegentDatabase, Store } from "../src/index.js";
 import { type Api, seedFlow, startApi, subscribe } from "./helpers.js";
 
 // A flow run's task queue (the cluster task runner): the run's process enqueues jobs, its workers claim,
-// heartbeat and complete them, and the process takes the results.
+// heartbeat, complete or give them back, and the process takes the results (and acknowledges them).
 
 const ENQUEUE = `mutation($run: uuid!, $jobs: [task_job_input!]!) {
   enqueue_task_jobs(input: { flow_run_id: $run, jobs: $jobs }) { enqueued queued } }`;
@@ -15,10 +15,12 @@ const CLAIM = `mutation($run: uuid!, $worker: String!, $limit: Int!, $stale: Int
     id task_run_id attempt task_name task_ordinal input deliveries } }`;
 const COMPLETE = `mutation($run: uuid!, $worker: String!, $results: [task_job_result_input!]!) {
   complete_task_jobs(input: { flow_run_id: $run, worker_id: $worker, results: $results }) { accepted duplicates } }`;
-const HEARTBEAT = `mutation($run: uuid!, $worker: String!) {
-  task_worker_heartbeat(input: { flow_run_id: $run, worker_id: $worker }) { jobs stop } }`;
-const TAKE = `mutation($run: uuid!, $limit: Int!) {
-  take_task_results(input: { flow_run_id: $run, limit: $limit }) { results { id result } queued running } }`;
+const HEARTBEAT = `mutation($run: uuid!, $worker: String!, $jobs: [uuid!]) {
+  task_worker_heartbeat(input: { flow_run_id: $run, worker_id: $worker, job_ids: $jobs }) { jobs stop } }`;
+const RELEASE = `mutation($run: uuid!, $worker: String!, $ids: [uuid!]!) {
+  release_task_jobs(input: { flow_run_id: $run, worker_id: $worker, ids: $ids }) }`;
+const TAKE = `mutation($run: uuid!, $limit: Int!, $ack: [uuid!]) {
+  take_task_results(input: { flow_run_id: $run, limit: $limit, ack: $ack }) { results { id result } queued running } }`;
 const CLEAR = `mutation($run: uuid!) { clear_task_jobs(input: { flow_run_id: $run }) }`;
 const EVENTS = `subscription($run: uuid!) { task_queue_events(flow_run_id: $run) { kind count } }`;
 
@@ -156,14 +158,18 @@ for (const backend of BACKENDS) {
         queued: 0,
         running: 2,
       });
-      // Taken results are gone from the queue; the rest wait for the next take.
-      expect(ids(await rows(run))).toEqual(ids([jobs[0]!, jobs[1]!, jobs[4]!]));
-      expect((await api.ok(TAKE, { run, limit: 10 })).take_task_results).toEqual({
+      // Taken results stay until acknowledged: the next take removes them and returns the rest.
+      expect(ids(await rows(run))).toEqual(ids(jobs));
+      expect((await api.ok(TAKE, { run, limit: 10, ack: ids(taken.results) })).take_task_results).toEqual({
         results: [{ id: jobs[4]!.id, result: '"four"' }],
         queued: 0,
         running: 2,
       });
-      expect((await api.ok(TAKE, { run, limit: 10 })).take_task_results.results).toEqual([]);
+      expect(ids(await rows(run))).toEqual(ids([jobs[0]!, jobs[1]!, jobs[4]!]));
+      expect((await api.ok(TAKE, { run, limit: 10, ack: [jobs[4]!.id] })).take_task_results.results).toEqual(
+        [],
+      );
+      expect(ids(await rows(run))).toEqual(ids([jobs[0]!, jobs[1]!]));
       // A result for a job already taken is a duplicate, and brings nothing back.
       expect(
         (await api.ok(COMPLETE, { run, worker: "w3", results: [{ id: jobs[4]!.id, result: '"late"' }] }))
@@ -221,6 +227,176 @@ for (const backend of BACKENDS) {
         queued: 0,
         running: 1,
       });
+    });
+
+    test("take: results stay until acknowledged, so a take whose answer was lost is repeated", async () => {
+      const { flowId } = await seedFlow(api);
+      const [run, other] = [await newRun(flowId), await newRun(flowId)];
+      const jobs = makeJobs(5);
+      const [theirs] = makeJobs(1);
+      await api.ok(ENQUEUE, { run, jobs });
+      await api.ok(ENQUEUE, { run: other, jobs: [theirs] });
+      await api.ok(CLAIM, { run, worker: "w", limit: 10 });
+      await api.ok(CLAIM, { run: other, worker: "w", limit: 10 });
+      const results = jobs.slice(0, 3).map((j, i) => ({ id: j.id, result: String(i) }));
+      await api.ok(COMPLETE, { run, worker: "w", results });
+      await api.ok(COMPLETE, { run: other, worker: "w", results: [{ id: theirs!.id, result: "9" }] });
+      const take = async (limit: number, ack?: string[]) =>
+        (await api.ok(TAKE, { run, limit, ack })).take_task_results;
+
+      const first = await take(2);
+      expect(first).toEqual({ results: results.slice(0, 2), queued: 0, running: 2 });
+      // Its answer was lost: the same take again (no ack) returns the same results.
+      expect(await take(2)).toEqual(first);
+      expect(await take(2, [])).toEqual(first);
+      // Acknowledged: those are gone, the next come. Ids in `ack` that are not the run's done results (a
+      // running job, another run's result, an unknown id) are left alone.
+      expect(await take(2, [...ids(first.results), jobs[3]!.id, theirs!.id, newId()])).toEqual({
+        results: results.slice(2),
+        queued: 0,
+        running: 2,
+      });
+      expect((await rows(run)).map((r) => [r.id, r.status])).toEqual([
+        [jobs[2]!.id, "done"],
+        [jobs[3]!.id, "running"],
+        [jobs[4]!.id, "running"],
+      ]);
+      expect((await rows(other)).map((r) => r.status)).toEqual(["done"]);
+      // An acknowledged job's late result is a duplicate and brings nothing back.
+      expect(
+        (await api.ok(COMPLETE, { run, worker: "x", results: [{ id: jobs[0]!.id, result: '"late"' }] }))
+          .complete_task_jobs,
+      ).toEqual({ accepted: 0, duplicates: 1 });
+      // Acknowledging twice is harmless; results that came meanwhile are returned in id order.
+      await api.ok(COMPLETE, {
+        run,
+        worker: "w",
+        results: [jobs[4]!, jobs[3]!].map((j) => ({ id: j.id, result: "7" })),
+      });
+      expect(ids((await take(10, ids(first.results))).results)).toEqual(ids(jobs.slice(2)));
+
+      // The store's own take: two that race (each on its own connection, both acknowledging the same
+      // results) both answer; they may return the same results, and the acknowledged ones go once.
+      const connections: RegentDatabase[] = [];
+      try {
+        for (let i = 0; i < 2; i++) connections.push(await openDatabase(api.database.url));
+        const raced = await Promise.all(
+          connections.map((database) => new Store(database).taskQueue.take(run, 10, [jobs[2]!.id])),
+        );
+        for (const r of raced)
+          expect(r).toEqual({
+            results: jobs.slice(3).map((j) => ({ id: j.id, result: "7" })),
+            queued: 0,
+            running: 0,
+          });
+      } finally {
+        for (const c of connections) await c.close();
+      }
+      expect(ids(await rows(run))).toEqual(ids(jobs.slice(3)));
+      expect(await new Store(api.database).taskQueue.take(run, 10, ids(jobs.slice(3)))).toEqual({
+        results: [],
+        queued: 0,
+        running: 0,
+      });
+      expect(await rows(run)).toEqual([]);
+    });
+
+    test("heartbeat with job_ids keeps those jobs only: one a lost claim gave the worker is delivered again", async () => {
+      const run = await seedRun();
+      const [a, b, c, d] = makeJobs(4);
+      await api.ok(ENQUEUE, { run, jobs: [a, b, c, d] });
+      const claim = async (worker: string, limit = 10) =>
+        (await api.ok(CLAIM, { run, worker, limit, stale: 1_000 })).claim_task_jobs as (Job & {
+          deliveries: number;
+        })[];
+      const heartbeat = async (worker: string, jobs?: string[]) =>
+        (await api.ok(HEARTBEAT, { run, worker, jobs })).task_worker_heartbeat;
+      expect(ids(await claim("w1", 2))).toEqual([a!.id, b!.id]);
+      // w1 claims again, but the answer is lost: it holds c without knowing.
+      expect(ids(await claim("w1", 1))).toEqual([c!.id]);
+      expect(ids(await claim("w2", 1))).toEqual([d!.id]);
+      now += 600;
+      // w1 names what it runs (and w2's job, and one that is not there): only its own listed ones count.
+      expect(await heartbeat("w1", [a!.id, b!.id, d!.id, newId()])).toEqual({ jobs: 2, stop: false });
+      const beats = new Map((await rows(run)).map((r) => [r.id, r.heartbeat]));
+      expect(beats.get(a!.id)).toEqual(beats.get(b!.id));
+      expect(beats.get(c!.id)).not.toEqual(beats.get(a!.id));
+      // An empty list keeps nothing (the worker runs nothing), and still says whether to stop.
+      expect(await heartbeat("w2", [])).toEqual({ jobs: 0, stop: false });
+      now += 600;
+      // c's last heartbeat was its claim, 1.2 s ago: handed out again; a and b were renewed 0.6 s ago; d
+      // (w2's, named in w1's list but not w1's) was not renewed by it.
+      const again = await claim("w3");
+      expect(again).toEqual([
+        { ...c!, deliveries: 2 },
+        { ...d!, deliveries: 2 },
+      ]);
+      // Without job_ids, all of the worker's running jobs, as before.
+      now += 600;
+      expect(await heartbeat("w3")).toEqual({ jobs: 2, stop: false });
+      expect(await heartbeat("w1")).toEqual({ jobs: 2, stop: false });
+      now += 600;
+      expect(await claim("w4")).toEqual([]);
+      expect((await rows(run)).map((r) => [r.worker_id, r.deliveries])).toEqual([
+        ["w1", 1],
+        ["w1", 1],
+        ["w3", 2],
+        ["w3", 2],
+      ]);
+    });
+
+    test("release: a stopping worker's jobs are queued again, first in line, the hand-out not counted", async () => {
+      const run = await seedRun();
+      const token = await api.server.store.runTokens.mint(run);
+      const events = await subscribe(api.server.graphqlUrl, EVENTS, { run }, token);
+      await new Promise((r) => setTimeout(r, 100)); // the stream is open
+      const [a, b, c, d, e] = makeJobs(5);
+      await api.ok(ENQUEUE, { run, jobs: [a, b, c, d] });
+      const claim = async (worker: string, limit = 10) =>
+        (await api.ok(CLAIM, { run, worker, limit, stale: 1_000 })).claim_task_jobs as (Job & {
+          deliveries: number;
+        })[];
+      // Each with an id that is no job's, which is left alone.
+      const release = async (worker: string, jobs: (Job | undefined)[]) =>
+        (await api.ok(RELEASE, { run, worker, ids: [...jobs.map((j) => j!.id), newId()] })).release_task_jobs;
+      expect(ids(await claim("w1", 1))).toEqual([a!.id]);
+      // a's worker goes silent: it is handed to w2 (its second delivery), with b and c; d to w3.
+      now += 1_200;
+      expect((await claim("w2", 3)).map((j) => [j.id, j.deliveries])).toEqual([
+        [a!.id, 2],
+        [b!.id, 1],
+        [c!.id, 1],
+      ]);
+      expect(ids(await claim("w3"))).toEqual([d!.id]);
+      await api.ok(COMPLETE, { run, worker: "w2", results: [{ id: c!.id, result: "1" }] });
+      await api.ok(ENQUEUE, { run, jobs: [e] });
+
+      // w2 stops: it gives back a, b, c (done already) and d (w3's): a and b go back.
+      expect(await release("w2", [a, b, c, d])).toBe(2);
+      expect((await rows(run)).map((r) => [r.status, r.worker_id, r.heartbeat, r.deliveries])).toEqual([
+        ["queued", null, null, 1],
+        ["queued", null, null, 0],
+        ["done", "w2", expect.anything(), 1],
+        ["running", "w3", expect.anything(), 1],
+        ["queued", null, null, 0],
+      ]);
+      // Again, or by a worker that holds none of them: nothing.
+      expect(await release("w2", [a, b])).toBe(0);
+      expect(await release("w1", [a, b, d])).toBe(0);
+      // Claimable again, first in line, and their count is as if w2 never had them.
+      expect((await claim("w4")).map((j) => [j.id, j.deliveries])).toEqual([
+        [a!.id, 2],
+        [b!.id, 1],
+        [e!.id, 1],
+      ]);
+      expect((await events.next(4)).map((ev) => ev.data?.task_queue_events ?? ev)).toEqual([
+        { kind: "enqueued", count: 4 },
+        { kind: "done", count: 1 },
+        { kind: "enqueued", count: 1 },
+        { kind: "enqueued", count: 2 },
+      ]);
+      expect(await events.next(1, 200)).toEqual([]);
+      await events.close();
     });
 
     test("4 concurrent claimers, each on its own connection, share 1,000 jobs without overlap", async () => {
@@ -375,7 +551,10 @@ for (const backend of BACKENDS) {
           [CLAIM, { run, worker: "w", limit: 10 }],
           [COMPLETE, { run, worker: "w", results: [{ id: jobs[0]!.id, result: "1" }] }],
           [HEARTBEAT, { run, worker: "w" }],
+          [HEARTBEAT, { run, worker: "w", jobs: [jobs[0]!.id] }],
+          [RELEASE, { run, worker: "w", ids: [jobs[0]!.id] }],
           [TAKE, { run, limit: 10 }],
+          [TAKE, { run, limit: 10, ack: [jobs[1]!.id] }],
           [CLEAR, { run }],
         ] as const;
       for (const [query, variables] of calls(theirs)) {

@@ -10,6 +10,7 @@ import {
   needsFreshProcess,
   type ParamsSchema,
   RegentError,
+  RUN_TOKEN_PREFIX,
   type RunStateType,
   S3StorageSchema,
   serializeError,
@@ -359,7 +360,9 @@ async function executeRun(
             flowStorage: run.flow?.storage,
           },
           apiUrl: access.apiUrl,
-          token: access.apiKey,
+          // Only a run's own token goes to workers (their env, a Job spec, an ECS override), never a key
+          // from a config file or profile of whoever started this executor.
+          token: access.apiKey?.startsWith(RUN_TOKEN_PREFIX) ? access.apiKey : undefined,
           regentCommand: [process.execPath, REGENT_BIN],
           infraType: runner.infra?.type,
           ecsDefaults: () => ecsConfigDefaults!(access.config),

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { graphql, RegentClient } from "@regent/client";
 import { type Config, InvalidUsageError, parseDuration, RegentError } from "@regent/core";
-import { maskRevealed, runClusterWorker } from "@regent/sdk";
+import { maskRevealed, retryable, runClusterWorker } from "@regent/sdk";
 import { flowOfRun, type StoredFlow } from "./execute.js";
 
 const LoadWorkerRun = graphql(`
@@ -42,8 +42,7 @@ export async function runWorker(config: Config, flags: WorkerFlags): Promise<num
   const log = (line: string) => process.stderr.write(`${maskRevealed(line)}\n`);
 
   const client = new RegentClient({ apiUrl: config.api, apiKey: config.api_key });
-  const { flow_run_by_pk: run } = await client.request(LoadWorkerRun, { id: flowRunId });
-  if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${flowRunId} at ${client.url}`);
+  const run = await loadRun(client, flowRunId, log);
   const loaded = await flowOfRun(client, run.flow?.name, (run.flow?.storage ?? {}) as StoredFlow);
   if ("problem" in loaded) {
     log(`worker ${workerId} for flow run ${run.name}: ${loaded.problem}`);
@@ -56,7 +55,8 @@ export async function runWorker(config: Config, flags: WorkerFlags): Promise<num
   process.once("SIGINT", onSignal);
   try {
     const result = await runClusterWorker({
-      client,
+      apiUrl: config.api,
+      apiKey: config.api_key,
       flowRunId,
       workerId,
       concurrency,
@@ -66,9 +66,26 @@ export async function runWorker(config: Config, flags: WorkerFlags): Promise<num
       log,
     });
     log(`worker ${workerId} for flow run ${run.name}: ran ${result.ran} task runs; ${result.reason}`);
+    // A task's timer or socket left open must not keep this process (its container, pod, ECS task) alive.
+    setTimeout(() => process.exit(0), 100).unref();
     return 0;
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
+  }
+}
+
+/** The run, asked again while the server cannot answer (it may be restarting) for up to a minute. */
+async function loadRun(client: RegentClient, id: string, log: (line: string) => void) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { flow_run_by_pk: run } = await client.request(LoadWorkerRun, { id });
+      if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id} at ${client.url}`);
+      return run;
+    } catch (error) {
+      if (!retryable(error) || attempt >= 12) throw error;
+      log(`worker: ${(error as Error).message}; trying again`);
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
   }
 }

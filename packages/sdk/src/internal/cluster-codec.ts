@@ -68,7 +68,16 @@ export function decodePayload(text: string): JobPayload {
 
 /** The outcome's text; a result that cannot be serialised becomes a failure that says so. */
 export function encodeOutcome(taskName: string, outcome: JobOutcome, ms: number | undefined): string {
-  if (!outcome.ok) return stringify({ ok: false, error: maskDeep(outcome.error), ms });
+  if (!outcome.ok) {
+    const error = maskDeep(outcome.error);
+    try {
+      return stringify({ ok: false, error, ms });
+    } catch {
+      // An error whose details hold something devalue refuses (a Buffer, a class instance): without them.
+      const { details: _details, cause: _cause, ...plain } = error;
+      return stringify({ ok: false, error: plain, ms });
+    }
+  }
   try {
     return stringify({ ...outcome, ms });
   } catch (error) {

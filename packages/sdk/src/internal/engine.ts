@@ -665,7 +665,7 @@ export class FlowRunEngine {
         ? this.runner.run(def, input, ctx)
         : runScope.run({ engine: this, logger: ctx.log }, def.fn, input as never, ctx);
     const timeoutMs = def.timeoutMs;
-    if (timeoutMs === undefined) return call();
+    if (timeoutMs === undefined || (useRunner && this.runner.enforcesTimeouts)) return call();
     const controller = ctx.controller!;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -7,6 +7,11 @@ import type { TaskContextImpl, TaskDefinition } from "./engine.js";
 export interface TaskRunnerInstance {
   /** How many task functions may run at once. */
   readonly concurrency: number;
+  /**
+   * Task runs' timeouts are kept where they execute, from when they start there (a cluster worker), not
+   * by the engine from when they are handed over (which may be a wait in a queue).
+   */
+  readonly enforcesTimeouts?: boolean;
   /** Waits for a free slot; undefined when one was free at once (no promise on the fast path). */
   acquire(): Promise<void> | undefined;
   release(): void;

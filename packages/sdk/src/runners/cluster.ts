@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { graphql, type RegentClient, type VariablesOf } from "@regent/client";
 import {
@@ -15,7 +16,7 @@ import { decodeOutcome, encodePayload } from "../internal/cluster-codec.js";
 import type { TaskContextImpl, TaskDefinition } from "../internal/engine.js";
 import type { TaskRunner, TaskRunnerInstance } from "../internal/runner.js";
 import { wakeUps } from "../internal/wake-ups.js";
-import { RETRYABLE } from "../server-reporter.js";
+import { retryable } from "../server-reporter.js";
 import type { EngineReporter, LogLevel } from "../types.js";
 import { workerPoolTaskRunner } from "./worker-pool.js";
 
@@ -24,9 +25,10 @@ const EnqueueTaskJobs = graphql(`
     enqueue_task_jobs(input: { flow_run_id: $flowRunId, jobs: $jobs }) { enqueued }
   }
 `);
+// Results stay on the server until the next take acknowledges them: a take whose answer is lost loses nothing.
 const TakeTaskResults = graphql(`
-  mutation TakeTaskResults($flowRunId: uuid!, $limit: Int!) {
-    take_task_results(input: { flow_run_id: $flowRunId, limit: $limit }) { results { id result } }
+  mutation TakeTaskResults($flowRunId: uuid!, $limit: Int!, $ack: [uuid!]) {
+    take_task_results(input: { flow_run_id: $flowRunId, limit: $limit, ack: $ack }) { results { id result } }
   }
 `);
 const ClearTaskJobs = graphql(`
@@ -40,10 +42,18 @@ export const TaskQueueEvents = graphql(`
 export interface ClusterWorker {
   /** What to call it in messages: `pid 1234`, `container 3f2a…`. */
   readonly ref: string | undefined;
-  /** Settles once it has ended, with how (`exited with code 137`); never rejects. */
-  readonly ended: Promise<string>;
+  /** Settles once it has ended; never rejects. */
+  readonly ended: Promise<ClusterWorkerEnd>;
   /** Asks it to end (`force: false`: SIGTERM and a grace period) or ends it at once. */
   stop(force: boolean): void;
+}
+
+/** How a worker ended. */
+export interface ClusterWorkerEnd {
+  /** In words, completing "worker w3 …": `exited with code 137`, `was evicted (Evicted: …)`. */
+  readonly how: string;
+  /** True when it ended on its own, well (exit code 0): idle past its timeout, or the run was over. */
+  readonly clean: boolean;
 }
 
 /** Starts the workers of one flow run where its infrastructure says (processes, containers, pods…). */
@@ -160,6 +170,14 @@ interface LiveWorker {
 
 class ClusterRun implements TaskRunnerInstance {
   readonly concurrency: number;
+  /** Workers time task runs out from when they start them, not the engine from when they are queued. */
+  readonly enforcesTimeouts = true;
+  /** Why workers cannot be started at all (a run config the launcher refuses): every task run fails with it. */
+  private launchError: unknown;
+  /** Results taken and not yet acknowledged (the next take does). */
+  private unacknowledged: string[] = [];
+  /** Tells this execution's workers from an earlier one's (a run Lazarus restarted). */
+  private readonly tag = randomBytes(2).toString("hex");
   /** Attempts between acquire() and release(): in the queue, on a worker, or on their way back. */
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
@@ -174,6 +192,8 @@ class ClusterRun implements TaskRunnerInstance {
   private collecting: Promise<void> | undefined;
   private readonly workers = new Map<string, LiveWorker>();
   private launched = 0;
+  /** Workers to start again after a pause (see ended()). */
+  private relaunching = 0;
   /** Workers that ended, one after another, while no result came back: when too many, the run gives up. */
   private fruitlessExits = 0;
   private readonly stopping = new AbortController();
@@ -242,6 +262,7 @@ class ClusterRun implements TaskRunnerInstance {
   }
 
   run(def: TaskDefinition, input: unknown, ctx: TaskContextImpl): Promise<unknown> {
+    if (this.launchError !== undefined) throw this.launchError;
     if (!def.moduleUrl)
       throw new InvalidUsageError(
         `task "${def.name}" has no module file a cluster worker could import; define it with task() at the top level of the flow's module`,
@@ -307,7 +328,8 @@ class ClusterRun implements TaskRunnerInstance {
             this.client.request(EnqueueTaskJobs, { flowRunId: this.flowRunId, jobs: live }),
           );
         } catch (error) {
-          for (const job of live) this.settle(job.id, undefined, error);
+          const refused = this.serverRefused(error);
+          for (const job of live) this.settle(job.id, undefined, refused);
         }
       }
     } finally {
@@ -326,13 +348,9 @@ class ClusterRun implements TaskRunnerInstance {
           try {
             taken = await this.take();
           } catch (error) {
-            if (this.stopping.signal.aborted) return;
-            this.log(
-              "warn",
-              `cluster runner: could not take results (${(error as Error).message}); trying again`,
-            );
-            await abortableSleep(1_000, this.stopping.signal).catch(() => undefined);
-            break;
+            // Not a server that cannot answer now (those are retried): one that will not (too old…).
+            if (!this.stopping.signal.aborted) this.failAll(this.serverRefused(error));
+            return;
           }
           if (taken.results.length > 0) this.fruitlessExits = 0;
           for (const r of taken.results) {
@@ -352,10 +370,22 @@ class ClusterRun implements TaskRunnerInstance {
   }
 
   private async take() {
+    const ack = this.unacknowledged;
     const { take_task_results } = await this.withRetries(() =>
-      this.client.request(TakeTaskResults, { flowRunId: this.flowRunId, limit: BATCH }),
+      this.client.request(TakeTaskResults, { flowRunId: this.flowRunId, limit: BATCH, ack }),
     );
+    this.unacknowledged = take_task_results.results.map((r) => r.id);
     return take_task_results;
+  }
+
+  /** The error for a queue call the server refused: an older server lacks the queue altogether. */
+  private serverRefused(error: unknown): unknown {
+    const message = (error as Error).message ?? "";
+    if (!/Cannot query field|Unknown (argument|type)/.test(message)) return error;
+    return new RegentError(
+      "API_ERROR",
+      `the server at ${this.client.url} has no cluster task queue, or an older one (${message}): upgrade the server to this Regent version`,
+    );
   }
 
   private settle(id: string, value: unknown, error: unknown, failed = error !== undefined): void {
@@ -366,15 +396,19 @@ class ClusterRun implements TaskRunnerInstance {
     else p.resolve(value);
   }
 
-  /** Retries what failed because the server could not answer, as the reporter does. */
+  /**
+   * Retries what failed because the server could not answer (it may be restarting, its database down),
+   * as the reporter does, until the run stops: the work on the workers goes on meanwhile.
+   */
   private async withRetries<T>(call: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await call();
       } catch (error) {
-        const code = (error as { code?: string }).code ?? "";
-        if (!RETRYABLE.has(code) || attempt >= 8 || this.stopping.signal.aborted) throw error;
-        await abortableSleep(Math.min(5_000, 100 * 2 ** attempt), this.stopping.signal);
+        if (!retryable(error) || this.stopping.signal.aborted) throw error;
+        if (attempt === 1 || attempt % 20 === 0)
+          this.log("warn", `cluster runner: ${(error as Error).message}; trying again`);
+        await abortableSleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)), this.stopping.signal);
       }
     }
   }
@@ -383,15 +417,17 @@ class ClusterRun implements TaskRunnerInstance {
   private scale(): void {
     const { minWorkers, maxWorkers, perWorker } = this.settings;
     const wanted = Math.min(maxWorkers, Math.max(minWorkers, Math.ceil(this.pending.size / perWorker)));
-    while (this.workers.size < wanted && !this.stopping.signal.aborted) {
+    while (this.workers.size + this.relaunching < wanted && !this.stopping.signal.aborted) {
       const kept = [...this.workers.values()].filter((w) => w.kept).length;
-      this.launch(kept < minWorkers);
+      if (!this.launch(kept < minWorkers)) return;
     }
   }
 
-  private launch(kept: boolean): void {
+  /** Starts a worker; false when the launcher refuses (then every task run fails with why). */
+  private launch(kept: boolean): boolean {
+    if (this.launchError !== undefined) return false;
     const { perWorker, heartbeatTimeoutMs, idleTimeoutMs } = this.settings;
-    const id = `${this.flowRunId.slice(-8)}-w${++this.launched}`;
+    const id = `${this.flowRunId.slice(-8)}-${this.tag}-w${++this.launched}`;
     const args = [
       "--flow-run",
       this.flowRunId,
@@ -407,20 +443,28 @@ class ClusterRun implements TaskRunnerInstance {
     try {
       worker = this.launcher.start(id, args);
     } catch (error) {
-      // A launcher that cannot start this infra at all (a run config it does not know): nothing will run.
+      // A run config the launcher cannot start (no image, no subnets…): no task run will run.
+      this.launchError = error;
+      this.log("error", `cluster runner: no worker can be started: ${(error as Error).message}`);
       this.failAll(error);
-      return;
+      return false;
     }
     const live: LiveWorker = { id, worker, kept };
     this.workers.set(id, live);
-    void worker.ended.then((how) => this.ended(live, how));
+    void worker.ended.then((end) => this.ended(live, end));
+    return true;
   }
 
-  private ended(live: LiveWorker, how: string): void {
+  private ended(live: LiveWorker, { how, clean }: ClusterWorkerEnd): void {
     this.workers.delete(live.id);
     if (this.stopping.signal.aborted) return;
     const ref = live.worker.ref ? ` (${live.worker.ref})` : "";
-    if (this.pending.size === 0 && !live.kept) return; // an idle worker beyond minWorkers let itself go
+    // A worker that ended well: idle past its timeout (beyond minWorkers), or told the run was over.
+    // Workers start again as task runs wait.
+    if (clean) {
+      if (this.pending.size > 0) this.scale();
+      return;
+    }
     this.fruitlessExits++;
     const limit = Math.max(3, 2 * this.settings.maxWorkers);
     if (this.fruitlessExits >= limit) {
@@ -432,12 +476,22 @@ class ClusterRun implements TaskRunnerInstance {
       );
       return;
     }
+    // Started again after a pause that grows with each such end: a server restarting, an image still
+    // pulling, must not be met with a storm of launches.
+    const pause = Math.min(30_000, 500 * 2 ** (this.fruitlessExits - 1));
     this.log(
       "warn",
-      `cluster worker ${live.id}${ref} ${how}; task runs it held go back to the queue once its heartbeat is ${this.settings.heartbeatTimeoutMs / 1000} s old`,
+      `cluster worker ${live.id}${ref} ${how}; task runs it held go back to the queue once its heartbeat is ${this.settings.heartbeatTimeoutMs / 1000} s old; another starts in ${(pause / 1000).toFixed(1)} s`,
     );
-    if (live.kept) this.launch(true);
-    this.scale();
+    this.relaunching++;
+    void abortableSleep(pause, this.stopping.signal)
+      .catch(() => undefined)
+      .then(() => {
+        this.relaunching--;
+        if (this.stopping.signal.aborted) return;
+        if (live.kept) this.launch(true);
+        this.scale();
+      });
   }
 
   private failAll(error: unknown): void {

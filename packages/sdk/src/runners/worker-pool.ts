@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { InvalidUsageError, NotSerializableError, RegentError } from "@regent/core";
@@ -7,17 +6,11 @@ import type { FromWorker, ToWorker } from "../internal/pool-protocol.js";
 import { reviveError } from "../internal/revive-error.js";
 import type { TaskRunner, TaskRunnerInstance } from "../internal/runner.js";
 import { Semaphore } from "../internal/semaphore.js";
+import { workerEntry } from "../internal/worker-entry.js";
 
 export interface WorkerPoolTaskRunnerOptions {
   /** Worker threads; default: the machine's available parallelism. */
   size?: number;
-}
-
-/** Built JS of the worker entry, also when this module runs from TypeScript source (tests, dev). */
-function workerEntry(): URL {
-  const here = new URL("../internal/pool-worker.js", import.meta.url);
-  if (existsSync(here)) return here;
-  return new URL("../../dist/internal/pool-worker.js", import.meta.url);
 }
 
 interface Pending {
@@ -32,7 +25,7 @@ class PoolWorker {
   dead = false;
 
   constructor(onExit: (w: PoolWorker) => void) {
-    this.worker = new Worker(workerEntry());
+    this.worker = new Worker(workerEntry("pool-worker"));
     this.worker.on("message", (msg: FromWorker) => {
       const cur = this.current;
       if (!cur || cur.id !== msg.id) return;

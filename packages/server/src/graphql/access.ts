@@ -70,6 +70,7 @@ export const FIELD_ACCESS: {
     claim_task_jobs: "run",
     complete_task_jobs: "run",
     task_worker_heartbeat: "run",
+    release_task_jobs: "run",
     take_task_results: "run",
     clear_task_jobs: "run",
 
@@ -127,6 +128,7 @@ export const RUN_TOKEN_FIELDS: {
     "claim_task_jobs",
     "complete_task_jobs",
     "task_worker_heartbeat",
+    "release_task_jobs",
     "take_task_results",
     "clear_task_jobs",
   ]),

@@ -11,7 +11,8 @@ import { builder, type GraphQLContext } from "./builder.js";
 import { requireOwnRuns } from "./run-scope.js";
 
 // A flow run's task queue, for the cluster task runner: the run's process enqueues jobs (task
-// executions) and takes their results; the run's workers claim jobs, heartbeat, and complete them. Each is
+// executions) and takes their results (acknowledging those it has); the run's workers claim jobs,
+// heartbeat, complete them, and give back those they will not run. Each is
 // called with the run's own token (or a key that reaches the run); inputs and results are JSON text the
 // server never reads. `task_queue_events` wakes workers and the flow's process; they poll as a fallback.
 
@@ -56,9 +57,9 @@ const TaskJobResultRef = builder.objectRef<TaskJobResult>("task_job_result").imp
 const TaskQueueEventRef = builder.objectRef<TaskQueueEvent>("task_queue_event").implement({
   fields: (t) => ({
     kind: t.exposeString("kind", {
-      description: "enqueued (jobs were added) or done (results were accepted)",
+      description: "enqueued (jobs were added, or given back by a worker) or done (results were accepted)",
     }),
-    count: t.exposeInt("count", { description: "jobs added, or results accepted" }),
+    count: t.exposeInt("count", { description: "jobs added or given back, or results accepted" }),
   }),
 });
 
@@ -188,10 +189,12 @@ builder.mutationFields((t) => ({
 
   task_worker_heartbeat: t.field({
     description:
-      "A worker is alive: its running jobs of the run are not handed to another worker; stop says to exit",
+      "A worker is alive: its running jobs of the run (those of `job_ids`, if given) are not handed to another worker; stop says to exit",
     type: builder.objectRef<{ jobs: number; stop: boolean }>("task_worker_heartbeat_result").implement({
       fields: (f) => ({
-        jobs: f.exposeInt("jobs", { description: "running jobs the worker holds" }),
+        jobs: f.exposeInt("jobs", {
+          description: "running jobs the worker holds (of `job_ids`, if given) whose heartbeat was renewed",
+        }),
         stop: f.exposeBoolean("stop", {
           description: "the flow run has ended or is being cancelled (or is gone): the worker should exit",
         }),
@@ -204,18 +207,50 @@ builder.mutationFields((t) => ({
           fields: (f) => ({
             flow_run_id: f.field({ type: "uuid", required: true }),
             worker_id: f.string({ required: true }),
+            job_ids: f.field({
+              type: ["uuid"],
+              required: false,
+              description:
+                "the jobs the worker knows it runs: only these are kept (others it was given, by a claim whose answer it lost, go stale and are handed out again); all its running jobs if absent",
+            }),
           }),
         }),
       }),
     },
     resolve: async (_root, { input }, ctx) => {
       await requireOwnRuns(ctx, [input.flow_run_id]);
-      return ctx.store.taskQueue.heartbeat(input.flow_run_id, input.worker_id);
+      return ctx.store.taskQueue.heartbeat(input.flow_run_id, input.worker_id, input.job_ids ?? undefined);
+    },
+  }),
+
+  release_task_jobs: t.int({
+    description:
+      "A worker gives back jobs it holds and will not run (it is stopping): they are queued again, and the delivery is not counted; returns how many",
+    args: {
+      input: t.arg({
+        required: true,
+        type: builder.inputType("release_task_jobs_input", {
+          fields: (f) => ({
+            flow_run_id: f.field({ type: "uuid", required: true }),
+            worker_id: f.string({ required: true }),
+            ids: f.field({
+              type: ["uuid"],
+              required: true,
+              description:
+                "the jobs to give back; only those of this run the worker holds (running) are released",
+            }),
+          }),
+        }),
+      }),
+    },
+    resolve: async (_root, { input }, ctx) => {
+      await requireOwnRuns(ctx, [input.flow_run_id]);
+      return ctx.store.taskQueue.release(input.flow_run_id, input.worker_id, input.ids);
     },
   }),
 
   take_task_results: t.field({
-    description: `The flow's process takes (and removes) up to \`limit\` (1 to ${MAX_TAKE}) results of its run's jobs, oldest first`,
+    description: `The flow's process removes the results it acknowledges (\`ack\`), then takes up to \`limit\` (1 to ${MAX_TAKE}) results of its run's jobs, oldest first; they stay until acknowledged (a take whose answer was lost returns them again)`,
     type: builder
       .objectRef<{ results: TaskJobResult[]; counts: LazyCounts }>("take_task_results_result")
       .implement({
@@ -238,13 +273,18 @@ builder.mutationFields((t) => ({
           fields: (f) => ({
             flow_run_id: f.field({ type: "uuid", required: true }),
             limit: f.int({ required: true }),
+            ack: f.field({
+              type: ["uuid"],
+              required: false,
+              description: "results the caller already has (from earlier takes): removed before taking",
+            }),
           }),
         }),
       }),
     },
     resolve: async (_root, { input }, ctx) => {
       await requireOwnRuns(ctx, [input.flow_run_id]);
-      const results = await ctx.store.taskQueue.takeResults(input.flow_run_id, input.limit);
+      const results = await ctx.store.taskQueue.takeResults(input.flow_run_id, input.limit, input.ack ?? []);
       return { results, counts: lazyCounts(ctx, input.flow_run_id) };
     },
   }),

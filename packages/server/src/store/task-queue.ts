@@ -46,6 +46,15 @@ export const DEFAULT_STALE_AFTER_MS = 30_000;
 const JOBS_PER_INSERT = Math.floor(30_000 / Object.keys(TABLES.task_queue).length);
 /** Results per UPDATE of complete(): two bound values each. */
 const RESULTS_PER_UPDATE = 5_000;
+/** Ids per statement that names jobs (acknowledged results, heartbeats, releases): one bound value each. */
+const IDS_PER_STATEMENT = 10_000;
+
+/** `items` in slices of at most `size`: one statement each. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const slices: T[][] = [];
+  for (let i = 0; i < items.length; i += size) slices.push(items.slice(i, i + size));
+  return slices;
+}
 
 function checkLimit(name: string, value: number, max: number): void {
   if (!Number.isInteger(value) || value < 1 || value > max)
@@ -55,8 +64,9 @@ function checkLimit(name: string, value: number, max: number): void {
 /**
  * A flow run's task queue (the cluster task runner): its process enqueues jobs, its workers claim them
  * (at least once: a job whose worker's heartbeat went stale is handed out again), complete them (the first
- * result of a job wins), and its process takes the results. Each operation is one statement (a few for
- * large batches), on the index (flow_run_id, status, id): no per-job round trips.
+ * result of a job wins) or give them back, and its process takes the results (and acknowledges them, which
+ * removes them). Each operation is one statement (two for a take that acknowledges, a few for large
+ * batches), on the index (flow_run_id, status, id) or the primary key: no per-job round trips.
  */
 export class TaskQueueStore {
   constructor(
@@ -231,51 +241,106 @@ export class TaskQueueStore {
   }
 
   /**
-   * `workerId` is alive: its running jobs of the run are not handed to another worker. `jobs`: how many
-   * it holds; `stop`: the run has ended or is being cancelled (or is gone), so the worker should exit.
+   * `workerId` is alive: its running jobs of the run are not handed to another worker. With `jobIds`,
+   * only those of them are kept (a job a claim gave it without its knowing, the answer being lost, then
+   * goes stale and is handed out again). `jobs`: how many were kept; `stop`: the run has ended or is being
+   * cancelled (or is gone), so the worker should exit.
    */
-  async heartbeat(flowRunId: string, workerId: string): Promise<{ jobs: number; stop: boolean }> {
-    const result = await this.db
-      .updateTable("task_queue")
-      .set({ heartbeat: this.clock().toISOString() })
-      .where("flow_run_id", "=", flowRunId)
-      .where("status", "=", "running")
-      .where("worker_id", "=", workerId)
-      .executeTakeFirst();
+  async heartbeat(
+    flowRunId: string,
+    workerId: string,
+    jobIds?: readonly string[],
+  ): Promise<{ jobs: number; stop: boolean }> {
+    const heartbeat = this.clock().toISOString();
+    const refresh = (ids?: readonly string[]) => {
+      let update = this.db
+        .updateTable("task_queue")
+        .set({ heartbeat })
+        .where("flow_run_id", "=", flowRunId)
+        .where("status", "=", "running")
+        .where("worker_id", "=", workerId);
+      if (ids) update = update.where("id", "in", ids);
+      return update.executeTakeFirst();
+    };
+    let jobs = 0;
+    if (jobIds === undefined) jobs = Number((await refresh()).numUpdatedRows);
+    else
+      for (const ids of chunks(jobIds, IDS_PER_STATEMENT))
+        jobs += Number((await refresh(ids)).numUpdatedRows);
     const run = await this.db
       .selectFrom("flow_run")
       .select("state")
       .where("id", "=", flowRunId)
       .executeTakeFirst();
     const stop = !run || run.state === "Cancelling" || isFinal(run.state as RunStateType);
-    return { jobs: Number(result.numUpdatedRows), stop };
+    return { jobs, stop };
   }
 
   /**
-   * Removes and returns up to `limit` of the run's results, oldest (smallest id) first, with the run's
-   * jobs still queued and running afterwards. On PostgreSQL concurrent takes skip each other's rows.
+   * `workerId` gives jobs back (it is stopping): those of `ids` it holds (the run's, running) are queued
+   * again in their place (by id), and their delivery is not counted (it was not a failed one). Returns how
+   * many.
+   */
+  async release(flowRunId: string, workerId: string, ids: readonly string[]): Promise<number> {
+    let released = 0;
+    for (const slice of chunks(ids, IDS_PER_STATEMENT)) {
+      const result = await this.db
+        .updateTable("task_queue")
+        .set({
+          status: "queued",
+          worker_id: null,
+          heartbeat: null,
+          deliveries: sql<number>`case when deliveries > 0 then deliveries - 1 else 0 end`,
+        })
+        .where("flow_run_id", "=", flowRunId)
+        .where("status", "=", "running")
+        .where("worker_id", "=", workerId)
+        .where("id", "in", slice)
+        .executeTakeFirst();
+      const count = Number(result.numUpdatedRows);
+      released += count;
+      this.publish(flowRunId, { kind: "enqueued", count });
+    }
+    return released;
+  }
+
+  /**
+   * Returns up to `limit` of the run's results, oldest (smallest id) first, with the run's jobs still
+   * queued and running afterwards. Results stay until acknowledged: `ack` names those the caller already
+   * has, removed first. A take whose answer was lost is harmless (the next returns the same results).
    */
   async take(
     flowRunId: string,
     limit: number,
+    ack: readonly string[] = [],
   ): Promise<{ results: TaskJobResult[]; queued: number; running: number }> {
-    const results = await this.takeResults(flowRunId, limit);
+    const results = await this.takeResults(flowRunId, limit, ack);
     return { results, ...(await this.counts(flowRunId)) };
   }
 
-  /** take() without the counts afterwards (which read every queued and running job of the run). */
-  async takeResults(flowRunId: string, limit: number): Promise<TaskJobResult[]> {
+  /**
+   * take() without the counts afterwards (which read every queued and running job of the run). One DELETE
+   * of the acknowledged results (by primary key), then one read of the next ones on the index: takes that
+   * race may return the same results, which their caller acknowledges (the first removes them).
+   */
+  async takeResults(flowRunId: string, limit: number, ack: readonly string[] = []): Promise<TaskJobResult[]> {
     checkLimit("limit", limit, MAX_TAKE);
-    const lock = this.pg ? sql` for update skip locked` : sql``;
-    const picked = sql`
-      select id from task_queue
-       where flow_run_id = ${flowRunId} and status = 'done'
-       order by id limit ${limit}${lock}`;
-    const { rows } = await sql<{ id: string; result: string | null }>`
-      delete from task_queue where ${this.idIn(picked)} returning id, result`.execute(this.db);
-    return rows
-      .map((r) => ({ id: r.id, result: r.result ?? "null" }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const ids of chunks(ack, IDS_PER_STATEMENT))
+      await this.db
+        .deleteFrom("task_queue")
+        .where("flow_run_id", "=", flowRunId)
+        .where("status", "=", "done")
+        .where("id", "in", ids)
+        .executeTakeFirst();
+    const rows = await this.db
+      .selectFrom("task_queue")
+      .select(["id", "result"])
+      .where("flow_run_id", "=", flowRunId)
+      .where("status", "=", "done")
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, result: r.result ?? "null" }));
   }
 
   /** Removes every job of the run (done or not); returns how many. */
