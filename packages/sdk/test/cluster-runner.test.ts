@@ -1,4 +1,5 @@
 import { RegentClient } from "@regent/client";
+import { InvalidConfigError } from "@regent/core";
 import { type Store, startServer } from "@regent/server";
 import { BACKENDS, backendTest } from "@regent/testkit";
 import { describe, expect } from "vitest";
@@ -50,6 +51,10 @@ const rich = task({ name: "cluster-rich" }, async (input: { at: Date; tags: Set<
   return { seen: new Map([[input.at.getTime(), [...input.tags]]]), big: 2n ** 70n };
 });
 const square = task({ name: "cluster-square" }, async (n: number) => n * n);
+const steady = task({ name: "cluster-steady", timeout: "400ms" }, async (n: number) => {
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  return n;
+});
 
 // `key`: a cache key of this test's own (the default cache lives as long as the process).
 const meanings = flow(
@@ -215,6 +220,66 @@ for (const backend of BACKENDS) {
         );
         expect(quiet.result).toBe(7);
         expect(empty.starts).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    }, 60_000);
+
+    test("a timeout counts from when a worker starts the task run, not while it waits in the queue", async ({
+      database,
+    }) => {
+      const server = await startServer({ database, port: 0 });
+      try {
+        const client = new RegentClient({ apiUrl: server.url });
+        const flowRunId = await seedRun(server.store, "cluster-queued");
+        const workers = inProcessWorkers(client, flowRunId);
+        // One worker, one at a time: the sixth waits 750 ms in the queue, past its 400 ms timeout.
+        const queued = flow({ name: "cluster-queued" }, async () => steady.map([1, 2, 3, 4, 5, 6]));
+        const result = await queued.run(
+          {},
+          {
+            flowRunId,
+            server: { client, flowRunId },
+            workers: workers.launchers,
+            taskRunner: clusterTaskRunner({ minWorkers: 1, maxWorkers: 1 }),
+          },
+        );
+        expect(result.state.type, String(result.error)).toBe("Success");
+        expect(result.result).toEqual([1, 2, 3, 4, 5, 6]);
+      } finally {
+        await server.close();
+      }
+    }, 60_000);
+
+    test("a run config no worker can be started with fails the task runs at once, saying why", async ({
+      database,
+    }) => {
+      const server = await startServer({ database, port: 0 });
+      try {
+        const client = new RegentClient({ apiUrl: server.url });
+        const flowRunId = await seedRun(server.store, "cluster-refused");
+        let starts = 0;
+        const refusing: ClusterWorkerLaunchers = () => ({
+          kind: "docker",
+          start: () => {
+            starts++;
+            throw new InvalidConfigError("the run config names no image: set dockerRun({ image })");
+          },
+        });
+        const two = flow({ name: "cluster-refused" }, async () => square.map([1, 2]));
+        const result = await two.run(
+          {},
+          {
+            flowRunId,
+            server: { client, flowRunId },
+            workers: refusing,
+            taskRunner: clusterTaskRunner({ minWorkers: 1, maxWorkers: 2 }),
+          },
+        );
+        expect(result.state.type).toBe("Failed");
+        expect(String((result.error as Error).message)).toMatch(/the run config names no image/);
+        // Tried once, not in a loop.
+        expect(starts).toBe(1);
       } finally {
         await server.close();
       }
