@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { graphqlData, type RegentFixtures, startRegentProcess, regentTest as test } from "@regent/testkit";
 import { expect } from "vitest";
-import { startServerWithFlows, until, useServerDatabases } from "./helpers.js";
+import { processAlive as alive, startServerWithFlows, until, useServerDatabases } from "./helpers.js";
 
 // The cluster task runner end to end: a server, a local agent, the flow-run process it starts, and the
 // `regent worker` processes that process starts — all real processes. Each worker execution appends its
@@ -37,14 +37,36 @@ function executions(dir: string): Map<number, number[]> {
   return byPid;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** A server with the cluster fixtures registered and a local agent taking its runs; its API URL. */
+async function serverWithAgent(cli: RegentFixtures["cli"], tmp: string): Promise<string> {
+  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
+  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  return api;
+}
+
+/** The newest run of `flowName` once it has ended. */
+const ended = (api: string, flowName: string, timeoutMs: number) =>
+  until(
+    `the ${flowName} run to end`,
+    async () => {
+      const r = await lastRun(api, flowName);
+      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
+    },
+    timeoutMs,
+  );
+
+/** The pids of the workers that executed items in `dir`, once there are `count`, each with `atLeast` items. */
+const busyWorkers = (dir: string, count: number, atLeast: number) =>
+  until(`${count} workers to be busy`, async () => {
+    try {
+      const byPid = executions(dir);
+      return byPid.size === count && [...byPid.values()].every((items) => items.length >= atLeast)
+        ? [...byPid.keys()]
+        : undefined;
+    } catch {
+      return undefined; // the folder is not there yet
+    }
+  });
 
 async function startRun(
   cli: RegentFixtures["cli"],
@@ -70,18 +92,10 @@ test("a 10,000-item map runs across 4 local worker processes: every result is ri
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   const dir = join(tmp, "wide");
   await startRun(cli, api, "wide", { n: 10_000, dir });
-  const run = await until(
-    "the wide run to end",
-    async () => {
-      const r = await lastRun(api, "wide");
-      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
-    },
-    180_000,
-  );
+  const run = await ended(api, "wide", 180_000);
   expect(run.state, run.state_message ?? "").toBe("Success");
   const result = run.states[0]!.data!.result as {
     count: number;
@@ -115,30 +129,13 @@ test("a worker SIGKILLed mid-map: its task runs go to the others after its heart
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   const dir = join(tmp, "killed");
   await startRun(cli, api, "wide", { n: 400, dir, pauseMs: 40 });
   // Once every worker has done some of the work, one of them is killed.
-  const victim = await until("4 workers to be busy", async () => {
-    try {
-      const byPid = executions(dir);
-      return byPid.size === 4 && [...byPid.values()].every((items) => items.length >= 3)
-        ? [...byPid.keys()][0]
-        : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const victim = (await busyWorkers(dir, 4, 3))[0];
   process.kill(victim!, "SIGKILL");
-  const run = await until(
-    "the run to end",
-    async () => {
-      const r = await lastRun(api, "wide");
-      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
-    },
-    120_000,
-  );
+  const run = await ended(api, "wide", 120_000);
   expect(run.state, run.state_message ?? "").toBe("Success");
   const result = run.states[0]!.data!.result as { count: number; wrong: number; workers: number[] };
   expect(result.count).toBe(400);
@@ -160,29 +157,12 @@ test("a worker told to stop (SIGTERM) gives its task runs back to the queue; non
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   const dir = join(tmp, "terminated");
   await startRun(cli, api, "wide", { n: 300, dir, pauseMs: 40 });
-  const victim = await until("4 workers to be busy", async () => {
-    try {
-      const byPid = executions(dir);
-      return byPid.size === 4 && [...byPid.values()].every((items) => items.length >= 3)
-        ? [...byPid.keys()][1]
-        : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const victim = (await busyWorkers(dir, 4, 3))[1];
   process.kill(victim!, "SIGTERM");
-  const run = await until(
-    "the run to end",
-    async () => {
-      const r = await lastRun(api, "wide");
-      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
-    },
-    120_000,
-  );
+  const run = await ended(api, "wide", 120_000);
   expect(run.state, run.state_message ?? "").toBe("Success");
   expect(run.states[0]!.data!.result).toMatchObject({ count: 300, wrong: 0 });
   await until("the stopped worker to end", async () => (alive(victim!) ? undefined : true), 20_000);
@@ -198,18 +178,10 @@ test("CPU-bound task runs that hold a worker's thread past the heartbeat timeout
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   const dir = join(tmp, "spin");
   await startRun(cli, api, "spin", { dir });
-  const run = await until(
-    "the run to end",
-    async () => {
-      const r = await lastRun(api, "spin");
-      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
-    },
-    90_000,
-  );
+  const run = await ended(api, "spin", 90_000);
   expect(run.state, run.state_message ?? "").toBe("Success");
   expect(run.states[0]!.data!.result).toEqual([0, 1]);
   // Each item ran once: the heartbeat (a thread of its own) went on while the task held the worker.
@@ -221,18 +193,10 @@ test("cancelling a run stops all its workers, even while their tasks ignore the 
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   const dir = join(tmp, "slow");
   await startRun(cli, api, "slow", { dir });
-  const pids = await until("2 workers to start their tasks", async () => {
-    try {
-      const found = [...executions(dir).keys()];
-      return found.length === 2 ? found : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const pids = await busyWorkers(dir, 2, 1);
   const { id } = await lastRun(api, "slow");
   const cancel = await cli(["cancel", id, "--api", api]);
   expect(cancel.code, cancel.stderr).toBe(0);
@@ -248,17 +212,9 @@ test("an argument or a result that cannot cross to a worker fails its task run, 
   cli,
   tmp,
 }) => {
-  const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), fixtures);
-  startRegentProcess(["agent", "local", "start", "--accept-unlabeled", "--api", api]);
+  const api = await serverWithAgent(cli, tmp);
   await startRun(cli, api, "unserializable", {});
-  const run = await until(
-    "the run to end",
-    async () => {
-      const r = await lastRun(api, "unserializable");
-      return ["Success", "Failed", "Cancelled"].includes(r.state) ? r : undefined;
-    },
-    60_000,
-  );
+  const run = await ended(api, "unserializable", 60_000);
   expect(run.state, run.state_message ?? "").toBe("Success");
   const result = run.states[0]!.data!.result as { argument: string; result: string };
   expect(result.argument).toMatch(

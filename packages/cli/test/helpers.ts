@@ -65,3 +65,13 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Whether a process of this pid is still there. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -17,6 +17,20 @@ afterEach(async () => {
   stub = undefined;
 });
 
+/** A kubeconfig file pointing at the stub, its context's namespace `flows`. */
+function writeKubeconfig(path: string, k8s: K8sStub): void {
+  writeFileSync(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters: [{ name: stub, cluster: { server: "${k8s.url}", insecure-skip-tls-verify: true } }]
+users: [{ name: agent, user: { token: ${k8s.token} } }]
+contexts: [{ name: stub, context: { cluster: stub, user: agent, namespace: flows } }]
+current-context: stub
+`,
+  );
+}
+
 test("a Kubernetes agent runs a flow as a Job from its template, with per-run resources", async ({
   cli,
   tmp,
@@ -26,16 +40,7 @@ test("a Kubernetes agent runs a flow as a Job from its template, with per-run re
     env: { NO_COLOR: "1" },
   });
   const kubeconfig = join(tmp, "kubeconfig.yaml");
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{ name: stub, cluster: { server: "${stub.url}", insecure-skip-tls-verify: true } }]
-users: [{ name: agent, user: { token: ${stub.token} } }]
-contexts: [{ name: stub, context: { cluster: stub, user: agent, namespace: flows } }]
-current-context: stub
-`,
-  );
+  writeKubeconfig(kubeconfig, stub);
   const template = join(tmp, "job.yaml");
   writeFileSync(
     template,
@@ -96,16 +101,7 @@ test("a wide flow fans out over worker pods its own pod starts as Jobs, deleted 
     command: (command) => [process.execPath, REGENT_BIN, ...command.slice(1)],
     env: { NO_COLOR: "1", KUBECONFIG: kubeconfig },
   });
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{ name: stub, cluster: { server: "${stub.url}", insecure-skip-tls-verify: true } }]
-users: [{ name: agent, user: { token: ${stub.token} } }]
-contexts: [{ name: stub, context: { cluster: stub, user: agent, namespace: flows } }]
-current-context: stub
-`,
-  );
+  writeKubeconfig(kubeconfig, stub);
   const api = await startServerWithFlows(cli, await dbFor("sqlite", tmp), clusterFixture);
   const agent = startRegentProcess(["agent", "kubernetes", "start", "--label", "k8s", "--api", api], {
     KUBECONFIG: kubeconfig,

@@ -10,7 +10,7 @@ import {
   regentTest as test,
 } from "@regent/testkit";
 import { expect } from "vitest";
-import { until, useServerDatabases } from "./helpers.js";
+import { processAlive as alive, until, useServerDatabases } from "./helpers.js";
 
 // Fault injection with real processes: the executor of a run is killed, stopped or cancelled under it,
 // and the server (Lazarus) and the agent must end the run in the right state with nothing lost.
@@ -62,14 +62,6 @@ const runOf = async (api: string, id: string) =>
   ).flow_run_by_pk;
 
 const pidOf = (tmp: string) => Number(readFileSync(join(tmp, "work.pid"), "utf8"));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** `regent run --name lazarus` with the test's folder as its `dir`, and `how` (`--watch`, `--json`). */
 const runLazarus = (cli: RegentFixtures["cli"], api: string, tmp: string, how: "--watch" | "--json") =>

@@ -9,17 +9,17 @@ import {
   TaskTimeoutError,
 } from "@regent/core";
 import type { TaskContext } from "./context.js";
-import { abortableSleep } from "./internal/abortable-sleep.js";
 import { decodePayload, encodeOutcome, type JobOutcome } from "./internal/cluster-codec.js";
 import { redirectConsole } from "./internal/console-capture.js";
 import type { FromHeartbeat, HeartbeatSettings, ToHeartbeat } from "./internal/heartbeat-thread.js";
 import { RunLogger } from "./internal/logger.js";
 import { findTaskByName } from "./internal/registry.js";
+import { untilServerAnswers } from "./internal/server-retry.js";
 import { wakeUps } from "./internal/wake-ups.js";
 import { workerEntry } from "./internal/worker-entry.js";
 import { TaskQueueEvents } from "./runners/cluster.js";
 import { maskingReporter, resolveSecret } from "./secrets.js";
-import { retryable, serverReporter } from "./server-reporter.js";
+import { serverReporter } from "./server-reporter.js";
 
 const ClaimTaskJobs = graphql(`
   mutation ClaimTaskJobs($flowRunId: uuid!, $workerId: String!, $limit: Int!, $staleAfterMs: Int!) {
@@ -255,19 +255,13 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
   }
 
   /** Retries while the server cannot answer (it may be restarting); once stopping, for STOP_GRACE_MS. */
-  const request = async <T>(call: () => Promise<T>): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (error) {
-        const late = stopping.signal.aborted && Date.now() - stoppedAt > STOP_GRACE_MS;
-        if (!retryable(error) || late) throw error;
-        if (attempt === 1 || attempt % 10 === 0)
-          say(`worker ${workerId}: ${(error as Error).message}; trying again`);
-        await abortableSleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  };
+  const request = <T>(call: () => Promise<T>): Promise<T> =>
+    untilServerAnswers(call, {
+      giveUp: () => stopping.signal.aborted && Date.now() - stoppedAt > STOP_GRACE_MS,
+      onRetry: (error, _delay, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0) say(`worker ${workerId}: ${error.message}; trying again`);
+      },
+    });
 
   let lastClaimEmpty = false;
   try {

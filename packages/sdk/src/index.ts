@@ -49,6 +49,7 @@ export { TaskFuture, Unmapped, unmapped } from "./future.js";
 export type { StateHooks, TaskHookContext } from "./hooks.js";
 export type { FlowRunResult, RunFlowOptions, TaskRunRecord } from "./internal/run-flow.js";
 export type { TaskRunner, TaskRunnerEnvironment } from "./internal/runner.js";
+export { type UntilServerAnswersOptions, untilServerAnswers } from "./internal/server-retry.js";
 export { memoryReporter, multiReporter } from "./reporters.js";
 export { type CacheEntry, localResults, type ResultStorage } from "./results.js";
 export { type S3ResultsOptions, s3Results } from "./results-s3.js";
@@ -65,7 +66,7 @@ export {
 export { type ConcurrentTaskRunnerOptions, concurrentTaskRunner } from "./runners/concurrent.js";
 export { type WorkerPoolTaskRunnerOptions, workerPoolTaskRunner } from "./runners/worker-pool.js";
 export { maskRevealed } from "./secrets.js";
-export { retryable, type ServerReporterOptions, serverReporter } from "./server-reporter.js";
+export { type ServerReporterOptions, serverReporter } from "./server-reporter.js";
 export { FailSignal, fail, NonRetriableError, RetryAfterError, SkipSignal, skip } from "./signals.js";
 export { type MapInput, type Task, type TaskInput, type TaskOptions, task } from "./task.js";
 export {

@@ -1,5 +1,6 @@
 import { graphql, type RegentClient, type VariablesOf } from "@regent/client";
-import { newId, RegentError } from "@regent/core";
+import { newId, type RegentError } from "@regent/core";
+import { untilServerAnswers } from "./internal/server-retry.js";
 import type { EngineEvent, EngineReporter, EngineState } from "./types.js";
 
 const ReportBatch = graphql(`
@@ -42,19 +43,6 @@ export interface ServerReporterOptions {
    * their state versions: the engine takes them up instead of creating them.
    */
   readonly knownTaskRuns?: ReadonlyMap<string, number>;
-}
-
-/** Error codes of a server that may answer again (unreachable, database down): worth retrying. */
-export const RETRYABLE = new Set(["SERVER_UNREACHABLE", "DATABASE_UNAVAILABLE", "API_ERROR"]);
-
-/**
- * Whether a request may succeed if sent again: a server that could not answer, not one that refused the
- * request itself (a query it does not know — an older server — is an API_ERROR too, but final).
- */
-export function retryable(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? "";
-  if (!RETRYABLE.has(code)) return false;
-  return (error as { apiCode?: string }).apiCode !== "GRAPHQL_VALIDATION_FAILED";
 }
 
 /**
@@ -136,26 +124,18 @@ export function serverReporter(options: ServerReporterOptions): EngineReporter &
       flowStates,
       execution: options.execution ?? null,
     } as Vars;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await client.request(ReportBatch, variables);
-        for (const r of [
-          ...result.create_task_runs.refused,
-          ...result.set_task_run_states.refused,
-          ...result.set_flow_run_states.refused,
-        ]) {
-          warn(`the server refused a state write of run ${r.run_id} (${r.code}): ${r.message}`);
-        }
-        return;
-      } catch (error) {
-        const code = (error as RegentError).code;
-        if (!(error instanceof RegentError) || !RETRYABLE.has(code)) throw error;
-        const delay = Math.min(100 * 2 ** (attempt - 1), 5000);
+    const result = await untilServerAnswers(() => client.request(ReportBatch, variables), {
+      onRetry: (error, delay) =>
         warn(
-          `reporting to the server failed (${code}: ${(error as Error).message}); retrying in ${delay} ms`,
-        );
-        await new Promise((r) => setTimeout(r, delay));
-      }
+          `reporting to the server failed (${(error as RegentError).code}: ${error.message}); retrying in ${delay} ms`,
+        ),
+    });
+    for (const r of [
+      ...result.create_task_runs.refused,
+      ...result.set_task_run_states.refused,
+      ...result.set_flow_run_states.refused,
+    ]) {
+      warn(`the server refused a state write of run ${r.run_id} (${r.code}): ${r.message}`);
     }
   }
 

@@ -1,7 +1,7 @@
 import { graphql, type RegentClient } from "@regent/client";
-import { RegentError } from "@regent/core";
+import type { RegentError } from "@regent/core";
 import { abortableSleep } from "./internal/abortable-sleep.js";
-import { RETRYABLE } from "./server-reporter.js";
+import { untilServerAnswers } from "./internal/server-retry.js";
 
 const TagLimits = graphql(`
   query TagLimits { concurrency_limit(where: { kind: { _eq: "tag" } }) { name } }
@@ -62,20 +62,14 @@ export function serverTaskAdmission(options: ServerTaskAdmissionOptions): TaskAd
     return limited.then((set) => tags.filter((t) => set.has(t)));
   };
   /** Like the reporter, rides out a server that is away (unreachable, database down), with backoff. */
-  const patiently = async <T>(ask: () => Promise<T>, signal: AbortSignal): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await ask();
-      } catch (error) {
-        if (!(error instanceof RegentError) || !RETRYABLE.has(error.code)) throw error;
-        const delay = Math.min(100 * 2 ** (attempt - 1), 5_000);
+  const patiently = <T>(ask: () => Promise<T>, signal: AbortSignal): Promise<T> =>
+    untilServerAnswers(ask, {
+      signal,
+      onRetry: (error, delay) =>
         options.onWarning?.(
-          `asking for a concurrency slot failed (${error.code}: ${error.message}); retrying in ${delay} ms`,
-        );
-        await abortableSleep(delay, signal);
-      }
-    }
-  };
+          `asking for a concurrency slot failed (${(error as RegentError).code}: ${error.message}); retrying in ${delay} ms`,
+        ),
+    });
   const held = new Set<string>();
   return {
     admit(run, onWait, signal) {

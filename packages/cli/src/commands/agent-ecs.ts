@@ -17,21 +17,40 @@ export interface EcsAgentFlags extends AgentFlags {
   image?: string;
 }
 
+/** The agent's `[ecs]` settings: its flags over the section (env `REGENT__ECS__…`). */
+function ecsSettings(config: Config, flags: EcsAgentFlags): Config["ecs"] {
+  const ecs = config.ecs;
+  const list = (given: string[], configured: string[] | undefined) => (given.length ? given : configured);
+  return {
+    cluster: flags.cluster ?? ecs.cluster,
+    launch_type: (flags.launchType ?? ecs.launch_type) as Config["ecs"]["launch_type"],
+    capacity_providers: list(flags.capacityProvider, ecs.capacity_providers),
+    subnets: list(flags.subnet, ecs.subnets),
+    security_groups: list(flags.securityGroup, ecs.security_groups),
+    assign_public_ip: flags.assignPublicIp ?? ecs.assign_public_ip,
+    task_role_arn: flags.taskRoleArn ?? ecs.task_role_arn,
+    execution_role_arn: flags.executionRoleArn ?? ecs.execution_role_arn,
+    run_task_kwargs: flags.runTaskKwargs ?? ecs.run_task_kwargs,
+    log_group: flags.logGroup ?? ecs.log_group,
+    image: flags.image ?? ecs.image,
+  };
+}
+
 /** The agent's defaults for runs: its flags over the `[ecs]` section (env `REGENT__ECS__…`). */
 export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<EcsRunConfig, "type">> {
-  const ecs = config.ecs;
-  const launchType = (flags.launchType ?? ecs.launch_type) as EcsRunConfig["launchType"];
+  const ecs = ecsSettings(config, flags);
+  const launchType = ecs.launch_type as EcsRunConfig["launchType"];
   if (launchType && !["FARGATE", "EC2", "EXTERNAL"].includes(launchType))
     throw new InvalidUsageError(`--launch-type is FARGATE, EC2 or EXTERNAL (got "${launchType}")`);
-  const providers = flags.capacityProvider.length ? flags.capacityProvider : (ecs.capacity_providers ?? []);
+  const providers = ecs.capacity_providers ?? [];
   if (launchType && providers.length)
     throw new InvalidUsageError(
       "give --launch-type or --capacity-provider, not both (ECS refuses a RunTask with both)",
     );
-  const subnets = flags.subnet.length ? flags.subnet : (ecs.subnets ?? []);
-  const securityGroups = flags.securityGroup.length ? flags.securityGroup : (ecs.security_groups ?? []);
-  const publicIp = flags.assignPublicIp ?? ecs.assign_public_ip;
-  const kwargsFile = flags.runTaskKwargs ?? ecs.run_task_kwargs;
+  const subnets = ecs.subnets ?? [];
+  const securityGroups = ecs.security_groups ?? [];
+  const publicIp = ecs.assign_public_ip;
+  const kwargsFile = ecs.run_task_kwargs;
   let runTaskKwargs: Record<string, unknown> | undefined;
   if (kwargsFile) {
     try {
@@ -44,10 +63,10 @@ export function ecsDefaults(config: Config, flags: EcsAgentFlags): Partial<Omit<
   }
   if (!subnets.length && securityGroups.length)
     throw new InvalidUsageError("--security-group goes with --subnet (the task's awsvpc network)");
-  const cluster = flags.cluster ?? ecs.cluster;
-  const taskRoleArn = flags.taskRoleArn ?? ecs.task_role_arn;
-  const executionRoleArn = flags.executionRoleArn ?? ecs.execution_role_arn;
-  const logGroup = flags.logGroup ?? ecs.log_group;
+  const cluster = ecs.cluster;
+  const taskRoleArn = ecs.task_role_arn;
+  const executionRoleArn = ecs.execution_role_arn;
+  const logGroup = ecs.log_group;
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   if (logGroup && !region)
     throw new InvalidUsageError("--log-group needs the AWS region the group is in: set AWS_REGION");
@@ -96,25 +115,12 @@ export const ecsConfigDefaults = (config: Config) =>
  * network, roles and logs as its own task (the executor reads them back with ecsDefaults).
  */
 export function ecsSettingsEnv(config: Config, flags: EcsAgentFlags): Record<string, string> {
-  const ecs = config.ecs;
-  const list = (given: string[], configured: string[] | undefined) =>
-    given.length ? given : (configured ?? []);
-  const settings: Record<string, string | boolean | string[] | undefined> = {
-    CLUSTER: flags.cluster ?? ecs.cluster,
-    LAUNCH_TYPE: flags.launchType ?? ecs.launch_type,
-    CAPACITY_PROVIDERS: list(flags.capacityProvider, ecs.capacity_providers),
-    SUBNETS: list(flags.subnet, ecs.subnets),
-    SECURITY_GROUPS: list(flags.securityGroup, ecs.security_groups),
-    ASSIGN_PUBLIC_IP: flags.assignPublicIp ?? ecs.assign_public_ip,
-    TASK_ROLE_ARN: flags.taskRoleArn ?? ecs.task_role_arn,
-    EXECUTION_ROLE_ARN: flags.executionRoleArn ?? ecs.execution_role_arn,
-    LOG_GROUP: flags.logGroup ?? ecs.log_group,
-    IMAGE: flags.image ?? ecs.image,
-  };
+  // run_task_kwargs names a file on the agent's machine, not in the run's task.
+  const { run_task_kwargs: _file, ...settings } = ecsSettings(config, flags);
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(settings)) {
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    env[`REGENT__ECS__${key}`] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    env[`REGENT__ECS__${key.toUpperCase()}`] = Array.isArray(value) ? JSON.stringify(value) : String(value);
   }
   return env;
 }

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { graphql, RegentClient } from "@regent/client";
 import { type Config, InvalidUsageError, parseDuration, RegentError } from "@regent/core";
-import { maskRevealed, retryable, runClusterWorker } from "@regent/sdk";
+import { maskRevealed, runClusterWorker, untilServerAnswers } from "@regent/sdk";
 import { flowOfRun, type StoredFlow } from "./execute.js";
 
 const LoadWorkerRun = graphql(`
@@ -77,15 +77,11 @@ export async function runWorker(config: Config, flags: WorkerFlags): Promise<num
 
 /** The run, asked again while the server cannot answer (it may be restarting) for up to a minute. */
 async function loadRun(client: RegentClient, id: string, log: (line: string) => void) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { flow_run_by_pk: run } = await client.request(LoadWorkerRun, { id });
-      if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id} at ${client.url}`);
-      return run;
-    } catch (error) {
-      if (!retryable(error) || attempt >= 12) throw error;
-      log(`worker: ${(error as Error).message}; trying again`);
-      await new Promise((resolve) => setTimeout(resolve, 5_000));
-    }
-  }
+  const deadline = Date.now() + 60_000;
+  const { flow_run_by_pk: run } = await untilServerAnswers(() => client.request(LoadWorkerRun, { id }), {
+    giveUp: () => Date.now() > deadline,
+    onRetry: (error) => log(`worker: ${error.message}; trying again`),
+  });
+  if (!run) throw new RegentError("FLOW_RUN_NOT_FOUND", `no flow run with id ${id} at ${client.url}`);
+  return run;
 }

@@ -6,15 +6,30 @@ import { InvalidConfigError } from "@regent/core";
  * quadratic for a map of 100,000 items waiting on 100 slots).
  */
 export class Semaphore {
+  /** Slots free now; below 0 after the semaphore shrank under more holders than its new size. */
   private free: number;
   private waiters: Array<(() => void) | undefined> = [];
   private head = 0;
 
-  constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) {
-      throw new InvalidConfigError(`concurrency must be a whole number ≥ 1 (got ${size})`);
+  constructor(private size_: number) {
+    checkSize(size_);
+    this.free = size_;
+  }
+
+  get size(): number {
+    return this.size_;
+  }
+
+  /** Makes it `size` slots: more let waiters in at once; fewer take effect as holders release. */
+  resize(size: number): void {
+    if (size === this.size_) return;
+    checkSize(size);
+    this.free += size - this.size_;
+    this.size_ = size;
+    while (this.free > 0 && this.head < this.waiters.length) {
+      this.free--;
+      this.wakeNext();
     }
-    this.free = size;
   }
 
   tryAcquire(): boolean {
@@ -31,10 +46,16 @@ export class Semaphore {
   }
 
   release(): void {
-    if (this.head === this.waiters.length) {
+    // A slot over the size (it shrank) is not handed on.
+    if (this.head === this.waiters.length || this.free < 0) {
       this.free++;
       return;
     }
+    this.wakeNext();
+  }
+
+  /** Hands a slot to the first waiter. */
+  private wakeNext(): void {
     const next = this.waiters[this.head];
     this.waiters[this.head++] = undefined;
     if (this.head === this.waiters.length) {
@@ -46,4 +67,9 @@ export class Semaphore {
     }
     next!();
   }
+}
+
+function checkSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1)
+    throw new InvalidConfigError(`concurrency must be a whole number ≥ 1 (got ${size})`);
 }

@@ -15,8 +15,9 @@ import { abortableSleep } from "../internal/abortable-sleep.js";
 import { decodeOutcome, encodePayload } from "../internal/cluster-codec.js";
 import type { TaskContextImpl, TaskDefinition } from "../internal/engine.js";
 import type { TaskRunner, TaskRunnerInstance } from "../internal/runner.js";
+import { Semaphore } from "../internal/semaphore.js";
+import { untilServerAnswers } from "../internal/server-retry.js";
 import { wakeUps } from "../internal/wake-ups.js";
-import { retryable } from "../server-reporter.js";
 import type { EngineReporter, LogLevel } from "../types.js";
 import { workerPoolTaskRunner } from "./worker-pool.js";
 
@@ -178,10 +179,8 @@ class ClusterRun implements TaskRunnerInstance {
   private unacknowledged: string[] = [];
   /** Tells this execution's workers from an earlier one's (a run Lazarus restarted). */
   private readonly tag = randomBytes(2).toString("hex");
-  /** Attempts between acquire() and release(): in the queue, on a worker, or on their way back. */
-  private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
-  private waitingHead = 0;
+  /** Attempts between acquire() and release() (in the queue, on a worker, or on their way back): the window. */
+  private readonly slots: Semaphore;
   /** What workers say their task runs take (ms): the window widens for short ones. */
   private taskMs: number | undefined;
   private readonly client: RegentClient;
@@ -210,6 +209,7 @@ class ClusterRun implements TaskRunnerInstance {
     this.flowRunId = server.flowRunId;
     // Map lanes: as many as the widest window.
     this.concurrency = Math.max(MAX_WINDOW, settings.maxWorkers * settings.perWorker * 2);
+    this.slots = new Semaphore(this.window());
     this.wake = wakeUps(this.client, TaskQueueEvents, { flowRunId: this.flowRunId }, this.stopping.signal);
     // Jobs an earlier execution of this run left (it died; Lazarus restarted the run) are not run again.
     this.cleared = this.client
@@ -233,33 +233,8 @@ class ClusterRun implements TaskRunnerInstance {
     return Math.max(slots * 2, Math.min(MAX_WINDOW, slots * 4 + extra));
   }
 
-  acquire(): Promise<void> | undefined {
-    if (this.inFlight < this.window() && this.waitingHead === this.waiting.length) {
-      this.inFlight++;
-      return undefined;
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    this.inFlight--;
-    this.admit();
-  }
-
-  /** Lets waiting attempts in while the window has room. */
-  private admit(): void {
-    const limit = this.window();
-    while (this.inFlight < limit && this.waitingHead < this.waiting.length) {
-      const next = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = undefined as never;
-      this.inFlight++;
-      next();
-    }
-    if (this.waitingHead === this.waiting.length || this.waitingHead >= 1024) {
-      this.waiting.splice(0, this.waitingHead);
-      this.waitingHead = 0;
-    }
-  }
+  acquire = () => this.slots.acquire();
+  release = () => this.slots.release();
 
   run(def: TaskDefinition, input: unknown, ctx: TaskContextImpl): Promise<unknown> {
     if (this.launchError !== undefined) throw this.launchError;
@@ -359,7 +334,7 @@ class ClusterRun implements TaskRunnerInstance {
             if (outcome.ok) this.settle(r.id, outcome.value, undefined, false);
             else this.settle(r.id, undefined, outcome.error, true);
           }
-          this.admit();
+          this.slots.resize(this.window());
           if (taken.results.length < BATCH) break;
         }
       }
@@ -400,17 +375,15 @@ class ClusterRun implements TaskRunnerInstance {
    * Retries what failed because the server could not answer (it may be restarting, its database down),
    * as the reporter does, until the run stops: the work on the workers goes on meanwhile.
    */
-  private async withRetries<T>(call: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (error) {
-        if (!retryable(error) || this.stopping.signal.aborted) throw error;
+  private withRetries<T>(call: () => Promise<T>): Promise<T> {
+    return untilServerAnswers(call, {
+      signal: this.stopping.signal,
+      giveUp: () => this.stopping.signal.aborted,
+      onRetry: (error, _delay, attempt) => {
         if (attempt === 1 || attempt % 20 === 0)
-          this.log("warn", `cluster runner: ${(error as Error).message}; trying again`);
-        await abortableSleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)), this.stopping.signal);
-      }
-    }
+          this.log("warn", `cluster runner: ${error.message}; trying again`);
+      },
+    });
   }
 
   /** Starts workers while there are fewer than the waiting task runs need (within min and max). */
