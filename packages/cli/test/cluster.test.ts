@@ -239,3 +239,15 @@ test("without a server (regent run), the same flow runs its task runs in worker 
   expect(run.code, run.stdout + run.stderr).toBe(0);
   expect(JSON.parse(run.stdout).result).toMatchObject({ count: 50, wrong: 0 });
 }, 60_000);
+
+test("regent worker refuses bad flags, saying which", async ({ cli }) => {
+  const noRun = await cli(["worker"], { env: { REGENT__FLOW_RUN_ID: "" } });
+  expect(noRun.code).not.toBe(0);
+  expect(noRun.stderr).toMatch(/regent worker needs --flow-run ID \(or REGENT__FLOW_RUN_ID/);
+  const concurrency = await cli(["worker", "--flow-run", crypto.randomUUID(), "--concurrency", "0"]);
+  expect(concurrency.code).not.toBe(0);
+  expect(concurrency.stderr).toMatch(/--concurrency takes a whole number ≥ 1 \(got "0"\)/);
+  const timeout = await cli(["worker", "--flow-run", crypto.randomUUID(), "--heartbeat-timeout", "soon"]);
+  expect(timeout.code).not.toBe(0);
+  expect(timeout.stderr).toMatch(/--heartbeat-timeout/);
+});

@@ -2,7 +2,7 @@ import { RegentClient } from "@regent/client";
 import { InvalidConfigError } from "@regent/core";
 import { type Store, startServer } from "@regent/server";
 import { BACKENDS, backendTest } from "@regent/testkit";
-import { describe, expect } from "vitest";
+import { describe, expect, test } from "vitest";
 import { z } from "zod";
 import {
   type ClusterWorkerLauncher,
@@ -322,3 +322,15 @@ for (const backend of BACKENDS) {
     }, 60_000);
   });
 }
+
+describe("clusterTaskRunner options", () => {
+  test.for([
+    [{ minWorkers: 3, maxWorkers: 2 }, /minWorkers \(3\) is more than maxWorkers \(2\)/],
+    [{ maxWorkers: 0 }, /maxWorkers must be a whole number ≥ 1 \(got 0\)/],
+    [{ minWorkers: -1 }, /minWorkers must be a whole number ≥ 0 \(got -1\)/],
+    [{ concurrencyPerWorker: 1.5 }, /concurrencyPerWorker must be a whole number ≥ 1 \(got 1.5\)/],
+    [{ heartbeatTimeout: "soon" }, /soon/],
+  ] as const)("%o is refused where it is given", ([options, message]) => {
+    expect(() => clusterTaskRunner(options as never)).toThrow(message);
+  });
+});
